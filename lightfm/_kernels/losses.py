@@ -1,0 +1,209 @@
+"""One SGD step per loss, on one training example.
+
+Every step has the same signature so that the epoch kernel dispatches with a
+single line per loss::
+
+    step(i, state, samples, weights, lookup, loss_args,
+         user_feats, user_params, item_feats, item_params, opt, scratch) -> state
+
+``i`` is the index of the example in the COO arrays and ``state`` the thread's
+RNG word; the other arguments are described in :mod:`lightfm._kernels.epoch`.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .rng import next_below
+from .sgd import decay, is_positive, represent, score, score_item, update_side
+
+# WARP's rank weight is clipped here for numerical stability (as in the original).
+MAX_RANK_WEIGHT = 10.0
+# BPR redraws a negative that turns out to be a positive at most this many times.
+MAX_BPR_DRAWS = 100
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def _weight(weights, i):
+    if weights is None:
+        return np.float32(1.0)
+    return weights[i]
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch):
+    """Push ``pos`` up and ``neg`` down for user ``u`` with gradient magnitude ``loss``.
+
+    ``scratch[0..2]`` hold the user's, the positive's and the negative's
+    representations. The user's bias gets no gradient: it cancels in the
+    difference of the two scores.
+    """
+    urep, irep, jrep, gbuf = scratch[0], scratch[1], scratch[2], scratch[3]
+    schedule, alphas, scales = opt
+    d = urep.shape[0] - 1
+    for c in range(d):
+        gbuf[c] = jrep[c] - irep[c]
+    su = np.float32(scales[0])
+    si = np.float32(scales[1])
+    lr_u, n_u = update_side(gbuf, loss, np.float32(0.0), False, user_feats, user_params, u, schedule, su)
+    lr_p, n_p = update_side(urep, -loss, -loss, True, item_feats, item_params, pos, schedule, si)
+    lr_n, n_n = update_side(urep, loss, loss, True, item_feats, item_params, neg, schedule, si)
+    decay(scales, 0, alphas[0], lr_u, n_u)
+    decay(scales, 1, alphas[1], lr_p + lr_n, n_p + n_n)
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def logistic_step(
+    i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
+):
+    """Logistic loss: entries > 0 are positives, the rest (0, -1, ...) negatives."""
+    rows, cols, labels = samples
+    urep, irep = scratch[0], scratch[1]
+    schedule, alphas, scales = opt
+    u = rows[i]
+    it = cols[i]
+    su = np.float32(scales[0])
+    si = np.float32(scales[1])
+    represent(urep, user_feats, user_params, u, np.float32(1.0) / su)
+    represent(irep, item_feats, item_params, it, np.float32(1.0) / si)
+    s = score(urep, irep)
+    y = np.float32(1.0) if labels[i] > 0 else np.float32(0.0)
+    prob = np.float32(1.0) / (np.float32(1.0) + np.exp(-s))
+    loss = _weight(weights, i) * (prob - y)
+    lr_u, n_u = update_side(irep, loss, loss, True, user_feats, user_params, u, schedule, su)
+    lr_i, n_i = update_side(urep, loss, loss, True, item_feats, item_params, it, schedule, si)
+    decay(scales, 0, alphas[0], lr_u, n_u)
+    decay(scales, 1, alphas[1], lr_i, n_i)
+    return state
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def bpr_step(
+    i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
+):
+    """BPR (Rendle et al. 2009): the negative comes from the training items' empirical distribution."""
+    rows, cols, _ = samples
+    pos_indptr, pos_indices, neg_pool, n_items = lookup
+    urep, irep, jrep = scratch[0], scratch[1], scratch[2]
+    scales = opt[2]
+    u = rows[i]
+    pos = cols[i]
+    if pos_indptr[u + 1] - pos_indptr[u] >= n_items:
+        return state
+    neg = -1
+    for _ in range(MAX_BPR_DRAWS):
+        state, r = next_below(state, neg_pool.shape[0])
+        candidate = neg_pool[r]
+        if not is_positive(pos_indptr, pos_indices, u, candidate):
+            neg = candidate
+            break
+    if neg < 0:
+        return state
+    inv_u = np.float32(1.0 / scales[0])
+    inv_i = np.float32(1.0 / scales[1])
+    represent(urep, user_feats, user_params, u, inv_u)
+    represent(irep, item_feats, item_params, pos, inv_i)
+    represent(jrep, item_feats, item_params, neg, inv_i)
+    x = score(urep, irep) - score(urep, jrep)
+    # 1 - sigmoid(x): the magnitude of d(-log sigmoid(x))/dx.
+    loss = _weight(weights, i) / (np.float32(1.0) + np.exp(x))
+    pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch)
+    return state
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def _warp_negative(
+    state,
+    u,
+    pos,
+    pos_score,
+    weight,
+    lookup,
+    max_sampled,
+    user_feats,
+    user_params,
+    item_feats,
+    item_params,
+    opt,
+    scratch,
+):
+    """Draw uniform negatives until one violates the margin, then step on it.
+
+    The rank weight log(floor((n_items - 1) / draws)) estimates the positive's
+    rank from how many draws it took (Weston et al. 2011).
+    """
+    pos_indptr, pos_indices, _, n_items = lookup
+    urep, jrep = scratch[0], scratch[2]
+    inv_i = np.float32(1.0 / opt[2][1])
+    for draw in range(1, max_sampled + 1):
+        state, neg = next_below(state, n_items)
+        neg_score = score_item(urep, item_feats, item_params, neg, inv_i)
+        if neg_score > pos_score - np.float32(1.0):
+            if is_positive(pos_indptr, pos_indices, u, neg):
+                continue
+            rank_weight = math.log(max(1.0, math.floor((n_items - 1) / draw)))
+            loss = weight * np.float32(min(rank_weight, MAX_RANK_WEIGHT))
+            if loss != 0.0:
+                represent(jrep, item_feats, item_params, neg, inv_i)
+                pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch)
+            break
+    return state
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def warp_step(
+    i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
+):
+    """WARP (Weston et al. 2011) on one positive example."""
+    rows, cols, _ = samples
+    urep, irep = scratch[0], scratch[1]
+    scales = opt[2]
+    u = rows[i]
+    pos = cols[i]
+    represent(urep, user_feats, user_params, u, np.float32(1.0 / scales[0]))
+    represent(irep, item_feats, item_params, pos, np.float32(1.0 / scales[1]))
+    pos_score = score(urep, irep)
+    return _warp_negative(
+        state, u, pos, pos_score, _weight(weights, i), lookup, loss_args[0],
+        user_feats, user_params, item_feats, item_params, opt, scratch,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def warp_kos_step(
+    i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
+):
+    """k-OS WARP (Weston et al. 2013): WARP on the k-th best of up to n sampled positives."""
+    rows = samples[0]
+    pos_indptr, pos_indices = lookup[0], lookup[1]
+    max_sampled, k, n = loss_args
+    urep, irep, kos_ids, kos_scores = scratch[0], scratch[1], scratch[4], scratch[5]
+    scales = opt[2]
+    u = rows[i]
+    start = pos_indptr[u]
+    n_pos = pos_indptr[u + 1] - start
+    if n_pos == 0:
+        return state
+    inv_i = np.float32(1.0 / scales[1])
+    represent(urep, user_feats, user_params, u, np.float32(1.0 / scales[0]))
+    m = min(max(n, 1), n_pos, kos_ids.shape[0])
+    # Insertion sort by descending score: m is small (n defaults to 10).
+    for s in range(m):
+        state, r = next_below(state, n_pos)
+        item_id = pos_indices[start + r]
+        value = score_item(urep, item_feats, item_params, item_id, inv_i)
+        j = s
+        while j > 0 and kos_scores[j - 1] < value:
+            kos_scores[j] = kos_scores[j - 1]
+            kos_ids[j] = kos_ids[j - 1]
+            j -= 1
+        kos_scores[j] = value
+        kos_ids[j] = item_id
+    pos = kos_ids[min(max(k, 1), m) - 1]
+    represent(irep, item_feats, item_params, pos, inv_i)
+    pos_score = score(urep, irep)
+    return _warp_negative(
+        state, u, pos, pos_score, np.float32(1.0), lookup, max_sampled,
+        user_feats, user_params, item_feats, item_params, opt, scratch,
+    )  # fmt: skip

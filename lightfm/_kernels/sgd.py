@@ -1,0 +1,145 @@
+"""Building blocks shared by the loss kernels.
+
+A *side* (users or items) is described by two arguments:
+
+- ``feats``: ``(indptr, indices, data)`` of its CSR feature matrix, or None for
+  identity features (row ``r`` is feature ``r`` with weight 1). None is resolved
+  at compile time, so the identity case reads embedding rows directly, with no
+  sparse indirection and no branch in the loops;
+- ``params``: ``(emb, emb_acc, emb_mom, bias, bias_acc, bias_mom)``, float32
+  parameters and optimiser accumulators; the ``_mom`` entries are None under
+  adagrad.
+
+Stored parameters are the effective ones multiplied by the side's lazy
+regularisation scale (``scales[0]`` users, ``scales[1]`` items), so that L2
+decay of every parameter costs one multiplication of a scalar per sample.
+"""
+
+import numpy as np
+from numba import njit
+
+from .schedules import step_bias, step_row
+
+# A scale past this is folded back into the parameters (an O(parameters) pass).
+RENORMALISE_ABOVE = 1e3
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def represent(out, feats, params, row, inv_scale):
+    """Write ``row``'s representation into ``out``: embedding, then bias at ``out[d]``."""
+    emb = params[0]
+    bias = params[3]
+    d = emb.shape[1]
+    if feats is None:
+        for c in range(d):
+            out[c] = emb[row, c] * inv_scale
+        out[d] = bias[row] * inv_scale
+    else:
+        indptr, indices, data = feats
+        for c in range(d + 1):
+            out[c] = 0.0
+        for p in range(indptr[row], indptr[row + 1]):
+            f = indices[p]
+            w = data[p] * inv_scale
+            for c in range(d):
+                out[c] += w * emb[f, c]
+            out[d] += w * bias[f]
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def score(user_repr, item_repr):
+    """Dot product of two representations plus both biases."""
+    d = user_repr.shape[0] - 1
+    s = user_repr[d] + item_repr[d]
+    for c in range(d):
+        s += user_repr[c] * item_repr[c]
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def score_item(user_repr, feats, params, row, inv_scale):
+    """Score of item ``row`` for a user representation, without materialising the item's."""
+    emb = params[0]
+    bias = params[3]
+    d = emb.shape[1]
+    if feats is None:
+        s = np.float32(0.0)
+        for c in range(d):
+            s += user_repr[c] * emb[row, c]
+        return (s + bias[row]) * inv_scale + user_repr[d]
+    indptr, indices, data = feats
+    total = np.float32(0.0)
+    for p in range(indptr[row], indptr[row + 1]):
+        f = indices[p]
+        s = bias[f]
+        for c in range(d):
+            s += user_repr[c] * emb[f, c]
+        total += data[p] * s
+    return total * inv_scale + user_repr[d]
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def update_side(grad, coef, bias_grad, with_bias, feats, params, row, schedule, scale):
+    """Step every parameter of ``row``'s features down the loss gradient.
+
+    The gradient with respect to the row's representation is ``coef * grad[:d]``
+    and with respect to its bias ``bias_grad``; each feature receives them times
+    its weight. Returns ``(sum of local learning rates, number of parameters)``.
+    """
+    emb, emb_acc, emb_mom, bias, bias_acc, bias_mom = params
+    d = emb.shape[1]
+    per_feature = d + 1 if with_bias else d
+    if feats is None:
+        lr_sum = step_row(emb, emb_acc, emb_mom, row, grad, coef, schedule, scale)
+        if with_bias:
+            lr_sum += step_bias(bias, bias_acc, bias_mom, row, bias_grad, schedule, scale)
+        return lr_sum, per_feature
+    indptr, indices, data = feats
+    lr_sum = np.float32(0.0)
+    for p in range(indptr[row], indptr[row + 1]):
+        f = indices[p]
+        w = data[p]
+        lr_sum += step_row(emb, emb_acc, emb_mom, f, grad, w * coef, schedule, scale)
+        if with_bias:
+            lr_sum += step_bias(bias, bias_acc, bias_mom, f, w * bias_grad, schedule, scale)
+    return lr_sum, (indptr[row + 1] - indptr[row]) * per_feature
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def decay(scales, side, alpha, lr_sum, count):
+    """Lazy L2: shrink every parameter of a side by 1 / (1 + alpha * mean local lr)."""
+    if alpha > 0.0 and count > 0:
+        scales[side] *= 1.0 + alpha * (lr_sum / count)
+
+
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+def is_positive(pos_indptr, pos_indices, user, item):
+    """Binary search for ``item`` in the user's sorted positives."""
+    lo = pos_indptr[user]
+    hi = pos_indptr[user + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = pos_indices[mid]
+        if v < item:
+            lo = mid + 1
+        elif v > item:
+            hi = mid
+        else:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def renormalise(params, scales, side, threshold):
+    """Fold ``scales[side]`` back into the stored parameters once it exceeds ``threshold``."""
+    s = scales[side]
+    if s <= threshold:
+        return
+    inv = np.float32(1.0 / s)
+    emb = params[0]
+    bias = params[3]
+    for f in range(emb.shape[0]):
+        for c in range(emb.shape[1]):
+            emb[f, c] *= inv
+        bias[f] *= inv
+    scales[side] = 1.0

@@ -1,0 +1,203 @@
+"""Input validation and conversion shared by the estimator and the evaluation functions.
+
+Everything a kernel reads is checked here first: Numba does not check bounds,
+so an index out of range would corrupt memory instead of raising.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+INDEX_LIMIT = np.iinfo(np.int32).max
+
+
+class ParameterError(ValueError, AssertionError):
+    """An invalid hyperparameter.
+
+    Both a :class:`ValueError` and an :class:`AssertionError`, because code
+    written against the original LightFM catches the latter for most parameters
+    and the former for ``max_sampled``.
+    """
+
+
+class FeatureMatrix(NamedTuple):
+    """A side's features in kernel form; ``identity`` means row r is feature r with weight 1."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_rows: int
+    n_features: int
+    identity: bool
+    matrix: sp.csr_matrix | None
+
+    @property
+    def arrays(self):
+        """The kernels' ``feats`` argument: the CSR arrays, or None for identity features."""
+        if self.identity:
+            return None
+        return (self.indptr, self.indices, self.data)
+
+
+_EMPTY_FEATS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+
+def identity_features(n_rows: int) -> FeatureMatrix:
+    """The implicit identity feature matrix of ``n_rows`` rows."""
+    return FeatureMatrix(*_EMPTY_FEATS, n_rows=n_rows, n_features=n_rows, identity=True, matrix=None)
+
+
+def check_finite(values: np.ndarray, name: str) -> None:
+    """Raise ValueError when ``values`` hold NaN or infinity."""
+    # A sum is finite only if every term is, and avoids a boolean temporary.
+    if values.size and not np.isfinite(np.sum(values, dtype=np.float64)):
+        raise ValueError(
+            f"{name} contains NaN or infinite values; remove or replace them before fitting or predicting."
+        )
+
+
+def _require_sparse(matrix, name: str):
+    if isinstance(matrix, np.ndarray) and matrix.ndim == 2:
+        return sp.coo_matrix(matrix)
+    if not sp.issparse(matrix):
+        raise TypeError(f"{name} must be a scipy.sparse matrix (or a 2-d NumPy array), got {type(matrix).__name__}.")
+    if matrix.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional, got shape {matrix.shape}.")
+    if not (np.issubdtype(matrix.dtype, np.number) or matrix.dtype == np.bool_) or np.issubdtype(
+        matrix.dtype, np.complexfloating
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}.")
+    return matrix
+
+
+def _as_float32(values: np.ndarray, name: str) -> np.ndarray:
+    out = np.ascontiguousarray(values, dtype=np.float32)
+    check_finite(out, name)
+    return out
+
+
+def _as_index(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.int32)
+
+
+def check_index_range(values: np.ndarray, upper: int, name: str, what: str) -> None:
+    """Raise ValueError unless every value lies in ``[0, upper)``."""
+    if values.size == 0:
+        return
+    low = values.min()
+    high = values.max()
+    if low < 0:
+        raise ValueError(f"{name} contains a negative {what} ({low}); {what}s must be >= 0.")
+    if high >= upper:
+        raise ValueError(f"{name} contains {what} {high}, but only {upper} exist (valid: 0 to {upper - 1}).")
+
+
+class Interactions(NamedTuple):
+    rows: np.ndarray
+    cols: np.ndarray
+    data: np.ndarray
+    shape: tuple
+
+
+def to_interactions(matrix, name: str = "interactions") -> Interactions:
+    """Convert any sparse matrix to validated COO arrays (int32 rows/cols, float32 data).
+
+    Every stored entry is kept, duplicates and explicit zeros included: each is a
+    training example.
+    """
+    coo = _require_sparse(matrix, name).tocoo()
+    n_users, n_items = coo.shape
+    if n_users > INDEX_LIMIT or n_items > INDEX_LIMIT or coo.nnz > INDEX_LIMIT:
+        raise ValueError(f"{name} is too large: at most {INDEX_LIMIT} users, items and entries are supported.")
+    rows = _as_index(coo.row)
+    cols = _as_index(coo.col)
+    check_index_range(rows, n_users, name, "row index")
+    check_index_range(cols, n_items, name, "column index")
+    return Interactions(rows, cols, _as_float32(coo.data, name), (n_users, n_items))
+
+
+def to_sample_weight(sample_weight, interactions: Interactions) -> np.ndarray:
+    """Validate ``sample_weight`` against the interactions: same entries, finite, >= 0."""
+    weights = to_interactions(sample_weight, "sample_weight")
+    if weights.shape != interactions.shape:
+        raise ValueError(
+            f"sample_weight has shape {weights.shape} but interactions has shape {interactions.shape}; they must match."
+        )
+    if not (np.array_equal(weights.rows, interactions.rows) and np.array_equal(weights.cols, interactions.cols)):
+        raise ValueError(
+            "sample_weight must have exactly the entries of interactions, in the same order "
+            "(build both from the same row and col arrays, e.g. with Dataset.build_interactions)."
+        )
+    if weights.data.size and weights.data.min() < 0:
+        raise ValueError("sample_weight contains negative weights; weights must be >= 0.")
+    return weights.data
+
+
+def _is_identity(csr: sp.csr_matrix) -> bool:
+    n = csr.shape[0]
+    return (
+        csr.shape[1] == n
+        and csr.nnz == n
+        and np.array_equal(csr.indptr, np.arange(n + 1))
+        and np.array_equal(csr.indices, np.arange(n))
+        and bool(np.all(csr.data == 1))
+    )
+
+
+def to_features(matrix, n_rows: int, name: str) -> FeatureMatrix:
+    """Convert a feature matrix (or None: identity) to kernel form.
+
+    The matrix needs at least ``n_rows`` rows. An explicit identity matrix is
+    detected and takes the identity fast path.
+    """
+    if matrix is None:
+        return identity_features(n_rows)
+    csr = sp.csr_matrix(_require_sparse(matrix, name))
+    if csr.shape[0] < n_rows:
+        raise ValueError(
+            f"{name} has {csr.shape[0]} rows but {n_rows} are needed (one per "
+            f"{'user' if 'user' in name else 'item'}); pass one row for every id."
+        )
+    if csr.shape[1] > INDEX_LIMIT or csr.nnz > INDEX_LIMIT:
+        raise ValueError(f"{name} is too large: at most {INDEX_LIMIT} features and entries are supported.")
+    try:
+        csr.check_format(full_check=True)
+    except ValueError as error:
+        raise ValueError(f"{name} is not a valid CSR matrix: {error}") from None
+    if _is_identity(csr):
+        return identity_features(csr.shape[0])
+    return FeatureMatrix(
+        np.ascontiguousarray(csr.indptr, dtype=np.int64),
+        _as_index(csr.indices),
+        _as_float32(csr.data, name),
+        n_rows=csr.shape[0],
+        n_features=csr.shape[1],
+        identity=False,
+        matrix=csr,
+    )
+
+
+def to_id_array(ids, name: str) -> np.ndarray:
+    """Convert ids (scalar, list or array of integers) to a 1-d int64 array."""
+    array = np.asarray(ids)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d sequence of integer ids, got shape {array.shape}.")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            array = array.astype(np.int64)
+        else:
+            raise TypeError(f"{name} must hold integer ids, got dtype {array.dtype}.")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def check_num_threads(num_threads) -> int:
+    """Return ``num_threads`` as an int, or raise ValueError if it is not a positive integer."""
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral) or num_threads < 1:
+        raise ValueError(f"num_threads must be an integer >= 1, got {num_threads!r}.")
+    return int(num_threads)

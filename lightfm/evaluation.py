@@ -1,0 +1,265 @@
+"""Ranking metrics for a fitted model, per user, with the original LightFM's definitions.
+
+All metrics come from :meth:`LightFM.predict_rank`: every test interaction is
+ranked among the items its user did not train on (0 = best, ties counted
+against the item), so an item shown in training is never recommended again.
+
+Examples
+--------
+>>> import numpy as np, scipy.sparse as sp
+>>> from lightfm import LightFM
+>>> from lightfm.evaluation import precision_at_k, auc_score
+>>> train = sp.coo_matrix(np.eye(5))
+>>> test = sp.coo_matrix(np.roll(np.eye(5), 1, axis=1))
+>>> model = LightFM(random_state=0).fit(train, epochs=3)
+>>> precision_at_k(model, test, train, k=2).shape
+(5,)
+>>> bool(np.all((auc_score(model, test, train) >= 0) & (auc_score(model, test, train) <= 1)))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels.scoring import auc_from_ranks
+from ._validation import check_num_threads
+
+__all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
+
+
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}.")
+    return int(k)
+
+
+def _ranks(model, test_interactions, train_interactions, user_features, item_features, num_threads, check):
+    check_num_threads(num_threads)
+    return model.predict_rank(
+        test_interactions,
+        train_interactions=train_interactions,
+        user_features=user_features,
+        item_features=item_features,
+        num_threads=num_threads,
+        check_intersections=check,
+    )
+
+
+def _per_user(values, ranks, preserve_rows):
+    """Drop users without test interactions unless ``preserve_rows``."""
+    if preserve_rows:
+        return values
+    return values[np.diff(ranks.indptr) > 0]
+
+
+def _row_sums(ranks, values):
+    """Sum ``values`` (aligned with ranks.data) per row."""
+    return np.add.reduceat(np.append(values, 0.0), ranks.indptr[:-1]) * (np.diff(ranks.indptr) > 0)
+
+
+def precision_at_k(
+    model,
+    test_interactions,
+    train_interactions=None,
+    k=10,
+    user_features=None,
+    item_features=None,
+    preserve_rows=False,
+    num_threads=1,
+    check_intersections=True,
+):
+    """Precision at k: the fraction of a user's top k items that are test interactions.
+
+    Parameters
+    ----------
+    model : LightFM
+        A fitted model.
+    test_interactions : scipy sparse matrix of shape [n_users, n_items]
+        Non-zero entries are the positives to find.
+    train_interactions : scipy sparse matrix of shape [n_users, n_items], optional
+        Entries excluded from the ranking (the training set).
+    k : int, default 10
+        Length of the recommendation list.
+    user_features, item_features : scipy sparse matrices, optional
+        The features the model was trained with.
+    preserve_rows : bool, default False
+        Keep one value per row of ``test_interactions`` (0 for users without
+        test interactions) instead of only users with test interactions.
+    num_threads : int, default 1
+        Threads for ranking.
+    check_intersections : bool, default True
+        Raise ValueError if test and train share interactions.
+
+    Returns
+    -------
+    np.float32 array
+        Precision at k for each user.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm import LightFM
+    >>> from lightfm.evaluation import precision_at_k
+    >>> model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(3)))
+    >>> float(precision_at_k(model, sp.coo_matrix(np.eye(3)), k=3).mean())
+    0.3333333432674408
+    """
+    k = _check_k(k)
+    ranks = _ranks(
+        model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
+    )
+    hits = _row_sums(ranks, (ranks.data < k).astype(np.float64))
+    return _per_user((hits / k).astype(np.float32), ranks, preserve_rows)
+
+
+def recall_at_k(
+    model,
+    test_interactions,
+    train_interactions=None,
+    k=10,
+    user_features=None,
+    item_features=None,
+    preserve_rows=False,
+    num_threads=1,
+    check_intersections=True,
+):
+    """Recall at k: the fraction of a user's test interactions found in their top k.
+
+    Parameters and returns as :func:`precision_at_k`; users without test
+    interactions get 0 when ``preserve_rows``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm import LightFM
+    >>> from lightfm.evaluation import recall_at_k
+    >>> model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(3)))
+    >>> float(recall_at_k(model, sp.coo_matrix(np.eye(3)), k=3).mean())
+    1.0
+    """
+    k = _check_k(k)
+    ranks = _ranks(
+        model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
+    )
+    hits = _row_sums(ranks, (ranks.data < k).astype(np.float64))
+    counts = np.diff(ranks.indptr)
+    recall = np.divide(hits, counts, out=np.zeros_like(hits), where=counts > 0)
+    return _per_user(recall.astype(np.float32), ranks, preserve_rows)
+
+
+def auc_score(
+    model,
+    test_interactions,
+    train_interactions=None,
+    user_features=None,
+    item_features=None,
+    preserve_rows=False,
+    num_threads=1,
+    check_intersections=True,
+):
+    """ROC AUC of each user's test interactions against the items outside train and test.
+
+    The AUC is the fraction of (positive, negative) pairs the model orders
+    correctly; train interactions are neither positives nor negatives. Ties
+    count as errors. A user with no negatives (or, under ``preserve_rows``, no
+    positives) scores 0.5. This matches scikit-learn's ``roc_auc_score`` when no
+    scores tie, and the original LightFM whenever no two positives tie.
+
+    Parameters and returns as :func:`precision_at_k`, without ``k``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm import LightFM
+    >>> from lightfm.evaluation import auc_score
+    >>> model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(3)))
+    >>> auc_score(model, sp.coo_matrix(np.eye(3))).shape
+    (3,)
+    """
+    ranks = _ranks(
+        model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
+    )
+    n_users, n_items = ranks.shape
+    if train_interactions is None:
+        n_train = np.zeros(n_users, dtype=np.int64)
+    else:
+        train = sp.csr_matrix(train_interactions)
+        train.sum_duplicates()
+        n_train = np.diff(train.indptr).astype(np.int64)
+    auc = np.zeros(n_users, dtype=np.float32)
+    auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
+    return _per_user(auc, ranks, preserve_rows)
+
+
+def reciprocal_rank(
+    model,
+    test_interactions,
+    train_interactions=None,
+    user_features=None,
+    item_features=None,
+    preserve_rows=False,
+    num_threads=1,
+    check_intersections=True,
+):
+    """Reciprocal rank: 1 / (1 + rank of the user's best-ranked test interaction).
+
+    Parameters and returns as :func:`precision_at_k`, without ``k``; users
+    without test interactions get 0 when ``preserve_rows``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm import LightFM
+    >>> from lightfm.evaluation import reciprocal_rank
+    >>> model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(3)))
+    >>> bool(np.all(reciprocal_rank(model, sp.coo_matrix(np.eye(3))) > 0))
+    True
+    """
+    ranks = _ranks(
+        model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
+    )
+    reciprocal = sp.csr_matrix((1.0 / (ranks.data + 1.0), ranks.indices, ranks.indptr), shape=ranks.shape)
+    best = np.asarray(reciprocal.max(axis=1).todense()).ravel().astype(np.float32)
+    return _per_user(best, ranks, preserve_rows)
+
+
+def ndcg_at_k(
+    model,
+    test_interactions,
+    train_interactions=None,
+    k=10,
+    user_features=None,
+    item_features=None,
+    preserve_rows=False,
+    num_threads=1,
+    check_intersections=True,
+):
+    """Normalised discounted cumulative gain at k with binary relevance (not in the original LightFM).
+
+    DCG sums ``1 / log2(rank + 2)`` over the test interactions ranked in the
+    top k; it is divided by the DCG of a perfect ranking of
+    ``min(k, number of test interactions)`` items.
+
+    Parameters and returns as :func:`precision_at_k`.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm import LightFM
+    >>> from lightfm.evaluation import ndcg_at_k
+    >>> model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(3)))
+    >>> bool(np.all(ndcg_at_k(model, sp.coo_matrix(np.eye(3)), k=3) <= 1))
+    True
+    """
+    k = _check_k(k)
+    ranks = _ranks(
+        model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
+    )
+    gains = np.where(ranks.data < k, 1.0 / np.log2(ranks.data.astype(np.float64) + 2.0), 0.0)
+    dcg = _row_sums(ranks, gains)
+    ideal_cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))])
+    ideal = ideal_cumulative[np.minimum(np.diff(ranks.indptr), k)]
+    ndcg = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+    return _per_user(ndcg.astype(np.float32), ranks, preserve_rows)

@@ -1,0 +1,879 @@
+"""The LightFM estimator: validation, state, the epoch loop and dispatch to the kernels."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import numbers
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
+from ._kernels.rng import seed_states, shuffle_range
+from ._kernels.scoring import predict_pairs, rank_block
+from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
+from ._validation import (
+    FeatureMatrix,
+    ParameterError,
+    check_index_range,
+    check_num_threads,
+    to_features,
+    to_id_array,
+    to_interactions,
+    to_sample_weight,
+)
+
+__all__ = ["LightFM", "ParameterError"]
+
+LOSSES = ("logistic", "warp", "bpr", "warp-kos")
+SCHEDULES = ("adagrad", "adadelta")
+# Target size of one block of scores (users x items, float32) when ranking.
+SCORE_BLOCK_BYTES = 32 * 2**20
+# How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
+_MAX_SCALE_GROWTH = 1e6
+
+_PARAMETER_NAMES = (
+    "item_embeddings",
+    "item_embedding_gradients",
+    "item_embedding_momentum",
+    "item_biases",
+    "item_bias_gradients",
+    "item_bias_momentum",
+    "user_embeddings",
+    "user_embedding_gradients",
+    "user_embedding_momentum",
+    "user_biases",
+    "user_bias_gradients",
+    "user_bias_momentum",
+)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _validate_hyperparameters(params: dict) -> None:
+    """Raise :class:`ParameterError` naming the first invalid hyperparameter."""
+
+    def fail(name, allowed):
+        raise ParameterError(f"Invalid {name}={params[name]!r}: must be {allowed}.")
+
+    if params["loss"] not in LOSSES:
+        fail("loss", "one of " + ", ".join(repr(x) for x in LOSSES))
+    if params["learning_schedule"] not in SCHEDULES:
+        fail("learning_schedule", "one of " + ", ".join(repr(x) for x in SCHEDULES))
+    for name in ("no_components", "k", "n", "max_sampled"):
+        if not _is_int(params[name]) or params[name] < 1:
+            fail(name, "an integer >= 1")
+    if (
+        not _is_real(params["learning_rate"])
+        or not params["learning_rate"] > 0
+        or not np.isfinite(params["learning_rate"])
+    ):
+        fail("learning_rate", "a finite number > 0")
+    for name in ("item_alpha", "user_alpha", "epsilon"):
+        if not _is_real(params[name]) or not params[name] >= 0 or not np.isfinite(params[name]):
+            fail(name, "a finite number >= 0")
+    if not _is_real(params["rho"]) or not 0 < params["rho"] < 1:
+        fail("rho", "a number strictly between 0 and 1")
+    state = params["random_state"]
+    if not (state is None or _is_int(state) or isinstance(state, np.random.RandomState)):
+        fail("random_state", "None, an integer seed or a numpy.random.RandomState")
+    if _is_int(state) and not 0 <= state < 2**32:
+        fail("random_state", "an integer seed between 0 and 2**32 - 1")
+
+
+def _as_random_state(random_state) -> np.random.RandomState:
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    return np.random.RandomState(random_state)
+
+
+@contextlib.contextmanager
+def _numba_threads(num_threads: int):
+    """Run Numba's parallel regions of this thread on ``num_threads`` threads."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+class _EpochJob:
+    """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
+
+    def __init__(self, loss_code, order, samples, weights, lookup, loss_args, user, item, schedule, alphas, seg_len):
+        self.loss_code = loss_code
+        self.order = order
+        self.samples = samples
+        self.weights = weights
+        self.lookup = lookup
+        self.loss_args = loss_args
+        self.user = user
+        self.item = item
+        self.schedule = schedule
+        self.alphas = alphas
+        self.seg_len = seg_len
+
+    def _walk(self, lo, hi, state, opt, shuffle_to):
+        scratch = make_scratch(self.user[1][0].shape[1], self.loss_args[2])
+        if shuffle_to > lo:
+            # Numba returns uint64 as a Python int, which it would re-type as int64.
+            state = np.uint64(shuffle_range(self.order, lo, shuffle_to, state))
+        state = run_chunk(
+            self.loss_code,
+            self.order,
+            lo,
+            hi,
+            state,
+            self.samples,
+            self.weights,
+            self.lookup,
+            self.loss_args,
+            self.user[0],
+            self.user[1],
+            self.item[0],
+            self.item[1],
+            opt,
+            scratch,
+        )
+        return np.uint64(state)
+
+    def run(self, states, pool):
+        """One epoch: each thread shuffles and walks its chunk of ``order``, in segments.
+
+        Between segments a lazy-regularisation scale that grew past
+        RENORMALISE_ABOVE is folded back into the parameters; at the end of the
+        epoch every scale is, so the parameter arrays hold effective values.
+        """
+        n = self.order.size
+        n_threads = states.size
+        chunk = -(-n // n_threads) if n else 0
+        scales = np.ones(2, dtype=np.float64)
+        opt = (self.schedule, self.alphas, scales)
+        for offset in range(0, max(chunk, 1), self.seg_len):
+            tasks = []
+            for t in range(n_threads):
+                chunk_lo = min(n, t * chunk)
+                chunk_hi = min(n, chunk_lo + chunk)
+                lo = min(chunk_hi, chunk_lo + offset)
+                hi = min(chunk_hi, lo + self.seg_len)
+                shuffle_to = chunk_hi if offset == 0 else lo
+                tasks.append((t, lo, hi, shuffle_to))
+            if pool is None:
+                for t, lo, hi, shuffle_to in tasks:
+                    states[t] = self._walk(lo, hi, states[t], opt, shuffle_to)
+            else:
+                futures = [
+                    (t, pool.submit(self._walk, lo, hi, states[t], opt, shuffle_to)) for t, lo, hi, shuffle_to in tasks
+                ]
+                for t, future in futures:
+                    states[t] = future.result()
+            renormalise(self.user[1], scales, 0, RENORMALISE_ABOVE)
+            renormalise(self.item[1], scales, 1, RENORMALISE_ABOVE)
+        renormalise(self.user[1], scales, 0, 1.0)
+        renormalise(self.item[1], scales, 1, 1.0)
+
+
+class LightFM:
+    """A hybrid latent representation recommender model (Kula, 2015).
+
+    Users and items are represented by the sums of the latent embeddings (and
+    biases) of their features; the score of a user-item pair is the dot product
+    of the two representations plus both biases. Without feature matrices every
+    user and item has one identity feature, and the model is classic matrix
+    factorisation. Trained by Hogwild SGD in Numba-compiled kernels.
+
+    Four losses are available:
+
+    - ``'logistic'``: logistic regression on the interactions; entries > 0 are
+      positives, entries <= 0 (e.g. 0 or -1 stored explicitly) negatives.
+    - ``'bpr'``: Bayesian Personalised Ranking (Rendle et al. 2009); maximises
+      the margin between a positive and a negative drawn from the training
+      items' popularity distribution. Use when only positives are known and
+      AUC matters.
+    - ``'warp'``: Weighted Approximate-Rank Pairwise loss (Weston et al. 2011);
+      samples negatives until one scores within the margin, weighting the update
+      by the rank this implies. Best for precision at the top of the list.
+    - ``'warp-kos'``: k-th order statistic WARP (Weston et al. 2013); trains on
+      the k-th best of up to n sampled positives of each user.
+
+    Parameters
+    ----------
+    no_components : int, default 10
+        Dimensionality of the feature latent embeddings.
+    k : int, default 5
+        For k-OS training, the k-th positive example is selected from the n
+        positive examples sampled for every user.
+    n : int, default 10
+        For k-OS training, the maximum number of positives sampled per update.
+    learning_schedule : {'adagrad', 'adadelta'}, default 'adagrad'
+        The per-parameter learning-rate schedule (Duchi et al. 2011; Zeiler 2012).
+    loss : {'logistic', 'bpr', 'warp', 'warp-kos'}, default 'logistic'
+        The loss function.
+    learning_rate : float, default 0.05
+        Initial learning rate for the adagrad schedule.
+    rho : float, default 0.95
+        Moving-average decay for the adadelta schedule, in (0, 1).
+    epsilon : float, default 1e-6
+        Conditioning constant for the adadelta schedule, >= 0.
+    item_alpha : float, default 0.0
+        L2 penalty on item features, applied lazily as weight decay.
+    user_alpha : float, default 0.0
+        L2 penalty on user features.
+    max_sampled : int, default 10
+        Maximum number of negatives WARP draws per positive.
+    random_state : int, numpy.random.RandomState or None, default None
+        Seed or generator for initialisation and sampling.
+
+    Attributes
+    ----------
+    item_embeddings : np.float32 array of shape [n_item_features, no_components]
+        Latent vectors of the item features.
+    item_biases : np.float32 array of shape [n_item_features,]
+        Biases of the item features.
+    user_embeddings : np.float32 array of shape [n_user_features, no_components]
+        Latent vectors of the user features.
+    user_biases : np.float32 array of shape [n_user_features,]
+        Biases of the user features.
+    item_embedding_gradients, item_bias_gradients, user_embedding_gradients, user_bias_gradients : np.float32 arrays
+        Optimiser accumulators of squared gradients (start at 1 for adagrad).
+    item_embedding_momentum, item_bias_momentum, user_embedding_momentum, user_bias_momentum : np.float32 arrays
+        Adadelta accumulators of squared steps.
+
+    Raises
+    ------
+    ParameterError
+        A ValueError (and AssertionError) naming any invalid hyperparameter.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm import LightFM
+    >>> interactions = sp.coo_matrix(np.eye(4, dtype=np.float32))
+    >>> model = LightFM(no_components=4, loss="warp", random_state=42)
+    >>> model = model.fit(interactions, epochs=5)
+    >>> model.predict(0, np.arange(4)).shape
+    (4,)
+    >>> LightFM(loss="hinge")
+    Traceback (most recent call last):
+    ...
+    lightfm._validation.ParameterError: Invalid loss='hinge': must be one of 'logistic', 'warp', 'bpr', 'warp-kos'.
+    """
+
+    def __init__(
+        self,
+        no_components=10,
+        k=5,
+        n=10,
+        learning_schedule="adagrad",
+        loss="logistic",
+        learning_rate=0.05,
+        rho=0.95,
+        epsilon=1e-6,
+        item_alpha=0.0,
+        user_alpha=0.0,
+        max_sampled=10,
+        random_state=None,
+    ):
+        _validate_hyperparameters(dict(locals()))
+        self.loss = loss
+        self.learning_schedule = learning_schedule
+        self.no_components = no_components
+        self.learning_rate = learning_rate
+        self.k = k
+        self.n = n
+        self.rho = rho
+        self.epsilon = epsilon
+        self.max_sampled = max_sampled
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.random_state = _as_random_state(random_state)
+        self._reset_state()
+
+    # -- state -----------------------------------------------------------------
+
+    def _reset_state(self):
+        for name in _PARAMETER_NAMES:
+            setattr(self, name, None)
+
+    def _initialize(self, no_components, no_item_features, no_user_features):
+        """Draw fresh embeddings, zero biases and reset the optimiser state."""
+        for side, n_features in (("item", no_item_features), ("user", no_user_features)):
+            embeddings = ((self.random_state.rand(n_features, no_components) - 0.5) / no_components).astype(np.float32)
+            accumulator_start = 1.0 if self.learning_schedule == "adagrad" else 0.0
+            setattr(self, f"{side}_embeddings", embeddings)
+            setattr(self, f"{side}_embedding_gradients", np.full_like(embeddings, accumulator_start))
+            setattr(self, f"{side}_embedding_momentum", np.zeros_like(embeddings))
+            setattr(self, f"{side}_biases", np.zeros(n_features, dtype=np.float32))
+            setattr(self, f"{side}_bias_gradients", np.full(n_features, accumulator_start, dtype=np.float32))
+            setattr(self, f"{side}_bias_momentum", np.zeros(n_features, dtype=np.float32))
+
+    def _is_fitted(self) -> bool:
+        return all(getattr(self, name, None) is not None for name in _PARAMETER_NAMES)
+
+    def _check_initialized(self):
+        """Raise ValueError unless the model is fitted and its parameter arrays are consistent."""
+        if not self._is_fitted():
+            raise ValueError("This LightFM model is not fitted yet: call fit() or fit_partial() before predicting.")
+        for side in ("user", "item"):
+            embeddings = getattr(self, f"{side}_embeddings")
+            for name in _PARAMETER_NAMES:
+                if not name.startswith(side):
+                    continue
+                array = getattr(self, name)
+                expected = embeddings.shape if "embedding" in name else embeddings.shape[:1]
+                if not isinstance(array, np.ndarray) or array.dtype != np.float32 or array.shape != expected:
+                    raise ValueError(
+                        f"{name} must be a float32 array of shape {expected}, got "
+                        f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}."
+                    )
+                if not array.flags.c_contiguous:
+                    setattr(self, name, np.ascontiguousarray(array))
+        if self.item_embeddings.shape[1] != self.user_embeddings.shape[1]:
+            raise ValueError("user_embeddings and item_embeddings have different numbers of components.")
+
+    def _check_finite(self, epoch=None):
+        for name in ("item_embeddings", "item_biases", "user_embeddings", "user_biases"):
+            if not np.isfinite(np.sum(getattr(self, name), dtype=np.float64)):
+                when = f" in epoch {epoch}" if epoch is not None else ""
+                raise ValueError(
+                    f"Not all estimated parameters are finite: the model diverged{when}. "
+                    "Try a lower learning_rate, normalising feature values and sample weights, "
+                    "or more regularisation (item_alpha, user_alpha)."
+                )
+
+    def _side_parameters(self, side, adadelta=True):
+        """The kernel's ``params`` tuple; adagrad passes None for the unused momentum arrays."""
+        return (
+            getattr(self, f"{side}_embeddings"),
+            getattr(self, f"{side}_embedding_gradients"),
+            getattr(self, f"{side}_embedding_momentum") if adadelta else None,
+            getattr(self, f"{side}_biases"),
+            getattr(self, f"{side}_bias_gradients"),
+            getattr(self, f"{side}_bias_momentum") if adadelta else None,
+        )
+
+    def _check_feature_columns(self, features: FeatureMatrix, side: str, exact: bool):
+        n_embeddings = getattr(self, f"{side}_embeddings").shape[0]
+        if features.n_features > n_embeddings or (exact and features.n_features != n_embeddings):
+            what = "columns" if not features.identity else f"{side}s (identity features)"
+            raise ValueError(
+                f"Incorrect number of features in {side}_features: {features.n_features} {what}, "
+                f"but the model has {n_embeddings} {side} feature embeddings."
+            )
+
+    # -- training --------------------------------------------------------------
+
+    def fit(
+        self,
+        interactions,
+        user_features=None,
+        item_features=None,
+        sample_weight=None,
+        epochs=1,
+        num_threads=1,
+        verbose=False,
+    ):
+        """Fit the model from scratch.
+
+        Discards any previous state and trains for ``epochs`` epochs. For
+        resuming training use :meth:`fit_partial`.
+
+        Parameters
+        ----------
+        interactions : scipy sparse matrix of shape [n_users, n_items]
+            Any format and numeric dtype (converted to float32 COO). Every
+            stored entry is one training example. For the ranking losses entries
+            > 0 are positives and others are ignored; for logistic, entries
+            <= 0 are negatives.
+        user_features : scipy sparse matrix of shape [n_users, n_user_features], optional
+            Each row holds that user's feature weights. Identity if absent.
+        item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
+            Each row holds that item's feature weights. Identity if absent.
+        sample_weight : scipy sparse matrix of shape [n_users, n_items], optional
+            Weights (>= 0) of the interactions, with exactly the same entries in
+            the same COO order. Not supported for ``'warp-kos'``.
+        epochs : int, default 1
+            Number of passes over the interactions.
+        num_threads : int, default 1
+            Threads for Hogwild training. With 1 thread and a fixed
+            ``random_state`` training is reproducible bit for bit.
+        verbose : bool, default False
+            Show a progress bar over epochs.
+
+        Returns
+        -------
+        LightFM
+            The fitted model (``self``).
+
+        Raises
+        ------
+        ValueError
+            On non-finite input, mismatched shapes, bad sample weights, or
+            divergence during training.
+        NotImplementedError
+            If ``sample_weight`` is given with the ``'warp-kos'`` loss.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> interactions = sp.random(20, 10, density=0.3, format="coo", random_state=0)
+        >>> model = LightFM(no_components=3, random_state=0).fit(interactions, epochs=2)
+        >>> model.user_embeddings.shape, model.item_embeddings.shape
+        ((20, 3), (10, 3))
+        """
+        self._reset_state()
+        return self.fit_partial(
+            interactions,
+            user_features=user_features,
+            item_features=item_features,
+            sample_weight=sample_weight,
+            epochs=epochs,
+            num_threads=num_threads,
+            verbose=verbose,
+        )
+
+    def fit_partial(
+        self,
+        interactions,
+        user_features=None,
+        item_features=None,
+        sample_weight=None,
+        epochs=1,
+        num_threads=1,
+        verbose=False,
+    ):
+        """Fit the model, resuming from its current state.
+
+        Unlike :meth:`fit`, repeated calls continue training. The arguments are
+        those of :meth:`fit`; feature matrices must have as many columns as the
+        model has embeddings.
+
+        Returns
+        -------
+        LightFM
+            The fitted model (``self``).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> interactions = sp.random(20, 10, density=0.3, format="csr", random_state=0)
+        >>> model = LightFM(loss="bpr", random_state=0)
+        >>> for _ in range(3):
+        ...     model = model.fit_partial(interactions)
+        """
+        if not _is_int(epochs) or epochs < 0:
+            raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}.")
+        num_threads = check_num_threads(num_threads)
+        data = to_interactions(interactions)
+        n_users, n_items = data.shape
+        if sample_weight is not None and self.loss == "warp-kos":
+            raise NotImplementedError("sample_weight is not supported with the 'warp-kos' loss.")
+        weights = to_sample_weight(sample_weight, data) if sample_weight is not None else None
+        users = to_features(user_features, n_users, "user_features")
+        items = to_features(item_features, n_items, "item_features")
+
+        if self.item_embeddings is None:
+            self._initialize(self.no_components, items.n_features, users.n_features)
+        self._check_initialized()
+        if self.user_embeddings.shape[1] != self.no_components:
+            raise ValueError(
+                f"no_components is {self.no_components} but the fitted embeddings have "
+                f"{self.user_embeddings.shape[1]} components; call fit() to retrain from scratch."
+            )
+        self._check_feature_columns(users, "user", exact=True)
+        self._check_feature_columns(items, "item", exact=True)
+        if self.loss not in LOSS_CODES:
+            raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
+
+        ranking = self.loss != "logistic"
+        order = np.flatnonzero(data.data > 0) if ranking else np.arange(data.data.size)
+        order = order.astype(np.int32)
+        adadelta = self.learning_schedule == "adadelta"
+        job = _EpochJob(
+            loss_code=LOSS_CODES[self.loss],
+            order=order,  # shuffled in place by every epoch
+            samples=(data.rows, data.cols, data.data),
+            weights=weights,
+            lookup=self._positives_lookup(data, order, n_items),
+            loss_args=(int(self.max_sampled), int(self.k), int(self.n)),
+            user=(users.arrays, self._side_parameters("user", adadelta)),
+            item=(items.arrays, self._side_parameters("item", adadelta)),
+            schedule=(np.float32(self.learning_rate), np.float32(self.rho), np.float32(self.epsilon)),
+            alphas=(np.float32(self.user_alpha), np.float32(self.item_alpha)),
+            seg_len=self._segment_length(order.size, num_threads, adadelta),
+        )
+        with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
+            for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
+                job.run(seed_states(self.random_state, num_threads), pool)
+                self._check_finite(epoch)
+        return self
+
+    @staticmethod
+    def _positives_lookup(data, positive_entries, n_items):
+        """Each user's sorted, de-duplicated positive items, and BPR's pool of training items."""
+        rows = data.rows[positive_entries]
+        cols = data.cols[positive_entries]
+        positives = sp.csr_matrix((np.ones(cols.size, dtype=np.int8), (rows, cols)), shape=data.shape)
+        positives.sum_duplicates()
+        positives.sort_indices()
+        return (
+            np.ascontiguousarray(positives.indptr, dtype=np.int64),
+            np.ascontiguousarray(positives.indices, dtype=np.int32),
+            np.ascontiguousarray(cols, dtype=np.int32),
+            n_items,
+        )
+
+    def _segment_length(self, n_examples, num_threads, adadelta):
+        """Examples per thread between checks of the lazy-regularisation scales."""
+        chunk = max(1, -(-n_examples // num_threads))
+        alpha = max(self.user_alpha, self.item_alpha)
+        if alpha <= 0:
+            return chunk
+        # Each step grows a scale by at most (1 + alpha * local learning rate);
+        # adagrad's local rate is at most learning_rate, adadelta's about 1.
+        max_rate = 1.0 if adadelta else max(self.learning_rate, 1e-12)
+        return int(min(chunk, max(1024, np.log(_MAX_SCALE_GROWTH) / (alpha * max_rate))))
+
+    # -- prediction ------------------------------------------------------------
+
+    def _representations(self, features: FeatureMatrix, side: str, rows=None):
+        """(embeddings, biases) of ``rows`` (all rows if None) as float32 arrays.
+
+        Identity features with ``rows=None`` return the parameter arrays themselves.
+        """
+        embeddings = getattr(self, f"{side}_embeddings")
+        biases = getattr(self, f"{side}_biases")
+        if features.identity:
+            if rows is None:
+                return embeddings[: features.n_rows], biases[: features.n_rows]
+            return embeddings[rows], biases[rows]
+        matrix = features.matrix if rows is None else features.matrix[rows]
+        matrix = matrix.astype(np.float32)
+        n = features.n_features
+        return (
+            np.ascontiguousarray(matrix @ embeddings[:n], dtype=np.float32),
+            np.ascontiguousarray(matrix @ biases[:n], dtype=np.float32),
+        )
+
+    def _prediction_features(self, user_features, item_features, n_users, n_items):
+        users = to_features(user_features, n_users, "user_features")
+        items = to_features(item_features, n_items, "item_features")
+        self._check_feature_columns(users, "user", exact=False)
+        self._check_feature_columns(items, "item", exact=False)
+        return users, items
+
+    def predict(self, user_ids, item_ids, item_features=None, user_features=None, num_threads=1):
+        """Compute the scores of user-item pairs.
+
+        The i-th score is that of the pair ``(user_ids[i], item_ids[i])``.
+        Ids are LightFM's internal indices (rows of the interaction matrix).
+
+        Parameters
+        ----------
+        user_ids : int or array-like of int of shape [n_pairs,]
+            A single user id (scored against every item in ``item_ids``) or one
+            user id per pair.
+        item_ids : array-like of int of shape [n_pairs,]
+            One item id per pair.
+        item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
+            Item features; the training ones if the model was trained with features.
+        user_features : scipy sparse matrix of shape [n_users, n_user_features], optional
+            User features; the training ones if the model was trained with features.
+        num_threads : int, default 1
+            Threads for scoring.
+
+        Returns
+        -------
+        np.float32 array of shape [n_pairs,]
+            The scores; only their order is meaningful for the ranking losses.
+
+        Raises
+        ------
+        ValueError
+            Before fitting, on mismatched lengths, or on ids out of range.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(3)))
+        >>> model.predict([0, 1], [2, 2]).dtype
+        dtype('float32')
+        >>> model.predict(0, [0, 1, 2]).shape
+        (3,)
+        """
+        self._check_initialized()
+        num_threads = check_num_threads(num_threads)
+        item_ids = to_id_array(item_ids, "item_ids")
+        if np.ndim(user_ids) == 0:
+            user_ids = np.full(item_ids.size, to_id_array(user_ids, "user_ids")[0], dtype=np.int64)
+        else:
+            user_ids = to_id_array(user_ids, "user_ids")
+        if user_ids.size != item_ids.size:
+            raise ValueError(
+                f"Expected the number of user ids ({user_ids.size}) to equal the number of item ids "
+                f"({item_ids.size}): predict scores pairs (user_ids[i], item_ids[i])."
+            )
+        n_users = self.user_embeddings.shape[0] if user_features is None else user_features.shape[0]
+        n_items = self.item_embeddings.shape[0] if item_features is None else item_features.shape[0]
+        check_index_range(user_ids, n_users, "user_ids", "user id")
+        check_index_range(item_ids, n_items, "item_ids", "item id")
+        users, items = self._prediction_features(user_features, item_features, 0, 0)
+
+        user_rows, user_index = self._rows_for(users, user_ids)
+        item_rows, item_index = self._rows_for(items, item_ids)
+        user_repr, user_bias = self._representations(users, "user", user_rows)
+        item_repr, item_bias = self._representations(items, "item", item_rows)
+        predictions = np.empty(user_ids.size, dtype=np.float32)
+        with _numba_threads(num_threads):
+            predict_pairs(user_repr, user_bias, user_index, item_repr, item_bias, item_index, predictions)
+        return predictions
+
+    @staticmethod
+    def _rows_for(features: FeatureMatrix, ids):
+        """Which representation rows to compute for ``ids``, and each id's position among them."""
+        if features.identity:
+            return None, ids
+        unique, inverse = np.unique(ids, return_inverse=True)
+        return unique, inverse.astype(np.int64)
+
+    def predict_rank(
+        self,
+        test_interactions,
+        train_interactions=None,
+        item_features=None,
+        user_features=None,
+        num_threads=1,
+        check_intersections=True,
+    ):
+        """Rank each test interaction among all items for its user.
+
+        For every stored entry ``(u, i)`` of ``test_interactions``, the rank is
+        the number of other items that user ``u`` did not interact with in
+        ``train_interactions`` and that score at least as high as ``i`` (0 is
+        the top of the list). Users are scored in blocks with one BLAS product.
+
+        Parameters
+        ----------
+        test_interactions : scipy sparse matrix of shape [n_users, n_items]
+            Entries whose ranks are computed.
+        train_interactions : scipy sparse matrix of shape [n_users, n_items], optional
+            Entries excluded from the ranking (typically the training set).
+        item_features, user_features : scipy sparse matrices, optional
+            As in :meth:`predict`.
+        num_threads : int, default 1
+            Threads for ranking.
+        check_intersections : bool, default True
+            Raise ValueError if test and train share entries.
+
+        Returns
+        -------
+        np.float32 csr_matrix of shape [n_users, n_items]
+            Ranks at the positions of the test entries.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> train = sp.coo_matrix(np.eye(4))
+        >>> model = LightFM(random_state=0).fit(train)
+        >>> ranks = model.predict_rank(sp.csr_matrix(np.fliplr(np.eye(4))), train)
+        >>> bool(ranks.data.max() <= 2)
+        True
+        """
+        self._check_initialized()
+        num_threads = check_num_threads(num_threads)
+        test = self._ranking_matrix(test_interactions, "test_interactions")
+        n_users, n_items = test.shape
+        if train_interactions is None:
+            train = sp.csr_matrix((n_users, n_items), dtype=np.float32)
+        else:
+            train = self._ranking_matrix(train_interactions, "train_interactions")
+            if train.shape != test.shape:
+                raise ValueError(
+                    f"train_interactions has shape {train.shape} but test_interactions has shape {test.shape}."
+                )
+            if check_intersections:
+                self._check_test_train_intersections(test, train)
+        users, items = self._prediction_features(user_features, item_features, n_users, n_items)
+
+        ranks = np.zeros(test.nnz, dtype=np.float32)
+        test_users = np.flatnonzero(np.diff(test.indptr))
+        if test_users.size:
+            item_repr, item_bias = self._representations(items, "item")
+            item_repr_t = np.ascontiguousarray(item_repr[:n_items].T)
+            item_bias = item_bias[:n_items]
+            block = max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1)))
+            test_indptr = test.indptr.astype(np.int64)
+            train_indptr = train.indptr.astype(np.int64)
+            with _numba_threads(num_threads):
+                for start in range(0, test_users.size, block):
+                    block_users = test_users[start : start + block]
+                    user_repr, user_bias = self._representations(users, "user", block_users)
+                    scores = user_repr @ item_repr_t
+                    scores += user_bias[:, None]
+                    scores += item_bias[None, :]
+                    rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
+        return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
+
+    @staticmethod
+    def _ranking_matrix(matrix, name):
+        """CSR with int32 indices checked to be in range, as the rank kernel reads them."""
+        data = to_interactions(matrix, name)
+        csr = sp.csr_matrix((data.data, (data.rows, data.cols)), shape=data.shape)
+        csr.sort_indices()
+        csr.indices = np.ascontiguousarray(csr.indices, dtype=np.int32)
+        return csr
+
+    @staticmethod
+    def _check_test_train_intersections(test, train):
+        test_pattern = sp.csr_matrix((np.ones(test.nnz, dtype=np.int8), test.indices, test.indptr), shape=test.shape)
+        train_pattern = sp.csr_matrix(
+            (np.ones(train.nnz, dtype=np.int8), train.indices, train.indptr), shape=train.shape
+        )
+        shared = test_pattern.multiply(train_pattern).nnz
+        if shared:
+            raise ValueError(
+                f"Test interactions matrix and train interactions matrix share {shared} interactions. "
+                "This will cause incorrect evaluation, check your data split "
+                "(or pass check_intersections=False)."
+            )
+
+    def get_item_representations(self, features=None):
+        """Latent representations of items: the feature-weighted sums of embeddings and biases.
+
+        Parameters
+        ----------
+        features : scipy sparse matrix of shape [n_items, n_item_features], optional
+            Item features; identity if absent.
+
+        Returns
+        -------
+        (item_biases, item_embeddings) :
+            np.float32 arrays of shape [n_items,] and [n_items, no_components].
+            The score of a pair is ``user_embeddings[u] @ item_embeddings[i] + user_biases[u] + item_biases[i]``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(no_components=2, random_state=0).fit(sp.coo_matrix(np.eye(3)))
+        >>> biases, embeddings = model.get_item_representations()
+        >>> embeddings.shape
+        (3, 2)
+        """
+        return self._public_representations(features, "item")
+
+    def get_user_representations(self, features=None):
+        """Latent representations of users: the feature-weighted sums of embeddings and biases.
+
+        Parameters
+        ----------
+        features : scipy sparse matrix of shape [n_users, n_user_features], optional
+            User features; identity if absent.
+
+        Returns
+        -------
+        (user_biases, user_embeddings) :
+            np.float32 arrays of shape [n_users,] and [n_users, no_components].
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(no_components=2, random_state=0).fit(sp.coo_matrix(np.eye(3)))
+        >>> biases, embeddings = model.get_user_representations()
+        >>> biases.shape
+        (3,)
+        """
+        return self._public_representations(features, "user")
+
+    def _public_representations(self, features, side):
+        self._check_initialized()
+        n_rows = getattr(self, f"{side}_embeddings").shape[0] if features is None else 0
+        matrix = to_features(features, n_rows, f"{side}_features")
+        self._check_feature_columns(matrix, side, exact=False)
+        embeddings, biases = self._representations(matrix, side)
+        return biases.copy(), embeddings.copy()
+
+    # -- scikit-learn protocol -------------------------------------------------
+
+    @classmethod
+    def _param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return [name for name in signature.parameters if name != "self"]
+
+    def get_params(self, deep=True):
+        """Get the hyperparameters of the model.
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Ignored; present for scikit-learn compatibility.
+
+        Returns
+        -------
+        dict
+            Hyperparameter names mapped to their values.
+
+        Examples
+        --------
+        >>> from lightfm import LightFM
+        >>> LightFM(no_components=7).get_params()["no_components"]
+        7
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set hyperparameters, validating them as the constructor does.
+
+        Returns
+        -------
+        LightFM
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name (and :class:`ParameterError` for an invalid value).
+
+        Examples
+        --------
+        >>> from lightfm import LightFM
+        >>> LightFM().set_params(loss="warp").loss
+        'warp'
+        """
+        valid = self._param_names()
+        for name in params:
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator LightFM. Valid parameters are: {', '.join(valid)}."
+                )
+        merged = self.get_params()
+        merged.update(params)
+        _validate_hyperparameters(merged)
+        for name, value in params.items():
+            setattr(self, name, _as_random_state(value) if name == "random_state" else value)
+        return self
+
+    def __repr__(self):
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if name != "random_state" and value != defaults[name].default
+        ]
+        return f"LightFM({', '.join(changed)})"
