@@ -869,6 +869,17 @@ class LightFM:
             setattr(self, name, _as_random_state(value) if name == "random_state" else value)
         return self
 
+    def __sklearn_tags__(self):
+        """Estimator tags for scikit-learn >= 1.6 (model selection asks for them); sklearn is optional."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(sparse=True),
+            non_deterministic=True,
+        )
+
     def __repr__(self):
         defaults = inspect.signature(type(self).__init__).parameters
         changed = [

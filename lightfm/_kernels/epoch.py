@@ -34,7 +34,7 @@ LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
 LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_KOS}
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def run_chunk(
     loss_code, order, lo, hi, state, samples, weights, lookup, loss_args,
     user_feats, user_params, item_feats, item_params, opt, scratch,

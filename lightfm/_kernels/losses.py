@@ -24,14 +24,14 @@ MAX_RANK_WEIGHT = 10.0
 MAX_BPR_DRAWS = 100
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def _weight(weights, i):
     if weights is None:
         return np.float32(1.0)
     return weights[i]
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch):
     """Push ``pos`` up and ``neg`` down for user ``u`` with gradient magnitude ``loss``.
 
@@ -53,7 +53,7 @@ def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item
     decay(scales, 1, alphas[1], lr_p + lr_n, n_p + n_n)
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def logistic_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -78,7 +78,7 @@ def logistic_step(
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def bpr_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -112,7 +112,7 @@ def bpr_step(
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def _warp_negative(
     state,
     u,
@@ -151,7 +151,7 @@ def _warp_negative(
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def warp_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -170,7 +170,7 @@ def warp_step(
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def warp_kos_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):

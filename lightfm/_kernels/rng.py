@@ -46,7 +46,7 @@ def seed_states(random_state, n_threads):
     return np.ascontiguousarray(states)
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def shuffle_range(order, lo, hi, state):
     """Fisher-Yates shuffle of ``order[lo:hi]`` in place; returns the new state."""
     for i in range(hi - 1, lo, -1):

@@ -18,7 +18,7 @@ from numba import njit
 _ONE = np.float32(1.0)
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def step_row(emb, acc, mom, f, grad, coef, schedule, scale):
     """Step ``emb[f]`` along ``coef * grad[:d]``; returns the sum of local learning rates."""
     learning_rate, rho, epsilon = schedule
@@ -45,7 +45,7 @@ def step_row(emb, acc, mom, f, grad, coef, schedule, scale):
     return lr_sum
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def step_bias(bias, acc, mom, f, g, schedule, scale):
     """Step ``bias[f]`` along gradient ``g``; returns the local learning rate."""
     learning_rate, rho, epsilon = schedule

@@ -12,7 +12,7 @@ from numba import njit, prange
 _COUNT_BELOW = 16
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def predict_pairs(user_repr, user_bias, user_rows, item_repr, item_bias, item_rows, out):
     """``out[p] = <user_repr[user_rows[p]], item_repr[item_rows[p]]> + biases``."""
     d = user_repr.shape[1]
@@ -57,7 +57,7 @@ def _rank_user(scores, test_items, train_items, out):
             out[j] -= 1
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_indices, ranks):
     """Fill ``ranks`` (aligned with the test CSR data) for ``users``, whose scores are the rows of ``scores``.
 
@@ -75,7 +75,7 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
         )
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def auc_from_ranks(indptr, ranks, n_train, n_items, out):
     """Per-user AUC: the fraction of (test item, non-train non-test item) pairs ordered correctly.
 

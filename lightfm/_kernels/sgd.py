@@ -24,7 +24,7 @@ from .schedules import step_bias, step_row
 RENORMALISE_ABOVE = 1e3
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def represent(out, feats, params, row, inv_scale):
     """Write ``row``'s representation into ``out``: embedding, then bias at ``out[d]``."""
     emb = params[0]
@@ -46,7 +46,7 @@ def represent(out, feats, params, row, inv_scale):
             out[d] += w * bias[f]
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def score(user_repr, item_repr):
     """Dot product of two representations plus both biases."""
     d = user_repr.shape[0] - 1
@@ -56,7 +56,7 @@ def score(user_repr, item_repr):
     return s
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def score_item(user_repr, feats, params, row, inv_scale):
     """Score of item ``row`` for a user representation, without materialising the item's."""
     emb = params[0]
@@ -78,7 +78,7 @@ def score_item(user_repr, feats, params, row, inv_scale):
     return total * inv_scale + user_repr[d]
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def update_side(grad, coef, bias_grad, with_bias, feats, params, row, schedule, scale):
     """Step every parameter of ``row``'s features down the loss gradient.
 
@@ -105,14 +105,14 @@ def update_side(grad, coef, bias_grad, with_bias, feats, params, row, schedule, 
     return lr_sum, (indptr[row + 1] - indptr[row]) * per_feature
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def decay(scales, side, alpha, lr_sum, count):
     """Lazy L2: shrink every parameter of a side by 1 / (1 + alpha * mean local lr)."""
     if alpha > 0.0 and count > 0:
         scales[side] *= 1.0 + alpha * (lr_sum / count)
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
 def is_positive(pos_indptr, pos_indices, user, item):
     """Binary search for ``item`` in the user's sorted positives."""
     lo = pos_indptr[user]
@@ -129,7 +129,7 @@ def is_positive(pos_indptr, pos_indices, user, item):
     return False
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def renormalise(params, scales, side, threshold):
     """Fold ``scales[side]`` back into the stored parameters once it exceeds ``threshold``."""
     s = scales[side]

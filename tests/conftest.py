@@ -1,0 +1,56 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def movielens_home():
+    """Folder holding movielens100k/movielens.zip, or None (a new user's clone)."""
+    candidates = [os.environ.get("LIGHTFM_DATA_HOME"), REPO.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "movielens100k" / "movielens.zip").is_file():
+            return str(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def movielens():
+    home = movielens_home()
+    if home is None:
+        pytest.skip("MovieLens 100k not found (set LIGHTFM_DATA_HOME)")
+    from lightfm.datasets import fetch_movielens
+
+    return fetch_movielens(data_home=home, min_rating=4.0, download_if_missing=False)
+
+
+def checkerboard(n_users=60, n_items=40, density=0.5, seed=0, negatives=False):
+    """Two user groups, each liking one half of the items; returns (train, test) COO.
+
+    With ``negatives``, train also stores explicit zeros (logistic negatives) for
+    a sample of the pairs users do not like.
+    """
+    rs = np.random.RandomState(seed)
+    user_group = np.arange(n_users) % 2
+    item_group = np.arange(n_items) % 2
+    liked = user_group[:, None] == item_group[None, :]
+    mask = liked & (rs.rand(n_users, n_items) < density)
+    test_mask = mask & (rs.rand(n_users, n_items) < 0.3)
+    train = sp.coo_matrix((mask & ~test_mask).astype(np.float32))
+    test = sp.coo_matrix(test_mask.astype(np.float32))
+    if negatives:
+        rows, cols = np.nonzero(~liked & (rs.rand(n_users, n_items) < density))
+        train = sp.coo_matrix(
+            (np.concatenate([train.data, np.zeros(rows.size, dtype=np.float32)]),
+             (np.concatenate([train.row, rows]), np.concatenate([train.col, cols]))),
+            shape=train.shape,
+        )  # fmt: skip
+    return train, test
+
+
+@pytest.fixture
+def board():
+    return checkerboard()

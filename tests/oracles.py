@@ -1,0 +1,105 @@
+"""Slow NumPy/pure-Python twins of the kernels, used as test oracles."""
+
+import math
+
+import numpy as np
+
+MASK = (1 << 64) - 1
+
+
+class XorShift:
+    """The kernels' xorshift64* generator in pure Python."""
+
+    def __init__(self, state):
+        self.state = int(state)
+
+    def next_u64(self):
+        x = self.state
+        x ^= x >> 12
+        x ^= (x << 25) & MASK
+        x ^= x >> 27
+        self.state = x
+        return (x * 0x2545F4914F6CDD1D) & MASK
+
+    def below(self, n):
+        return ((self.next_u64() >> 32) * n) >> 32
+
+    def shuffle(self, order, lo, hi):
+        for i in range(hi - 1, lo, -1):
+            j = lo + self.below(i - lo + 1)
+            order[i], order[j] = order[j], order[i]
+
+
+def _adagrad(param, acc, grad, lr):
+    acc += grad * grad
+    param -= lr / np.sqrt(acc) * grad
+
+
+def logistic_epoch(params, rows, cols, labels, order, state, lr):
+    """One single-threaded logistic epoch with identity features and adagrad (no regularisation)."""
+    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+    rng = XorShift(state)
+    rng.shuffle(order, 0, len(order))
+    for i in order:
+        u, it = rows[i], cols[i]
+        urep, irep = U[u].astype(np.float64), V[it].astype(np.float64)
+        s = urep @ irep + Ub[u] + Vb[it]
+        y = 1.0 if labels[i] > 0 else 0.0
+        loss = 1.0 / (1.0 + math.exp(-s)) - y
+        for param, acc, g in ((U[u], Ug[u], loss * irep), (V[it], Vg[it], loss * urep)):
+            a = acc.astype(np.float64)
+            p = param.astype(np.float64)
+            _adagrad(p, a, g, lr)
+            param[:], acc[:] = p, a
+        for bias, acc, index in ((Ub, Ubg, u), (Vb, Vbg, it)):
+            a = np.array([acc[index]], dtype=np.float64)
+            p = np.array([bias[index]], dtype=np.float64)
+            _adagrad(p, a, np.array([loss]), lr)
+            bias[index], acc[index] = p[0], a[0]
+    return rng.state
+
+
+def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state, lr):
+    """One single-threaded WARP epoch with identity features and adagrad (no regularisation)."""
+    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+    rng = XorShift(state)
+    rng.shuffle(order, 0, len(order))
+    for i in order:
+        u, pos = rows[i], cols[i]
+        urep = U[u].astype(np.float64)
+        pos_score = urep @ V[pos] + Ub[u] + Vb[pos]
+        for draw in range(1, max_sampled + 1):
+            neg = rng.below(n_items)
+            neg_score = urep @ V[neg] + Ub[u] + Vb[neg]
+            if neg_score > pos_score - 1.0:
+                if neg in positives[u]:
+                    continue
+                loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
+                irep, jrep = V[pos].astype(np.float64), V[neg].astype(np.float64)
+                updates = ((U[u], Ug[u], loss * (jrep - irep)), (V[pos], Vg[pos], -loss * urep), (V[neg], Vg[neg], loss * urep))
+                for param, acc, g in updates:
+                    a, p = acc.astype(np.float64), param.astype(np.float64)
+                    _adagrad(p, a, g, lr)
+                    param[:], acc[:] = p, a
+                for index, g in ((pos, -loss), (neg, loss)):
+                    a = np.array([Vbg[index]], dtype=np.float64)
+                    p = np.array([Vb[index]], dtype=np.float64)
+                    _adagrad(p, a, np.array([g]), lr)
+                    Vb[index], Vbg[index] = p[0], a[0]
+                break
+    return rng.state
+
+
+def brute_force_ranks(scores, test, train):
+    """Dense ranks: for each test (u, i), count non-train items j != i with score >= score[u, i]."""
+    test = test.tocsr()
+    train = train.tocsr() if train is not None else None
+    ranks = np.zeros(test.nnz)
+    for u in range(test.shape[0]):
+        excluded = set(train.indices[train.indptr[u] : train.indptr[u + 1]]) if train is not None else set()
+        for p in range(test.indptr[u], test.indptr[u + 1]):
+            i = test.indices[p]
+            ranks[p] = sum(
+                1 for j in range(test.shape[1]) if j != i and j not in excluded and scores[u, j] >= scores[u, i]
+            )
+    return ranks

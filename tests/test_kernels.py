@@ -1,0 +1,86 @@
+"""The training kernels against their slow twins in tests/oracles.py."""
+
+import copy
+
+import numpy as np
+import scipy.sparse as sp
+
+from lightfm import LightFM
+from lightfm._kernels.rng import next_below, seed_states, shuffle_range
+
+from .oracles import XorShift, logistic_epoch, warp_epoch
+
+
+def _params(model):
+    return [
+        model.user_embeddings.copy(),
+        model.user_embedding_gradients.copy(),
+        model.user_biases.copy(),
+        model.user_bias_gradients.copy(),
+        model.item_embeddings.copy(),
+        model.item_embedding_gradients.copy(),
+        model.item_biases.copy(),
+        model.item_bias_gradients.copy(),
+    ]
+
+
+def _assert_params_close(model, expected):
+    names = ["user_embeddings", "user_embedding_gradients", "user_biases", "user_bias_gradients"]
+    names += [n.replace("user", "item") for n in names]
+    for name, value in zip(names, expected):
+        np.testing.assert_allclose(getattr(model, name), value, rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_rng_matches_python_twin():
+    state = np.uint64(123456789)
+    twin = XorShift(state)
+    for n in (1, 2, 7, 1000, 2**31 - 1):
+        state, value = next_below(state, n)
+        state = np.uint64(state)  # Numba returns uint64 as a Python int
+        assert value == twin.below(n)
+        assert 0 <= value < n
+    order = np.arange(50, dtype=np.int32)
+    expected = list(range(50))
+    twin = XorShift(99)
+    shuffle_range(order, 5, 45, np.uint64(99))
+    twin.shuffle(expected, 5, 45)
+    assert order.tolist() == expected
+    assert order[:5].tolist() == list(range(5)) and sorted(order.tolist()) == list(range(50))
+
+
+def test_seed_states_are_nonzero_and_reproducible():
+    a = seed_states(np.random.RandomState(3), 4)
+    b = seed_states(np.random.RandomState(3), 4)
+    assert a.dtype == np.uint64 and np.all(a != 0) and np.array_equal(a, b)
+
+
+def _interactions(seed=0, n_users=12, n_items=9, density=0.4, negatives=False):
+    rs = np.random.RandomState(seed)
+    dense = (rs.rand(n_users, n_items) < density).astype(np.float32)
+    if negatives:
+        dense[(dense == 0) & (rs.rand(n_users, n_items) < 0.3)] = -1
+    return sp.coo_matrix(dense)
+
+
+def test_logistic_epoch_matches_oracle():
+    interactions = _interactions(negatives=True)
+    model = LightFM(no_components=4, loss="logistic", random_state=7).fit(interactions, epochs=0)
+    expected = _params(model)
+    state = seed_states(copy.deepcopy(model.random_state), 1)[0]
+    order = list(range(interactions.nnz))
+    logistic_epoch(expected, interactions.row, interactions.col, interactions.data, order, state, 0.05)
+    model.fit_partial(interactions, epochs=1)
+    _assert_params_close(model, expected)
+
+
+def test_warp_epoch_matches_oracle():
+    interactions = _interactions(seed=1)
+    model = LightFM(no_components=4, loss="warp", random_state=11).fit(interactions, epochs=0)
+    expected = _params(model)
+    state = seed_states(copy.deepcopy(model.random_state), 1)[0]
+    dense = interactions.toarray()
+    positives = [set(np.flatnonzero(row > 0)) for row in dense]
+    order = list(np.flatnonzero(interactions.data > 0))
+    warp_epoch(expected, interactions.row, interactions.col, order, positives, dense.shape[1], 10, state, 0.05)
+    model.fit_partial(interactions, epochs=1)
+    _assert_params_close(model, expected)

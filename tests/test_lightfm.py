@@ -1,0 +1,457 @@
+"""Behaviour of the LightFM estimator."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lightfm import LightFM, ParameterError
+from lightfm.evaluation import auc_score
+
+from .conftest import checkerboard
+from .oracles import brute_force_ranks
+
+LOSSES = ["logistic", "bpr", "warp", "warp-kos"]
+SCHEDULES = ["adagrad", "adadelta"]
+
+
+# -- hyperparameters -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("loss", "hinge"),
+        ("learning_schedule", "sgd"),
+        ("no_components", 0),
+        ("no_components", 2.5),
+        ("learning_rate", 0.0),
+        ("learning_rate", -1.0),
+        ("item_alpha", -0.1),
+        ("user_alpha", -1e-9),
+        ("k", 0),
+        ("n", 0),
+        ("max_sampled", 0),
+        ("rho", 0.0),
+        ("rho", 1.0),
+        ("epsilon", -1e-3),
+        ("random_state", "seed"),
+    ],
+)
+def test_invalid_hyperparameters_are_refused(name, value):
+    with pytest.raises(ParameterError, match=name) as info:
+        LightFM(**{name: value})
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AssertionError)
+    with pytest.raises(ParameterError, match=name):
+        LightFM().set_params(**{name: value})
+
+
+def test_error_class_is_caught_by_original_style_handlers():
+    with pytest.raises(AssertionError):
+        LightFM(no_components=-1)
+    with pytest.raises(ValueError):
+        LightFM(max_sampled=0)
+
+
+def test_get_set_params_round_trip():
+    model = LightFM(no_components=7, loss="warp", random_state=3)
+    params = model.get_params()
+    assert params["no_components"] == 7 and params["loss"] == "warp"
+    assert set(params) == {
+        "no_components", "k", "n", "learning_schedule", "loss", "learning_rate", "rho",
+        "epsilon", "item_alpha", "user_alpha", "max_sampled", "random_state",
+    }  # fmt: skip
+    assert model.set_params(learning_rate=0.1) is model and model.learning_rate == 0.1
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        model.set_params(nonsense=1)
+
+
+def test_direct_attribute_assignment_is_not_revalidated(board):
+    train, _ = board
+    model = LightFM(loss="warp", random_state=0).fit(train, epochs=0)
+    before = model.item_embeddings.copy()
+    model.max_sampled = 0  # a WARP epoch becomes a no-op, as in the original
+    model.fit_partial(train, epochs=1)
+    np.testing.assert_array_equal(model.item_embeddings, before)
+
+
+def test_sklearn_clone_and_search(board):
+    from sklearn.base import clone
+    from sklearn.model_selection import RandomizedSearchCV
+
+    model = LightFM(no_components=5, loss="bpr", random_state=1)
+    cloned = clone(model)
+    assert cloned.get_params()["no_components"] == 5 and cloned is not model
+
+    train, test = board
+
+    def scorer(estimator, X, y=None):
+        return auc_score(estimator, test, train).mean()
+
+    search = RandomizedSearchCV(
+        LightFM(random_state=0),
+        {"no_components": [2, 4], "loss": ["warp", "bpr"]},
+        n_iter=2,
+        scoring=scorer,
+        cv=[(np.arange(train.shape[0]), np.arange(train.shape[0]))],
+        random_state=0,
+    )
+    search.fit(train)
+    assert search.best_score_ > 0.5
+
+
+def test_pickle_round_trip(board):
+    train, _ = board
+    model = LightFM(no_components=4, loss="warp", random_state=0).fit(train, epochs=2)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(0, np.arange(5)), model.predict(0, np.arange(5)))
+
+
+# -- state -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule, start", [("adagrad", 1.0), ("adadelta", 0.0)])
+def test_fit_zero_epochs_gives_fresh_model(board, schedule, start):
+    train, _ = board
+    model = LightFM(no_components=6, learning_schedule=schedule, random_state=0).fit(train, epochs=0)
+    assert model.user_embeddings.shape == (train.shape[0], 6) and model.item_embeddings.shape == (train.shape[1], 6)
+    for name in ("item_embeddings", "item_biases", "user_embedding_gradients", "item_bias_momentum"):
+        assert getattr(model, name).dtype == np.float32
+    assert np.all(np.abs(model.user_embeddings) <= 0.5 / 6)
+    assert np.all(model.user_biases == 0) and np.all(model.item_embedding_momentum == 0)
+    assert np.all(model.item_embedding_gradients == start) and np.all(model.user_bias_gradients == start)
+
+
+def test_fit_resets_but_fit_partial_resumes(board):
+    train, _ = board
+    model = LightFM(random_state=0).fit(train, epochs=1)
+    n_before = model.user_embeddings.shape[0]
+    bigger = sp.coo_matrix((np.ones(1), ([n_before + 4], [0])), shape=(n_before + 5, train.shape[1]))
+    with pytest.raises(ValueError, match="user_features"):
+        model.fit_partial(bigger)
+    model.fit(bigger)
+    assert model.user_embeddings.shape[0] == n_before + 5
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_single_thread_runs_are_reproducible(board, loss):
+    train, _ = board
+    a = LightFM(loss=loss, random_state=42).fit(train, epochs=3)
+    b = LightFM(loss=loss, random_state=42).fit(train, epochs=3)
+    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases", "item_embedding_gradients"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    c = LightFM(loss=loss, random_state=43).fit(train, epochs=3)
+    assert not np.array_equal(a.item_embeddings, c.item_embeddings)
+
+
+# -- learning --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_and_schedule_learns(loss, schedule):
+    train, test = checkerboard(n_users=80, n_items=60, seed=1, negatives=loss == "logistic")
+    model = LightFM(no_components=8, loss=loss, learning_schedule=schedule, random_state=0)
+    model.fit(train, epochs=15)
+    assert auc_score(model, test, train).mean() > 0.7
+
+
+@pytest.mark.parametrize("loss", ["logistic", "bpr", "warp"])
+def test_multithreaded_training_learns(loss):
+    train, test = checkerboard(negatives=loss == "logistic")
+    model = LightFM(no_components=8, loss=loss, random_state=0).fit(train, epochs=15, num_threads=2)
+    assert auc_score(model, test, train, num_threads=2).mean() > 0.7
+
+
+def test_regularisation_shrinks_parameters(board):
+    train, _ = board
+    plain = LightFM(loss="warp", random_state=0).fit(train, epochs=10)
+    strong = LightFM(loss="warp", item_alpha=0.05, user_alpha=0.05, random_state=0).fit(train, epochs=10)
+    assert np.linalg.norm(strong.item_embeddings) < 0.8 * np.linalg.norm(plain.item_embeddings)
+    assert np.abs(strong.item_biases).sum() < np.abs(plain.item_biases).sum()
+    assert np.all(np.isfinite(strong.user_embeddings))
+
+
+def test_logistic_negatives_are_learned():
+    # Users 0-9 like item 0 and dislike item 1 (explicit -1); the model must order them.
+    rows = np.repeat(np.arange(10), 2)
+    cols = np.tile([0, 1], 10)
+    data = np.tile([1.0, -1.0], 10)
+    interactions = sp.coo_matrix((data, (rows, cols)), shape=(10, 2))
+    model = LightFM(no_components=2, random_state=0).fit(interactions, epochs=30)
+    assert np.all(model.predict(np.arange(10), np.zeros(10, dtype=int)) > model.predict(np.arange(10), np.ones(10, dtype=int)))
+
+
+def test_sample_weight_changes_training(board):
+    train, _ = board
+    weights = train.copy()
+    weights.data = np.linspace(0.1, 2.0, weights.nnz).astype(np.float32)
+    plain = LightFM(loss="warp", random_state=0).fit(train, epochs=2)
+    weighted = LightFM(loss="warp", random_state=0).fit(train, sample_weight=weights, epochs=2)
+    assert not np.allclose(plain.item_embeddings, weighted.item_embeddings)
+    ones = train.copy()
+    ones.data[:] = 1
+    unit = LightFM(loss="warp", random_state=0).fit(train, sample_weight=ones, epochs=2)
+    np.testing.assert_array_equal(unit.item_embeddings, plain.item_embeddings)
+    zero = train.copy()
+    zero.data[:] = 0
+    frozen = LightFM(loss="bpr", random_state=0).fit(train, epochs=0)
+    before = frozen.item_embeddings.copy()
+    frozen.fit_partial(train, sample_weight=zero)
+    np.testing.assert_array_equal(frozen.item_embeddings, before)
+
+
+def test_sample_weight_validation(board):
+    train, _ = board
+    with pytest.raises(NotImplementedError, match="warp-kos"):
+        LightFM(loss="warp-kos").fit(train, sample_weight=train)
+    shuffled = sp.coo_matrix((train.data, (train.row[::-1], train.col[::-1])), shape=train.shape)
+    with pytest.raises(ValueError, match="same order"):
+        LightFM().fit(train, sample_weight=shuffled)
+    with pytest.raises(ValueError, match="shape"):
+        LightFM().fit(train, sample_weight=sp.coo_matrix((3, 3)))
+    negative = train.copy()
+    negative.data = -negative.data
+    with pytest.raises(ValueError, match="negative"):
+        LightFM().fit(train, sample_weight=negative)
+
+
+def test_ranking_losses_ignore_nonpositive_entries(board):
+    train, _ = board
+    extra = sp.coo_matrix(
+        (np.concatenate([train.data, np.zeros(5)]), (np.concatenate([train.row, np.arange(5)]), np.concatenate([train.col, np.arange(5)]))),
+        shape=train.shape,
+    )
+    a = LightFM(loss="warp", random_state=0).fit(train, epochs=2)
+    b = LightFM(loss="warp", random_state=0).fit(extra, epochs=2)
+    np.testing.assert_array_equal(a.item_embeddings, b.item_embeddings)
+
+
+# -- features --------------------------------------------------------------------
+
+
+def test_explicit_identity_features_match_implicit(board):
+    train, _ = board
+    a = LightFM(loss="warp", random_state=0).fit(train, epochs=3)
+    b = LightFM(loss="warp", random_state=0).fit(
+        train, user_features=sp.identity(train.shape[0], format="csr"), item_features=sp.identity(train.shape[1]), epochs=3
+    )
+    np.testing.assert_array_equal(a.item_embeddings, b.item_embeddings)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_feature_model_learns_and_predicts_consistently(loss):
+    train, test = checkerboard(n_users=80, n_items=60, seed=2)
+    item_group = sp.csr_matrix((np.ones(60), (np.arange(60), np.arange(60) % 2)), shape=(60, 2))
+    item_features = sp.hstack([sp.identity(60), item_group], format="csr")
+    user_features = sp.hstack([sp.identity(80), sp.csr_matrix((np.ones(80), (np.arange(80), np.arange(80) % 2)))], format="csr")
+    model = LightFM(no_components=6, loss=loss, random_state=0)
+    model.fit(train, user_features=user_features, item_features=item_features, epochs=10)
+    assert model.item_embeddings.shape == (62, 6) and model.user_embeddings.shape == (82, 6)
+    kwargs = {"user_features": user_features, "item_features": item_features}
+    assert auc_score(model, test, train, **kwargs).mean() > 0.8
+    item_biases, item_repr = model.get_item_representations(item_features)
+    user_biases, user_repr = model.get_user_representations(user_features)
+    dense_items = item_features.toarray()
+    np.testing.assert_allclose(item_repr, dense_items @ model.item_embeddings, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(item_biases, dense_items @ model.item_biases, rtol=1e-5, atol=1e-6)
+    users = np.repeat(np.arange(80), 60)
+    items = np.tile(np.arange(60), 80)
+    expected = (user_repr @ item_repr.T + user_biases[:, None] + item_biases[None, :]).ravel()
+    np.testing.assert_allclose(model.predict(users, items, **kwargs), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_feature_rows_and_columns_are_checked(board):
+    train, _ = board
+    with pytest.raises(ValueError, match="rows"):
+        LightFM().fit(train, item_features=sp.identity(train.shape[1] - 1, format="csr"))
+    model = LightFM().fit(train, item_features=sp.identity(train.shape[1], format="csr"))
+    with pytest.raises(ValueError, match="item_features"):
+        model.fit_partial(train, item_features=sp.random(train.shape[1], train.shape[1] + 3, density=0.1, format="csr"))
+
+
+# -- prediction ------------------------------------------------------------------
+
+
+def test_predict_matches_brute_force(board):
+    train, _ = board
+    model = LightFM(no_components=5, loss="bpr", random_state=0).fit(train, epochs=3)
+    users = np.array([0, 3, 3, 59])
+    items = np.array([1, 0, 39, 7])
+    expected = (model.user_embeddings[users] * model.item_embeddings[items]).sum(1)
+    expected += model.user_biases[users] + model.item_biases[items]
+    np.testing.assert_allclose(model.predict(users, items), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(3, [0, 39]), expected[1:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(np.int64(3), np.array([0, 39])), expected[1:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(users, items, num_threads=2), expected, rtol=1e-5, atol=1e-6)
+    biases, embeddings = model.get_user_representations()
+    np.testing.assert_array_equal(embeddings, model.user_embeddings)
+    embeddings[:] = 0  # a copy: the model is untouched
+    assert np.any(model.user_embeddings != 0)
+
+
+def test_predict_errors(board):
+    train, _ = board
+    with pytest.raises(ValueError, match="not fitted"):
+        LightFM().predict(0, [0])
+    model = LightFM(random_state=0).fit(train)
+    with pytest.raises(ValueError, match="negative"):
+        model.predict(-1, [0])
+    with pytest.raises(ValueError, match="item id 40"):
+        model.predict(0, [40])
+    with pytest.raises(ValueError, match="user id"):
+        model.predict([60], [0])
+    with pytest.raises(ValueError, match="number of user ids"):
+        model.predict([0, 1], [0, 1, 2])
+    with pytest.raises(TypeError, match="integer"):
+        model.predict(0, [0.5])
+    with pytest.raises(ValueError, match="num_threads"):
+        model.predict(0, [0], num_threads=0)
+
+
+@pytest.mark.parametrize("n_test_per_user", [3, 30])  # both the counting and the sorting paths
+def test_predict_rank_matches_brute_force(n_test_per_user):
+    rs = np.random.RandomState(0)
+    n_users, n_items = 15, 50
+    train = sp.csr_matrix((rs.rand(n_users, n_items) < 0.1).astype(np.float32))
+    test_dense = (rs.rand(n_users, n_items) < n_test_per_user / n_items) & (train.toarray() == 0)
+    test_dense[3] = False  # a user without test interactions
+    test = sp.csr_matrix(test_dense.astype(np.float32))
+    model = LightFM(no_components=4, loss="warp", random_state=0).fit(train, epochs=2)
+    scores = model.user_embeddings @ model.item_embeddings.T + model.user_biases[:, None] + model.item_biases[None, :]
+    ranks = model.predict_rank(test, train)
+    assert ranks.dtype == np.float32 and ranks.shape == test.shape
+    np.testing.assert_array_equal(ranks.indices, test.indices)
+    np.testing.assert_array_equal(ranks.data, brute_force_ranks(scores, test, train))
+    np.testing.assert_array_equal(model.predict_rank(test).data, brute_force_ranks(scores, test, None))
+
+
+def test_predict_rank_ties_are_pessimistic():
+    model = LightFM(random_state=0).fit(sp.coo_matrix(np.ones((2, 5))), epochs=0)
+    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
+        getattr(model, name)[:] = 0
+    test = sp.csr_matrix(np.array([[0, 1, 0, 1, 0], [1, 0, 0, 0, 0]], dtype=np.float32))
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float32))
+    # Values the original LightFM gives for this case.
+    np.testing.assert_array_equal(model.predict_rank(test, train).toarray(), [[0, 3, 0, 3, 0], [4, 0, 0, 0, 0]])
+
+
+def test_predict_rank_intersections(board):
+    train, _ = board
+    model = LightFM(random_state=0).fit(train)
+    with pytest.raises(ValueError, match="share"):
+        model.predict_rank(train, train)
+    ranks = model.predict_rank(train, train, check_intersections=False)
+    assert ranks.nnz == train.nnz
+
+
+# -- bad input -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_is_refused(board, bad):
+    train, _ = board
+    broken = train.copy()
+    broken.data[0] = bad
+    with pytest.raises(ValueError, match="interactions"):
+        LightFM().fit(broken)
+    features = sp.identity(train.shape[1], format="csr") * 0.5
+    features.data[0] = bad
+    with pytest.raises(ValueError, match="item_features"):
+        LightFM().fit(train, item_features=features)
+    weights = train.copy()
+    weights.data[1] = bad
+    with pytest.raises(ValueError, match="sample_weight"):
+        LightFM().fit(train, sample_weight=weights)
+
+
+def test_divergence_is_reported(board):
+    train, _ = board
+    features = sp.identity(train.shape[1], format="csr") * 1e30
+    with pytest.raises(ValueError, match="diverged"):
+        LightFM(loss="logistic", learning_rate=10.0).fit(train, item_features=features, epochs=3)
+
+
+def test_mutated_coo_indices_are_caught(board):
+    train, _ = board
+    broken = train.copy()
+    broken.col = broken.col.copy()
+    broken.col[0] = train.shape[1] + 100
+    with pytest.raises(ValueError, match="column index"):
+        LightFM().fit(broken)
+
+
+def test_inconsistent_parameter_arrays_are_caught(board):
+    train, _ = board
+    model = LightFM(random_state=0).fit(train)
+    model.item_embedding_gradients = model.item_embedding_gradients[:-1]
+    with pytest.raises(ValueError, match="item_embedding_gradients"):
+        model.fit_partial(train)
+    model = LightFM(no_components=3, random_state=0).fit(train)
+    model.no_components = 5
+    with pytest.raises(ValueError, match="no_components"):
+        model.fit_partial(train)
+
+
+def test_verbose_shows_progress(board, capsys):
+    train, _ = board
+    LightFM(random_state=0).fit(train, epochs=2, verbose=True)
+    assert "Epoch" in capsys.readouterr().err
+
+
+def test_input_formats_and_dtypes(board):
+    train, _ = board
+    reference = LightFM(loss="warp", random_state=0).fit(train, epochs=2).item_embeddings
+    # Formats whose COO order is row-major give the same examples in the same order.
+    for converted in (train.tocsr(), train.tolil(), train.astype(np.int64), train.astype(np.float64), train.toarray()):
+        embeddings = LightFM(loss="warp", random_state=0).fit(converted, epochs=2).item_embeddings
+        np.testing.assert_array_equal(embeddings, reference)
+    assert np.all(np.isfinite(LightFM(loss="warp", random_state=0).fit(train.tocsc()).item_embeddings))
+    with pytest.raises(TypeError, match="sparse"):
+        LightFM().fit([[1, 0]])
+    with pytest.raises(TypeError, match="real numbers"):
+        LightFM().fit(sp.coo_matrix(np.ones((2, 2), dtype=np.complex64)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_users=st.integers(1, 6),
+    n_items=st.integers(1, 6),
+    data=st.data(),
+    loss=st.sampled_from(LOSSES),
+    schedule=st.sampled_from(SCHEDULES),
+)
+def test_any_small_matrix_trains_without_crashing(n_users, n_items, data, loss, schedule):
+    dense = np.array(
+        data.draw(st.lists(st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.0, -1.0]), min_size=n_items, max_size=n_items), min_size=n_users, max_size=n_users))
+    )
+    interactions = sp.coo_matrix(dense)
+    model = LightFM(no_components=3, loss=loss, learning_schedule=schedule, random_state=0)
+    model.fit(interactions, epochs=2, num_threads=data.draw(st.integers(1, 3)))
+    scores = model.predict(np.repeat(np.arange(n_users), n_items), np.tile(np.arange(n_items), n_users))
+    assert np.all(np.isfinite(scores))
+    ranks = model.predict_rank(interactions)
+    assert np.all((ranks.data >= 0) & (ranks.data < n_items))
+
+
+@settings(max_examples=40, deadline=None)
+@given(user=st.integers(-(2**40), 2**40), item=st.integers(-(2**40), 2**40))
+def test_out_of_range_ids_raise_not_crash(user, item):
+    model = _tiny_model()
+    if 0 <= user < 4 and 0 <= item < 3:
+        assert np.isfinite(model.predict(user, [item])[0])
+    else:
+        with pytest.raises(ValueError):
+            model.predict(user, [item])
+
+
+_TINY = []
+
+
+def _tiny_model():
+    if not _TINY:
+        _TINY.append(LightFM(random_state=0).fit(sp.coo_matrix(np.ones((4, 3)))))
+    return _TINY[0]
