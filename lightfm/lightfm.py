@@ -631,7 +631,13 @@ class LightFM:
         n_items = self.item_embeddings.shape[0] if item_features is None else item_features.shape[0]
         check_index_range(user_ids, n_users, "user_ids", "user id")
         check_index_range(item_ids, n_items, "item_ids", "item id")
-        users, items = self._prediction_features(user_features, item_features, 0, 0)
+        # Identity features cover exactly the ids asked for; explicit ones must have their rows.
+        users, items = self._prediction_features(
+            user_features,
+            item_features,
+            int(user_ids.max()) + 1 if user_ids.size else 0,
+            int(item_ids.max()) + 1 if item_ids.size else 0,
+        )
 
         user_rows, user_index = self._rows_for(users, user_ids)
         item_rows, item_index = self._rows_for(items, item_ids)
