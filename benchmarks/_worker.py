@@ -1,0 +1,62 @@
+"""One timed fit in a fresh process; prints a JSON line. Runs under either implementation
+(both import as ``lightfm``), so it uses only the API the two share."""
+
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def generated(n_users=200_000, n_items=50_000, n_interactions=10_000_000, seed=0):
+    """Power-law users and items; 90% train, 10% test."""
+    rs = np.random.RandomState(seed)
+    user_p = rs.pareto(1.5, n_users) + 1
+    item_p = rs.pareto(1.2, n_items) + 1
+    rows = rs.choice(n_users, n_interactions, p=user_p / user_p.sum()).astype(np.int32)
+    cols = rs.choice(n_items, n_interactions, p=item_p / item_p.sum()).astype(np.int32)
+    keys = np.unique(rows.astype(np.int64) * n_items + cols)
+    rows, cols = (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32)
+    is_test = rs.rand(rows.size) < 0.1
+    shape = (n_users, n_items)
+    train = sp.coo_matrix((np.ones((~is_test).sum(), np.float32), (rows[~is_test], cols[~is_test])), shape=shape)
+    test = sp.coo_matrix((np.ones(is_test.sum(), np.float32), (rows[is_test], cols[is_test])), shape=shape)
+    return train, test
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    from lightfm import LightFM
+    from lightfm.evaluation import auc_score, precision_at_k
+
+    if config["data"] == "movielens":
+        from lightfm.datasets import fetch_movielens
+
+        data = fetch_movielens(data_home=config["data_home"], min_rating=4.0)
+        train, test = data["train"], data["test"]
+    else:
+        train, test = generated()
+    model = LightFM(no_components=config["components"], loss=config["loss"], random_state=0)
+    start = time.perf_counter()
+    model.fit(train, epochs=config["epochs"], num_threads=config["threads"])
+    fit_seconds = time.perf_counter() - start
+    result = {"fit": fit_seconds, "samples_per_s": train.nnz * config["epochs"] / fit_seconds}
+    if config.get("evaluate"):
+        csr_test = test.tocsr()
+        if config["data"] != "movielens":
+            users = np.flatnonzero(np.diff(csr_test.indptr))[:2000]
+            keep = np.zeros(csr_test.shape[0], bool)
+            keep[users] = True
+            csr_test = sp.csr_matrix(csr_test.multiply(keep[:, None]))
+        start = time.perf_counter()
+        result["precision@10"] = float(precision_at_k(model, csr_test, train, k=10, num_threads=config["threads"]).mean())
+        result["auc"] = float(auc_score(model, csr_test, train, num_threads=config["threads"]).mean())
+        result["eval"] = time.perf_counter() - start
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

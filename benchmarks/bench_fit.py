@@ -1,0 +1,86 @@
+"""Side-by-side fit benchmark: this package against the reference LightFM (lightfm-next).
+
+Each measurement is a fresh process (both implementations import as ``lightfm``);
+ours and the reference alternate, and the table reports medians and ratios.
+
+    python benchmarks/bench_fit.py --reference-python /tmp/ref/bin/python [--repeats 3] [--large]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "_worker.py"
+DATA_HOME = os.environ.get("LIGHTFM_DATA_HOME", str(HERE.parent.parent / "shared" / "data"))
+
+
+def run(python, config, env=None):
+    out = subprocess.run(
+        [python, str(WORKER), json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),  # never import the repo's lightfm from the reference's interpreter
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference-python", default="/tmp/ref/bin/python")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--large", action="store_true", help="also the generated 10M-interaction set")
+    args = parser.parse_args()
+    ours = sys.executable
+
+    configs = []
+    for loss in ("logistic", "bpr", "warp", "warp-kos"):
+        for threads in (1, 2):
+            for components in (32, 64):
+                configs.append({"data": "movielens", "loss": loss, "threads": threads, "components": components, "epochs": 30})
+    if args.large:
+        for loss in ("warp", "bpr"):
+            configs.append({"data": "generated", "loss": loss, "threads": 2, "components": 32, "epochs": 1})
+    for config in configs:
+        config["data_home"] = DATA_HOME
+        config["evaluate"] = config["components"] == 32
+
+    # Warm the JIT cache so the table measures steady-state fits; the first call is reported apart.
+    cold_env = dict(os.environ, NUMBA_CACHE_DIR=tempfile.mkdtemp())
+    cold = run(ours, {**configs[0], "loss": "warp", "epochs": 1, "evaluate": False}, env=cold_env)
+    run(ours, {**configs[0], "epochs": 1})
+
+    header = f"| data | loss | threads | dim | ours fit (s) | reference fit (s) | speed-up | ours p@10 / AUC | reference p@10 / AUC | ours / ref peak RSS (MB) |"
+    print(header)
+    print("|" + "---|" * 10)
+    for config in configs:
+        times = {"ours": [], "ref": []}
+        last = {}
+        for _ in range(args.repeats):
+            for name, python in (("ours", ours), ("ref", args.reference_python)):
+                result = run(python, config)
+                times[name].append(result["fit"])
+                last[name] = result
+        med = {name: statistics.median(values) for name, values in times.items()}
+        quality = {
+            name: f"{last[name]['precision@10']:.3f} / {last[name]['auc']:.3f}" if "auc" in last[name] else "-"
+            for name in last
+        }
+        print(
+            f"| {config['data']} | {config['loss']} | {config['threads']} | {config['components']} | "
+            f"{med['ours']:.3f} | {med['ref']:.3f} | {med['ref'] / med['ours']:.2f}x | {quality['ours']} | "
+            f"{quality['ref']} | {last['ours']['peak_rss_mb']:.0f} / {last['ref']['peak_rss_mb']:.0f} |",
+            flush=True,
+        )
+    print(f"\nFirst WARP fit in a fresh process with an empty Numba cache (compilation included): {cold['fit']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
