@@ -51,7 +51,9 @@ def main():
             keep[users] = True
             csr_test = sp.csr_matrix(csr_test.multiply(keep[:, None]))
         start = time.perf_counter()
-        result["precision@10"] = float(precision_at_k(model, csr_test, train, k=10, num_threads=config["threads"]).mean())
+        result["precision@10"] = float(
+            precision_at_k(model, csr_test, train, k=10, num_threads=config["threads"]).mean()
+        )
         result["auc"] = float(auc_score(model, csr_test, train, num_threads=config["threads"]).mean())
         result["eval"] = time.perf_counter() - start
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

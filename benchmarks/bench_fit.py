@@ -44,7 +44,9 @@ def main():
     for loss in ("logistic", "bpr", "warp", "warp-kos"):
         for threads in (1, 2):
             for components in (32, 64):
-                configs.append({"data": "movielens", "loss": loss, "threads": threads, "components": components, "epochs": 30})
+                configs.append(
+                    {"data": "movielens", "loss": loss, "threads": threads, "components": components, "epochs": 30}
+                )
     if args.large:
         for loss in ("warp", "bpr"):
             configs.append({"data": "generated", "loss": loss, "threads": 2, "components": 32, "epochs": 1})
@@ -57,7 +59,7 @@ def main():
     cold = run(ours, {**configs[0], "loss": "warp", "epochs": 1, "evaluate": False}, env=cold_env)
     run(ours, {**configs[0], "epochs": 1})
 
-    header = f"| data | loss | threads | dim | ours fit (s) | reference fit (s) | speed-up | ours p@10 / AUC | reference p@10 / AUC | ours / ref peak RSS (MB) |"
+    header = "| data | loss | threads | dim | ours fit (s) | reference fit (s) | speed-up | ours p@10 / AUC | reference p@10 / AUC | ours / ref peak RSS (MB) |"
     print(header)
     print("|" + "---|" * 10)
     for config in configs:

@@ -76,7 +76,11 @@ def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state
                     continue
                 loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
                 irep, jrep = V[pos].astype(np.float64), V[neg].astype(np.float64)
-                updates = ((U[u], Ug[u], loss * (jrep - irep)), (V[pos], Vg[pos], -loss * urep), (V[neg], Vg[neg], loss * urep))
+                updates = (
+                    (U[u], Ug[u], loss * (jrep - irep)),
+                    (V[pos], Vg[pos], -loss * urep),
+                    (V[neg], Vg[neg], loss * urep),
+                )
                 for param, acc, g in updates:
                     a, p = acc.astype(np.float64), param.astype(np.float64)
                     _adagrad(p, a, g, lr)

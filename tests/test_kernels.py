@@ -27,7 +27,7 @@ def _params(model):
 def _assert_params_close(model, expected):
     names = ["user_embeddings", "user_embedding_gradients", "user_biases", "user_bias_gradients"]
     names += [n.replace("user", "item") for n in names]
-    for name, value in zip(names, expected):
+    for name, value in zip(names, expected, strict=True):
         np.testing.assert_allclose(getattr(model, name), value, rtol=2e-4, atol=2e-5, err_msg=name)
 
 

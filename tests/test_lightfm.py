@@ -182,7 +182,9 @@ def test_logistic_negatives_are_learned():
     data = np.tile([1.0, -1.0], 10)
     interactions = sp.coo_matrix((data, (rows, cols)), shape=(10, 2))
     model = LightFM(no_components=2, random_state=0).fit(interactions, epochs=30)
-    assert np.all(model.predict(np.arange(10), np.zeros(10, dtype=int)) > model.predict(np.arange(10), np.ones(10, dtype=int)))
+    assert np.all(
+        model.predict(np.arange(10), np.zeros(10, dtype=int)) > model.predict(np.arange(10), np.ones(10, dtype=int))
+    )
 
 
 def test_sample_weight_changes_training(board):
@@ -222,7 +224,10 @@ def test_sample_weight_validation(board):
 def test_ranking_losses_ignore_nonpositive_entries(board):
     train, _ = board
     extra = sp.coo_matrix(
-        (np.concatenate([train.data, np.zeros(5)]), (np.concatenate([train.row, np.arange(5)]), np.concatenate([train.col, np.arange(5)]))),
+        (
+            np.concatenate([train.data, np.zeros(5)]),
+            (np.concatenate([train.row, np.arange(5)]), np.concatenate([train.col, np.arange(5)])),
+        ),
         shape=train.shape,
     )
     a = LightFM(loss="warp", random_state=0).fit(train, epochs=2)
@@ -237,7 +242,10 @@ def test_explicit_identity_features_match_implicit(board):
     train, _ = board
     a = LightFM(loss="warp", random_state=0).fit(train, epochs=3)
     b = LightFM(loss="warp", random_state=0).fit(
-        train, user_features=sp.identity(train.shape[0], format="csr"), item_features=sp.identity(train.shape[1]), epochs=3
+        train,
+        user_features=sp.identity(train.shape[0], format="csr"),
+        item_features=sp.identity(train.shape[1]),
+        epochs=3,
     )
     np.testing.assert_array_equal(a.item_embeddings, b.item_embeddings)
 
@@ -247,7 +255,9 @@ def test_feature_model_learns_and_predicts_consistently(loss):
     train, test = checkerboard(n_users=80, n_items=60, seed=2)
     item_group = sp.csr_matrix((np.ones(60), (np.arange(60), np.arange(60) % 2)), shape=(60, 2))
     item_features = sp.hstack([sp.identity(60), item_group], format="csr")
-    user_features = sp.hstack([sp.identity(80), sp.csr_matrix((np.ones(80), (np.arange(80), np.arange(80) % 2)))], format="csr")
+    user_features = sp.hstack(
+        [sp.identity(80), sp.csr_matrix((np.ones(80), (np.arange(80), np.arange(80) % 2)))], format="csr"
+    )
     model = LightFM(no_components=6, loss=loss, random_state=0)
     model.fit(train, user_features=user_features, item_features=item_features, epochs=10)
     assert model.item_embeddings.shape == (62, 6) and model.user_embeddings.shape == (82, 6)
@@ -426,7 +436,13 @@ def test_input_formats_and_dtypes(board):
 )
 def test_any_small_matrix_trains_without_crashing(n_users, n_items, data, loss, schedule):
     dense = np.array(
-        data.draw(st.lists(st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.0, -1.0]), min_size=n_items, max_size=n_items), min_size=n_users, max_size=n_users))
+        data.draw(
+            st.lists(
+                st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.0, -1.0]), min_size=n_items, max_size=n_items),
+                min_size=n_users,
+                max_size=n_users,
+            )
+        )
     )
     interactions = sp.coo_matrix(dense)
     model = LightFM(no_components=3, loss=loss, learning_schedule=schedule, random_state=0)
