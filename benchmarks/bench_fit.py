@@ -59,7 +59,10 @@ def main():
     cold = run(ours, {**configs[0], "loss": "warp", "epochs": 1, "evaluate": False}, env=cold_env)
     run(ours, {**configs[0], "epochs": 1})
 
-    header = "| data | loss | threads | dim | ours fit (s) | reference fit (s) | speed-up | ours p@10 / AUC | reference p@10 / AUC | ours / ref peak RSS (MB) |"
+    header = (
+        "| data | loss | threads | dim | ours fit (s) | reference fit (s) | speed-up "
+        "| ours p@10 / AUC | reference p@10 / AUC | ours / ref peak RSS (MB) |"
+    )
     print(header)
     print("|" + "---|" * 10)
     for config in configs:
