@@ -84,3 +84,35 @@ def test_warp_epoch_matches_oracle():
     warp_epoch(expected, interactions.row, interactions.col, order, positives, dense.shape[1], 10, state, 0.05)
     model.fit_partial(interactions, epochs=1)
     _assert_params_close(model, expected)
+
+
+_FIT_SCRIPT = """
+import sys, numpy as np, scipy.sparse as sp
+from lightfm import LightFM
+rs = np.random.RandomState(1)
+X = sp.coo_matrix((rs.rand(12, 9) < 0.4).astype(np.float32) - (rs.rand(12, 9) < 0.1))
+features = sp.hstack([sp.identity(9), sp.random(9, 3, density=0.5, random_state=2)], format="csr")
+out = []
+for loss in ["logistic", "bpr", "warp", "warp-kos"]:
+    for schedule in ["adagrad", "adadelta"]:
+        for item_features in [None, features]:
+            m = LightFM(no_components=4, loss=loss, learning_schedule=schedule, item_alpha=1e-3, random_state=11)
+            m.fit(X, item_features=item_features, epochs=2)
+            out.append(np.concatenate([m.user_embeddings.ravel(), m.item_embeddings.ravel(), m.item_biases]))
+np.save(sys.argv[1], np.concatenate(out))
+"""
+
+
+def test_jit_matches_pure_python(tmp_path):
+    """The compiled kernels compute what their Python source says (a Numba inlining bug once broke this)."""
+    import os
+    import subprocess
+    import sys
+
+    results = {}
+    for mode, disable in (("jit", "0"), ("python", "1")):
+        path = tmp_path / f"{mode}.npy"
+        env = dict(os.environ, NUMBA_DISABLE_JIT=disable, PYTHONWARNINGS="ignore")
+        subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path)], check=True, env=env)
+        results[mode] = np.load(path)
+    np.testing.assert_allclose(results["jit"], results["python"], rtol=1e-4, atol=1e-5)

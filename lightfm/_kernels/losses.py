@@ -15,6 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .dispatch import on_none
 from .rng import next_below
 from .sgd import decay, is_positive, represent, score, score_item, update_side
 
@@ -24,14 +25,19 @@ MAX_RANK_WEIGHT = 10.0
 MAX_BPR_DRAWS = 100
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
-def _weight(weights, i):
-    if weights is None:
-        return np.float32(1.0)
+def _unit_weight(weights, i):
+    return np.float32(1.0)
+
+
+def _sample_weight(weights, i):
     return weights[i]
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
+# The sample weight of example ``i``: 1 when ``weights`` is None.
+_weight = on_none("weights", _unit_weight, _sample_weight)
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch):
     """Push ``pos`` up and ``neg`` down for user ``u`` with gradient magnitude ``loss``.
 
@@ -53,7 +59,7 @@ def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item
     decay(scales, 1, alphas[1], lr_p + lr_n, n_p + n_n)
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def logistic_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -78,7 +84,7 @@ def logistic_step(
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def bpr_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -112,7 +118,7 @@ def bpr_step(
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _warp_negative(
     state,
     u,
@@ -138,7 +144,7 @@ def _warp_negative(
     inv_i = np.float32(1.0 / opt[2][1])
     for draw in range(1, max_sampled + 1):
         state, neg = next_below(state, n_items)
-        neg_score = score_item(urep, item_feats, item_params, neg, inv_i)
+        neg_score = score_item(urep, item_feats, item_params[0], item_params[3], neg, inv_i)
         if neg_score > pos_score - np.float32(1.0):
             if is_positive(pos_indptr, pos_indices, u, neg):
                 continue
@@ -151,7 +157,7 @@ def _warp_negative(
     return state
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def warp_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -170,7 +176,7 @@ def warp_step(
     )  # fmt: skip
 
 
-@njit(cache=True, nogil=True, fastmath=True, _nrt=False, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
 def warp_kos_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
@@ -188,19 +194,22 @@ def warp_kos_step(
     inv_i = np.float32(1.0 / scales[1])
     represent(urep, user_feats, user_params, u, np.float32(1.0 / scales[0]))
     m = min(max(n, 1), n_pos, kos_ids.shape[0])
-    # Insertion sort by descending score: m is small (n defaults to 10).
     for s in range(m):
         state, r = next_below(state, n_pos)
         item_id = pos_indices[start + r]
-        value = score_item(urep, item_feats, item_params, item_id, inv_i)
-        j = s
-        while j > 0 and kos_scores[j - 1] < value:
-            kos_scores[j] = kos_scores[j - 1]
-            kos_ids[j] = kos_ids[j - 1]
-            j -= 1
-        kos_scores[j] = value
-        kos_ids[j] = item_id
-    pos = kos_ids[min(max(k, 1), m) - 1]
+        kos_ids[s] = item_id
+        kos_scores[s] = score_item(urep, item_feats, item_params[0], item_params[3], item_id, inv_i)
+    # The k-th highest score: the sample with exactly k - 1 samples ranked above it
+    # (ties broken by position). Counting is branch-free, unlike sorting, whose
+    # mispredicted branches cost more than the scores themselves.
+    target = min(max(k, 1), m) - 1
+    pos = kos_ids[0]
+    for s in range(m):
+        above = 0
+        for t in range(m):
+            above += (kos_scores[t] > kos_scores[s]) | ((kos_scores[t] == kos_scores[s]) & (t < s))
+        if above == target:
+            pos = kos_ids[s]
     represent(irep, item_feats, item_params, pos, inv_i)
     pos_score = score(urep, irep)
     return _warp_negative(
