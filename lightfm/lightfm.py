@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
+from ._kernels.lookup import build_positives
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
@@ -35,6 +36,9 @@ SCHEDULES = ("adagrad", "adadelta")
 SCORE_BLOCK_BYTES = 32 * 2**20
 # How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
 _MAX_SCALE_GROWTH = 1e6
+
+# Logistic training samples no negatives, so it needs no positives lookup.
+_NO_LOOKUP = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), 0)
 
 _PARAMETER_NAMES = (
     "item_embeddings",
@@ -507,7 +511,7 @@ class LightFM:
             order=order,  # shuffled in place by every epoch
             samples=(data.rows, data.cols, data.data),
             weights=weights,
-            lookup=self._positives_lookup(data, order, n_items),
+            lookup=self._positives_lookup(data, order, n_items) if ranking else _NO_LOOKUP,
             loss_args=(int(self.max_sampled), int(self.k), int(self.n)),
             user=(users.arrays, self._side_parameters("user", adadelta)),
             item=(items.arrays, self._side_parameters("item", adadelta)),
@@ -524,17 +528,10 @@ class LightFM:
     @staticmethod
     def _positives_lookup(data, positive_entries, n_items):
         """Each user's sorted, de-duplicated positive items, and BPR's pool of training items."""
-        rows = data.rows[positive_entries]
-        cols = data.cols[positive_entries]
-        positives = sp.csr_matrix((np.ones(cols.size, dtype=np.int8), (rows, cols)), shape=data.shape)
-        positives.sum_duplicates()
-        positives.sort_indices()
-        return (
-            np.ascontiguousarray(positives.indptr, dtype=np.int64),
-            np.ascontiguousarray(positives.indices, dtype=np.int32),
-            np.ascontiguousarray(cols, dtype=np.int32),
-            n_items,
-        )
+        indptr, indices = build_positives(data.rows, data.cols, positive_entries, data.shape[0])
+        # The pool is the positives' items, weighted by frequency; shared with the COO arrays when possible.
+        pool = data.cols if positive_entries.size == data.cols.size else data.cols[positive_entries]
+        return (indptr, indices, pool, n_items)
 
     def _segment_length(self, n_examples, num_threads, adadelta):
         """Examples per thread between checks of the lazy-regularisation scales."""

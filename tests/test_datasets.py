@@ -28,3 +28,67 @@ def test_corrupt_archive_is_removed(tmp_path):
 def test_needs_some_features(tmp_path):
     with pytest.raises(ValueError, match="indicator_features"):
         fetch_movielens(data_home=tmp_path, indicator_features=False, genre_features=False)
+
+
+def _write_stackexchange(home, n_users=6, n_items=5):
+    import numpy as np
+
+    folder = home / "stackexchange" / "crossvalidated"
+    folder.mkdir(parents=True)
+    rs = np.random.RandomState(0)
+    rows = np.repeat(np.arange(n_users), 4)
+    cols = np.concatenate([rs.permutation(n_items)[:4] for _ in range(n_users)])  # no repeated answers
+    np.savez(
+        folder / "data.npz",
+        interactions_data=np.arange(rows.size, dtype=np.float64),  # timestamps
+        interactions_row=rows,
+        interactions_col=cols,
+        interactions_shape=np.array([n_users, n_items]),
+        features_data=np.ones(n_items),
+        features_row=np.arange(n_items),
+        features_col=np.arange(n_items) % 2,
+        features_shape=np.array([n_items, 2]),
+        labels=np.array(["tag:a", "tag:b"]),
+    )
+    return folder / "data.npz"
+
+
+def test_stackexchange_loader_on_generated_file(tmp_path):
+    import numpy as np
+
+    from lightfm.datasets import fetch_stackexchange
+
+    _write_stackexchange(tmp_path)
+    data = fetch_stackexchange(
+        "crossvalidated",
+        test_set_fraction=0.25,
+        min_training_interactions=0,
+        data_home=tmp_path,
+        tag_features=True,
+        download_if_missing=False,
+    )
+    train, test = data["train"], data["test"]
+    assert train.shape == test.shape == (6, 5)
+    # Time split: the latest quarter of the 24 answers (timestamps 18..23) is the test set.
+    assert test.sum() == 6 and train.sum() == 18
+    assert data["item_features"].shape == (5, 7)
+    assert list(data["item_feature_labels"][-2:]) == ["tag:a", "tag:b"]
+    assert data["item_feature_labels"][0] == "question_id:0"
+    kept = fetch_stackexchange("crossvalidated", min_training_interactions=3, data_home=tmp_path)
+    assert kept["train"].shape[0] == int(np.sum(train.getnnz(axis=1) > 3))
+
+
+def test_stackexchange_errors(tmp_path):
+    from lightfm.datasets import fetch_stackexchange
+
+    with pytest.raises(ValueError, match="Unknown dataset"):
+        fetch_stackexchange("mathoverflow", data_home=tmp_path)
+    with pytest.raises(ValueError, match="test_set_fraction"):
+        fetch_stackexchange("crossvalidated", test_set_fraction=1.0, data_home=tmp_path)
+    with pytest.raises(OSError, match="data.npz"):
+        fetch_stackexchange("crossvalidated", data_home=tmp_path, download_if_missing=False)
+    path = _write_stackexchange(tmp_path)
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="Corrupted"):
+        fetch_stackexchange("crossvalidated", data_home=tmp_path, download_if_missing=False)
+    assert not path.exists()

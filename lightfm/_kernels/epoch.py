@@ -31,6 +31,8 @@ from numba import njit
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 
 LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
+# Prefetch distances, in examples: the sample's COO entry, then its embedding rows.
+_AHEAD_FAR, _AHEAD_NEAR = 8, 4
 LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_KOS}
 
 
@@ -46,7 +48,18 @@ def run_chunk(
     atomic reference-count updates on every array passed between the helpers
     would otherwise dominate the run time (and contend between threads).
     """
+    rows, cols = samples[0], samples[1]
+    user_emb, item_emb = user_params[0], item_params[0]
+    touched = np.float32(0.0)
     for p in range(lo, hi):
+        # Touch the data of examples a few steps ahead so that their cache misses overlap
+        # with this step's work (a software prefetch; the loads' sum is kept so LLVM keeps them).
+        if p + _AHEAD_FAR < hi:
+            ahead = order[p + _AHEAD_FAR]
+            touched += rows[ahead] + cols[ahead]
+        if p + _AHEAD_NEAR < hi and user_feats is None and item_feats is None:
+            ahead = order[p + _AHEAD_NEAR]
+            touched += user_emb[rows[ahead], 0] + item_emb[cols[ahead], 0]
         i = order[p]
         if loss_code == WARP:
             state = warp_step(
@@ -108,6 +121,7 @@ def run_chunk(
                 opt,
                 scratch,
             )
+    scratch[5][0] = touched
     return state
 
 

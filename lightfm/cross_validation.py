@@ -1,0 +1,52 @@
+"""Splitting interactions into train and test sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["random_train_test_split"]
+
+
+def random_train_test_split(interactions, test_percentage=0.2, random_state=None):
+    """Randomly split interactions into disjoint train and test sets.
+
+    Every stored entry goes to exactly one side; a user may end up with all of
+    their interactions on one side.
+
+    Parameters
+    ----------
+    interactions : scipy sparse matrix of shape [n_users, n_items]
+        The interactions to split (any format; duplicates are kept).
+    test_percentage : float, default 0.2
+        Fraction of the interactions in the test set, in [0, 1].
+    random_state : int, numpy.random.RandomState or None
+        Seed for a reproducible split.
+
+    Returns
+    -------
+    (train, test) : (coo_matrix, coo_matrix)
+        Both of the input's shape and dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from lightfm.cross_validation import random_train_test_split
+    >>> train, test = random_train_test_split(sp.coo_matrix(np.ones((4, 5))), 0.2, random_state=0)
+    >>> train.nnz, test.nnz
+    (16, 4)
+    """
+    if not sp.issparse(interactions):
+        raise ValueError("interactions must be a scipy.sparse matrix.")
+    if not 0.0 <= test_percentage <= 1.0:
+        raise ValueError(f"test_percentage must be between 0 and 1, got {test_percentage!r}.")
+    if not isinstance(random_state, np.random.RandomState):
+        random_state = np.random.RandomState(random_state)
+    coo = interactions.tocoo()
+    order = random_state.permutation(coo.nnz)
+    cutoff = int((1.0 - test_percentage) * coo.nnz)
+
+    def part(index):
+        return sp.coo_matrix((coo.data[index], (coo.row[index], coo.col[index])), shape=coo.shape, dtype=coo.dtype)
+
+    return part(order[:cutoff]), part(order[cutoff:])
