@@ -704,7 +704,8 @@ class LightFM:
         if train_interactions is None:
             train = sp.csr_matrix((n_users, n_items), dtype=np.float32)
         else:
-            train = self._ranking_matrix(train_interactions, "train_interactions")
+            # Only the rows of users with test interactions matter (to exclude and to check).
+            train = self._ranking_matrix(train_interactions, "train_interactions", keep_rows=np.diff(test.indptr) > 0)
             if train.shape != test.shape:
                 raise ValueError(
                     f"train_interactions has shape {train.shape} but test_interactions has shape {test.shape}."
@@ -717,8 +718,11 @@ class LightFM:
         test_users = np.flatnonzero(np.diff(test.indptr))
         if test_users.size:
             item_repr, item_bias = self._representations(items, "item")
-            item_repr_t = np.ascontiguousarray(item_repr[:n_items].T)
-            item_bias = item_bias[:n_items]
+            # Biases ride along in the product: users get columns (bias, 1), items (1, bias).
+            item_side = np.empty((item_repr.shape[1] + 2, n_items), dtype=np.float32)
+            item_side[:-2] = item_repr[:n_items].T
+            item_side[-2] = 1.0
+            item_side[-1] = item_bias[:n_items]
             block = max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1)))
             test_indptr = test.indptr.astype(np.int64)
             train_indptr = train.indptr.astype(np.int64)
@@ -726,17 +730,26 @@ class LightFM:
                 for start in range(0, test_users.size, block):
                     block_users = test_users[start : start + block]
                     user_repr, user_bias = self._representations(users, "user", block_users)
-                    scores = user_repr @ item_repr_t
-                    scores += user_bias[:, None]
-                    scores += item_bias[None, :]
+                    user_side = np.empty((block_users.size, user_repr.shape[1] + 2), dtype=np.float32)
+                    user_side[:, :-2] = user_repr
+                    user_side[:, -2] = user_bias
+                    user_side[:, -1] = 1.0
+                    scores = user_side @ item_side
                     rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
         return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
 
     @staticmethod
-    def _ranking_matrix(matrix, name):
-        """CSR with int32 indices checked to be in range, as the rank kernel reads them."""
+    def _ranking_matrix(matrix, name, keep_rows=None):
+        """CSR with int32 indices checked to be in range, as the rank kernel reads them.
+
+        With ``keep_rows`` (a boolean mask of the rows), other rows are left empty.
+        """
         data = to_interactions(matrix, name)
-        csr = sp.csr_matrix((data.data, (data.rows, data.cols)), shape=data.shape)
+        rows, cols, values = data.rows, data.cols, data.data
+        if keep_rows is not None and keep_rows.shape[0] == data.shape[0]:
+            kept = keep_rows[rows]
+            rows, cols, values = rows[kept], cols[kept], values[kept]
+        csr = sp.csr_matrix((values, (rows, cols)), shape=data.shape)
         csr.sort_indices()
         csr.indices = np.ascontiguousarray(csr.indices, dtype=np.int32)
         return csr

@@ -322,10 +322,10 @@ def test_predict_errors(board):
         model.predict(0, [0], num_threads=0)
 
 
-@pytest.mark.parametrize("n_test_per_user", [3, 30])  # both the counting and the sorting paths
+@pytest.mark.parametrize("n_test_per_user", [3, 150])  # both the counting and the binning paths
 def test_predict_rank_matches_brute_force(n_test_per_user):
     rs = np.random.RandomState(0)
-    n_users, n_items = 15, 50
+    n_users, n_items = 15, 300
     train = sp.csr_matrix((rs.rand(n_users, n_items) < 0.1).astype(np.float32))
     test_dense = (rs.rand(n_users, n_items) < n_test_per_user / n_items) & (train.toarray() == 0)
     test_dense[3] = False  # a user without test interactions
@@ -347,6 +347,16 @@ def test_predict_rank_ties_are_pessimistic():
     train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float32))
     # Values the original LightFM gives for this case.
     np.testing.assert_array_equal(model.predict_rank(test, train).toarray(), [[0, 3, 0, 3, 0], [4, 0, 0, 0, 0]])
+
+
+def test_predict_rank_ties_with_many_test_items():
+    model = LightFM(random_state=0).fit(sp.coo_matrix(np.ones((1, 200))), epochs=0)
+    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
+        getattr(model, name)[:] = 0
+    test = sp.csr_matrix((np.ones(120), (np.zeros(120, int), np.arange(120))), shape=(1, 200))
+    train = sp.csr_matrix((np.ones(10), (np.zeros(10, int), np.arange(150, 160))), shape=(1, 200))
+    # Every other non-train item ties: 190 candidates, so each rank is 189.
+    np.testing.assert_array_equal(model.predict_rank(test, train).data, np.full(120, 189.0))
 
 
 def test_predict_rank_intersections(board):

@@ -8,8 +8,8 @@ product in Python, so these kernels only gather, count and sort.
 import numpy as np
 from numba import njit, prange
 
-# Below this many test items per user, counting beats sorting the user's scores.
-_COUNT_BELOW = 16
+# Below this many test items per user, vectorised counting passes beat binning by binary search.
+_COUNT_BELOW = 96
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -39,6 +39,7 @@ def _rank_user(scores, test_items, train_items, out):
     for j in range(train_items.shape[0]):
         scores[train_items[j]] = -np.inf
     if n_test < _COUNT_BELOW:
+        # Few test items: one vectorised counting pass over the items per test item.
         for j in range(n_test):
             target = test_scores[j]
             count = 0
@@ -47,10 +48,17 @@ def _rank_user(scores, test_items, train_items, out):
                     count += 1
             out[j] = count
     else:
-        ordered = np.sort(scores)
-        n = ordered.shape[0]
-        for j in range(n_test):
-            out[j] = n - np.searchsorted(ordered, test_scores[j], side="left")
+        # Many: one pass over the items, each binned by how many test scores it reaches.
+        order = np.argsort(test_scores)
+        ordered = test_scores[order]
+        reached = np.zeros(n_test + 1, dtype=np.int64)
+        for c in range(scores.shape[0]):
+            reached[np.searchsorted(ordered, scores[c], side="right")] += 1
+        # Items scoring at least ordered[j] reach past position j.
+        running = 0
+        for j in range(n_test - 1, -1, -1):
+            running += reached[j + 1]
+            out[order[j]] = running
     for j in range(n_test):
         # The item counted itself unless it was masked as a train item.
         if scores[test_items[j]] != -np.inf:
