@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
-from ._kernels.lookup import build_positives
+from ._kernels.lookup import alias_table, build_positives
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
@@ -38,7 +38,12 @@ SCORE_BLOCK_BYTES = 32 * 2**20
 _MAX_SCALE_GROWTH = 1e6
 
 # Logistic training samples no negatives, so it needs no positives lookup.
-_NO_LOOKUP = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), 0)
+_NO_LOOKUP = (
+    np.zeros(1, dtype=np.int64),
+    np.zeros(0, dtype=np.int32),
+    (np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32)),
+    0,
+)
 
 _PARAMETER_NAMES = (
     "item_embeddings",
@@ -527,11 +532,16 @@ class LightFM:
 
     @staticmethod
     def _positives_lookup(data, positive_entries, n_items):
-        """Each user's sorted, de-duplicated positive items, and BPR's pool of training items."""
+        """Each user's sorted, de-duplicated positive items, and BPR's negative sampler.
+
+        BPR draws negatives from the training items' empirical distribution (an
+        item as often as it is a positive), through an alias table.
+        """
         indptr, indices = build_positives(data.rows, data.cols, positive_entries, data.shape[0])
-        # The pool is the positives' items, weighted by frequency; shared with the COO arrays when possible.
-        pool = data.cols if positive_entries.size == data.cols.size else data.cols[positive_entries]
-        return (indptr, indices, pool, n_items)
+        counts = (
+            np.bincount(data.cols[positive_entries], minlength=n_items) if positive_entries.size else np.zeros(n_items)
+        )
+        return (indptr, indices, alias_table(counts.astype(np.float64)), n_items)
 
     def _segment_length(self, n_examples, num_threads, adadelta):
         """Examples per thread between checks of the lazy-regularisation scales."""

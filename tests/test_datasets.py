@@ -92,3 +92,26 @@ def test_stackexchange_errors(tmp_path):
     with pytest.raises(ValueError, match="Corrupted"):
         fetch_stackexchange("crossvalidated", data_home=tmp_path, download_if_missing=False)
     assert not path.exists()
+
+
+def test_download_goes_through_a_temporary_file(tmp_path, monkeypatch):
+    """The download path, offline: a file:// URL stands in for the network."""
+    import shutil
+
+    from lightfm.datasets import movielens
+
+    from .conftest import movielens_home
+
+    home = movielens_home()
+    if home is None:
+        pytest.skip("MovieLens 100k not found")
+    source = tmp_path / "source.zip"
+    shutil.copy(os.path.join(home, "movielens100k", "movielens.zip"), source)
+    monkeypatch.setattr(movielens, "URL", source.as_uri())
+    data = fetch_movielens(data_home=tmp_path / "home", min_rating=4.0)
+    assert data["train"].nnz == 49906
+    assert sorted(os.listdir(tmp_path / "home" / "movielens100k")) == ["movielens.zip"]
+    monkeypatch.setattr(movielens, "URL", (tmp_path / "missing.zip").as_uri())
+    with pytest.raises(OSError, match="Could not download"):
+        fetch_movielens(data_home=tmp_path / "elsewhere")
+    assert os.listdir(tmp_path / "elsewhere" / "movielens100k") == []

@@ -116,3 +116,23 @@ def test_jit_matches_pure_python(tmp_path):
         subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(path)], check=True, env=env)
         results[mode] = np.load(path)
     np.testing.assert_allclose(results["jit"], results["python"], rtol=1e-4, atol=1e-5)
+
+
+def test_alias_table_draws_the_empirical_distribution():
+    from lightfm._kernels.lookup import alias_table
+    from lightfm._kernels.rng import next_alias
+
+    counts = np.array([5.0, 0.0, 1.0, 10.0, 4.0, 0.0, 30.0])
+    prob, alias = alias_table(counts)
+    # Exact: each index's probability is its own column share plus what others alias to it.
+    exact = prob.astype(np.float64).copy()
+    for i in range(counts.size):
+        exact[alias[i]] += 1.0 - prob[i]
+    np.testing.assert_allclose(exact / counts.size, counts / counts.sum(), atol=1e-6)
+    state, hits = np.uint64(3), np.zeros(counts.size)
+    for _ in range(20000):
+        state, i = next_alias(state, prob, alias)
+        state = np.uint64(state)
+        hits[i] += 1
+    assert hits[1] == hits[5] == 0
+    np.testing.assert_allclose(hits / hits.sum(), counts / counts.sum(), atol=0.02)

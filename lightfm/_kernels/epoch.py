@@ -16,8 +16,8 @@ Arguments, all plain arrays, scalars and tuples of them:
   with :func:`lightfm._kernels.rng.shuffle_range` at the start of an epoch).
 - ``samples = (rows, cols, labels)``: the COO interactions; ``weights``: the
   sample weights aligned with them, or None for weight 1.
-- ``lookup = (pos_indptr, pos_indices, neg_pool, n_items)``: each user's sorted
-  positive items, and the items BPR samples negatives from.
+- ``lookup = (pos_indptr, pos_indices, (neg_prob, neg_alias), n_items)``: each
+  user's sorted positive items, and the alias table BPR draws negatives from.
 - ``loss_args = (max_sampled, k, n)``.
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
   :mod:`lightfm._kernels.sgd`.

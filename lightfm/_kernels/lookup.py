@@ -37,3 +37,44 @@ def build_positives(rows, cols, entries, n_users):
                     out += 1
     indptr[n_users] = out
     return indptr, indices[:out]
+
+
+@njit(cache=True, nogil=True)
+def alias_table(counts):
+    """Walker/Vose alias table drawing index ``i`` with probability ``counts[i] / counts.sum()``.
+
+    BPR draws its negatives from the training items' empirical distribution;
+    the table (two arrays of n_items) stays in cache, unlike a pool of every
+    training example's item.
+    """
+    n = counts.shape[0]
+    prob = np.ones(n, dtype=np.float32)
+    alias = np.arange(n).astype(np.int32)
+    total = counts.sum()
+    if n == 0 or total <= 0:
+        return prob, alias
+    scaled = counts.astype(np.float64) * (n / total)
+    small = np.empty(n, dtype=np.int64)
+    large = np.empty(n, dtype=np.int64)
+    n_small = 0
+    n_large = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[n_small] = i
+            n_small += 1
+        else:
+            large[n_large] = i
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        g = large[n_large - 1]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = scaled[g] + scaled[s] - 1.0
+        if scaled[g] < 1.0:
+            n_large -= 1
+            small[n_small] = g
+            n_small += 1
+    # Leftovers are 1 up to rounding.
+    return prob, alias

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .dispatch import on_none
-from .rng import next_below
+from .rng import next_alias, next_below
 from .sgd import decay, is_positive, represent, score, score_item, update_side
 
 # WARP's rank weight is clipped here for numerical stability (as in the original).
@@ -90,7 +90,7 @@ def bpr_step(
 ):
     """BPR (Rendle et al. 2009): the negative comes from the training items' empirical distribution."""
     rows, cols, _ = samples
-    pos_indptr, pos_indices, neg_pool, n_items = lookup
+    pos_indptr, pos_indices, (neg_prob, neg_alias), n_items = lookup
     urep, irep, jrep = scratch[0], scratch[1], scratch[2]
     scales = opt[2]
     u = rows[i]
@@ -99,8 +99,7 @@ def bpr_step(
         return state
     neg = -1
     for _ in range(MAX_BPR_DRAWS):
-        state, r = next_below(state, neg_pool.shape[0])
-        candidate = neg_pool[r]
+        state, candidate = next_alias(state, neg_prob, neg_alias)
         if not is_positive(pos_indptr, pos_indices, u, candidate):
             neg = candidate
             break

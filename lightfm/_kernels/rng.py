@@ -56,3 +56,18 @@ def shuffle_range(order, lo, hi, state):
         order[i] = order[j]
         order[j] = tmp
     return state
+
+
+_S40 = np.uint64(40)
+_INV_2_24 = np.float32(1.0 / (1 << 24))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def next_alias(state, prob, alias):
+    """Return ``(new_state, i)`` with ``i`` drawn from an alias table (see lookup.alias_table)."""
+    state, i = next_below(state, prob.shape[0])
+    state, bits = next_u64(state)
+    u = np.float32(bits >> _S40) * _INV_2_24
+    if u < prob[i]:
+        return state, i
+    return state, np.int64(alias[i])
