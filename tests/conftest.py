@@ -54,3 +54,13 @@ def checkerboard(n_users=60, n_items=40, density=0.5, seed=0, negatives=False):
 @pytest.fixture
 def board():
     return checkerboard()
+
+
+def zero_model(n_users, n_items):
+    """A fitted-shape model whose every score is 0: all items tie."""
+    from lightfm import LightFM
+
+    model = LightFM(random_state=0).fit(sp.coo_matrix(np.ones((n_users, n_items))), epochs=0)
+    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
+        getattr(model, name)[:] = 0
+    return model

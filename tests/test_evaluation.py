@@ -8,6 +8,8 @@ from sklearn.metrics import roc_auc_score
 from lightfm import LightFM
 from lightfm.evaluation import auc_score, ndcg_at_k, precision_at_k, recall_at_k, reciprocal_rank
 
+from .conftest import zero_model
+
 
 @pytest.fixture(scope="module")
 def fitted():
@@ -54,9 +56,7 @@ def test_auc_matches_sklearn(fitted):
 
 
 def test_auc_with_ties_is_pessimistic():
-    model = LightFM(random_state=0).fit(sp.coo_matrix(np.ones((2, 5))), epochs=0)
-    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
-        getattr(model, name)[:] = 0
+    model = zero_model(2, 5)
     test = sp.csr_matrix(np.array([[0, 1, 0, 1, 0], [1, 0, 0, 0, 0]], dtype=np.float32))
     train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float32))
     # Every (positive, negative) pair ties, so none counts as ordered correctly.

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from lightfm import LightFM, ParameterError
 from lightfm.evaluation import auc_score
 
-from .conftest import checkerboard
+from .conftest import checkerboard, zero_model
 from .oracles import brute_force_ranks
 
 LOSSES = ["logistic", "bpr", "warp", "warp-kos"]
@@ -340,9 +340,7 @@ def test_predict_rank_matches_brute_force(n_test_per_user):
 
 
 def test_predict_rank_ties_are_pessimistic():
-    model = LightFM(random_state=0).fit(sp.coo_matrix(np.ones((2, 5))), epochs=0)
-    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
-        getattr(model, name)[:] = 0
+    model = zero_model(2, 5)
     test = sp.csr_matrix(np.array([[0, 1, 0, 1, 0], [1, 0, 0, 0, 0]], dtype=np.float32))
     train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float32))
     # Values the original LightFM gives for this case.
@@ -350,9 +348,7 @@ def test_predict_rank_ties_are_pessimistic():
 
 
 def test_predict_rank_ties_with_many_test_items():
-    model = LightFM(random_state=0).fit(sp.coo_matrix(np.ones((1, 200))), epochs=0)
-    for name in ("user_embeddings", "item_embeddings", "user_biases", "item_biases"):
-        getattr(model, name)[:] = 0
+    model = zero_model(1, 200)
     test = sp.csr_matrix((np.ones(120), (np.zeros(120, int), np.arange(120))), shape=(1, 200))
     train = sp.csr_matrix((np.ones(10), (np.zeros(10, int), np.arange(150, 160))), shape=(1, 200))
     # Every other non-train item ties: 190 candidates, so each rank is 189.
