@@ -39,7 +39,19 @@ def _as_array(values) -> np.ndarray | None:
     return None
 
 
+def _pandas():
+    try:
+        import pandas
+    except ImportError:  # pandas is optional: NumPy sorting does the work then
+        return None
+    return pandas
+
+
 def _unique_in_order(values: np.ndarray) -> list:
+    pandas = _pandas()
+    if pandas is not None:
+        # Hash-based and first-seen order, fast on object (string) arrays too.
+        return pandas.unique(values).tolist()
     try:
         _, first = np.unique(values, return_index=True)
     except TypeError:  # mixed types cannot be sorted
@@ -48,42 +60,40 @@ def _unique_in_order(values: np.ndarray) -> list:
 
 
 class _IdIndex:
-    """Vectorised external id -> index look-up over a mapping dict."""
+    """Vectorised external id -> index look-up over a mapping dict (ids map to 0, 1, ... in order)."""
 
     def __init__(self, mapping: dict):
         self.mapping = mapping
-        keys = list(mapping.keys())
-        try:
-            self.keys = np.asarray(keys)
-            order = np.argsort(self.keys, kind="stable")
-            self.sorted_keys = self.keys[order]
-            self.sorted_values = np.asarray(list(mapping.values()), dtype=np.int64)[order]
-            self.vectorised = self.keys.dtype != object and self.keys.ndim == 1
-        except (TypeError, ValueError):
-            self.vectorised = False
+        self._index = None
 
     def lookup(self, values: np.ndarray, what: str) -> np.ndarray:
         if values.size == 0:
             return np.zeros(0, dtype=np.int32)
-        if self.vectorised and values.dtype != object and len(self.mapping):
+        positions = self._positions(values)
+        missing = positions < 0
+        if missing.any():
+            value = values[np.flatnonzero(missing)[0]]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise ValueError(f"{what} {value!r} not in {what} mapping. Call fit or fit_partial with it first.")
+        return positions.astype(np.int32)
+
+    def _positions(self, values: np.ndarray) -> np.ndarray:
+        """Index of each value, -1 where unknown."""
+        pandas = _pandas()
+        if pandas is not None:
+            if self._index is None:
+                self._index = pandas.Index(list(self.mapping.keys()), tupleize_cols=False)
+            return np.asarray(self._index.get_indexer(values))
+        keys = np.asarray(list(self.mapping.keys()))
+        if keys.ndim == 1 and keys.dtype != object and values.dtype != object:
             try:
-                position = np.searchsorted(self.sorted_keys, values)
-                position = np.minimum(position, len(self.sorted_keys) - 1)
-                found = self.sorted_keys[position] == values
-                if np.all(found):
-                    return self.sorted_values[position].astype(np.int32)
-                missing = values[np.flatnonzero(~found)[0]]
-                missing = missing.item() if isinstance(missing, np.generic) else missing
-                raise ValueError(f"{what} {missing!r} not in {what} mapping. Call fit or fit_partial with it first.")
+                order = np.argsort(keys, kind="stable")
+                sorted_keys = keys[order]
+                where = np.minimum(np.searchsorted(sorted_keys, values), len(keys) - 1)
+                return np.where(sorted_keys[where] == values, order[where], -1)
             except TypeError:
                 pass
-        out = np.empty(values.size, dtype=np.int32)
-        for i, value in enumerate(values.tolist()):
-            index = self.mapping.get(value)
-            if index is None:
-                raise ValueError(f"{what} {value!r} not in {what} mapping. Call fit or fit_partial with it first.")
-            out[i] = index
-        return out
+        return np.fromiter((self.mapping.get(v, -1) for v in values.tolist()), dtype=np.int64, count=values.size)
 
 
 class Dataset:

@@ -34,6 +34,8 @@ LOSSES = ("logistic", "warp", "bpr", "warp-kos")
 SCHEDULES = ("adagrad", "adadelta")
 # Target size of one block of scores (users x items, float32) when ranking.
 SCORE_BLOCK_BYTES = 32 * 2**20
+# Score-matrix size (users x items) from which ranking uses more than one thread.
+_PARALLEL_RANKING_ABOVE = 4_000_000
 # How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
 _MAX_SCALE_GROWTH = 1e6
 
@@ -736,7 +738,9 @@ class LightFM:
             block = max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1)))
             test_indptr = test.indptr.astype(np.int64)
             train_indptr = train.indptr.astype(np.int64)
-            with _numba_threads(num_threads):
+            # Small rankings finish before a second thread has started: run them on one.
+            rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
+            with _numba_threads(rank_threads):
                 for start in range(0, test_users.size, block):
                     block_users = test_users[start : start + block]
                     user_repr, user_bias = self._representations(users, "user", block_users)
