@@ -9,6 +9,7 @@ Python loop over rows), so that millions of interactions build in seconds.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,7 +65,7 @@ class _IdIndex:
 
     def __init__(self, mapping: dict):
         self.mapping = mapping
-        self._index = None
+        self._index: Any = None
 
     def lookup(self, values: np.ndarray, what: str) -> np.ndarray:
         if values.size == 0:

@@ -112,7 +112,7 @@ def _as_random_state(random_state) -> np.random.RandomState:
 def _numba_threads(num_threads: int):
     """Run Numba's parallel regions of this thread on ``num_threads`` threads."""
     previous = numba.get_num_threads()
-    numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     try:
         yield
     finally:
@@ -569,6 +569,7 @@ class LightFM:
             if rows is None:
                 return embeddings[: features.n_rows], biases[: features.n_rows]
             return embeddings[rows], biases[rows]
+        assert features.matrix is not None  # not identity
         matrix = features.matrix if rows is None else features.matrix[rows]
         matrix = matrix.astype(np.float32)
         n = features.n_features
