@@ -28,13 +28,16 @@ def build_positives(rows, cols, entries, n_users):
         hi = indptr[u + 1]
         indptr[u] = out
         if hi > lo:
-            row = np.sort(indices[lo:hi])
-            indices[out] = row[0]
+            indices[lo:hi].sort()
+            previous = indices[lo]
+            indices[out] = previous
             out += 1
-            for j in range(1, row.shape[0]):
-                if row[j] != row[j - 1]:
-                    indices[out] = row[j]
+            for j in range(lo + 1, hi):
+                value = indices[j]
+                if value != previous:
+                    indices[out] = value
                     out += 1
+                    previous = value
     indptr[n_users] = out
     return indptr, indices[:out]
 
