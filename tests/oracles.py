@@ -107,3 +107,42 @@ def brute_force_ranks(scores, test, train):
                 1 for j in range(test.shape[1]) if j != i and j not in excluded and scores[u, j] >= scores[u, i]
             )
     return ranks
+
+
+def _alias_draw(rng, prob, alias):
+    i = rng.below(len(prob))
+    u = np.float32(rng.next_u64() >> 40) * np.float32(1.0 / (1 << 24))
+    return i if u < prob[i] else int(alias[i])
+
+
+def bpr_epoch(params, rows, cols, order, positives, n_items, prob, alias, state, lr):
+    """One single-threaded BPR epoch with identity features and adagrad (no regularisation)."""
+    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+    rng = XorShift(state)
+    rng.shuffle(order, 0, len(order))
+    for i in order:
+        u, pos = rows[i], cols[i]
+        if len(positives[u]) >= n_items:
+            continue
+        neg = -1
+        for _ in range(100):
+            candidate = _alias_draw(rng, prob, alias)
+            if candidate not in positives[u]:
+                neg = candidate
+                break
+        if neg < 0:
+            continue
+        urep, irep, jrep = (x.astype(np.float64) for x in (U[u], V[pos], V[neg]))
+        diff = (urep @ irep + Vb[pos]) - (urep @ jrep + Vb[neg])
+        loss = 1.0 / (1.0 + math.exp(diff))
+        updates = ((U[u], Ug[u], loss * (jrep - irep)), (V[pos], Vg[pos], -loss * urep), (V[neg], Vg[neg], loss * urep))
+        for param, acc, g in updates:
+            a, p = acc.astype(np.float64), param.astype(np.float64)
+            _adagrad(p, a, g, lr)
+            param[:], acc[:] = p, a
+        for index, g in ((pos, -loss), (neg, loss)):
+            a = np.array([Vbg[index]], dtype=np.float64)
+            p = np.array([Vb[index]], dtype=np.float64)
+            _adagrad(p, a, np.array([g]), lr)
+            Vb[index], Vbg[index] = p[0], a[0]
+    return rng.state

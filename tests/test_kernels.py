@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from lightfm import LightFM
 from lightfm._kernels.rng import next_below, seed_states, shuffle_range
 
-from .oracles import XorShift, logistic_epoch, warp_epoch
+from .oracles import XorShift, bpr_epoch, logistic_epoch, warp_epoch
 
 
 def _params(model):
@@ -82,6 +82,23 @@ def test_warp_epoch_matches_oracle():
     positives = [set(np.flatnonzero(row > 0)) for row in dense]
     order = list(np.flatnonzero(interactions.data > 0))
     warp_epoch(expected, interactions.row, interactions.col, order, positives, dense.shape[1], 10, state, 0.05)
+    model.fit_partial(interactions, epochs=1)
+    _assert_params_close(model, expected)
+
+
+def test_bpr_epoch_matches_oracle():
+    from lightfm._kernels.lookup import alias_table
+
+    interactions = _interactions(seed=2)
+    model = LightFM(no_components=4, loss="bpr", random_state=5).fit(interactions, epochs=0)
+    expected = _params(model)
+    state = seed_states(copy.deepcopy(model.random_state), 1)[0]
+    dense = interactions.toarray()
+    positives = [set(np.flatnonzero(row > 0)) for row in dense]
+    order = list(np.flatnonzero(interactions.data > 0))
+    counts = np.bincount(interactions.col[interactions.data > 0], minlength=dense.shape[1]).astype(np.float64)
+    prob, alias = alias_table(counts)
+    bpr_epoch(expected, interactions.row, interactions.col, order, positives, dense.shape[1], prob, alias, state, 0.05)
     model.fit_partial(interactions, epochs=1)
     _assert_params_close(model, expected)
 
