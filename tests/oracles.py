@@ -35,6 +35,28 @@ def _adagrad(param, acc, grad, lr):
     param -= lr / np.sqrt(acc) * grad
 
 
+def _step_rows(updates, lr):
+    """Adagrad steps, in float64, on (param row, accumulator row, gradient) triples."""
+    for param, acc, g in updates:
+        a, p = acc.astype(np.float64), param.astype(np.float64)
+        _adagrad(p, a, g, lr)
+        param[:], acc[:] = p, a
+
+
+def _pairwise_update(params, u, pos, neg, loss, lr):
+    """Push item ``pos`` up and ``neg`` down for user ``u``; the user's bias gets no gradient."""
+    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+    urep, irep, jrep = (x.astype(np.float64) for x in (U[u], V[pos], V[neg]))
+    _step_rows(
+        ((U[u], Ug[u], loss * (jrep - irep)), (V[pos], Vg[pos], -loss * urep), (V[neg], Vg[neg], loss * urep)), lr
+    )
+    for index, g in ((pos, -loss), (neg, loss)):
+        a = np.array([Vbg[index]], dtype=np.float64)
+        p = np.array([Vb[index]], dtype=np.float64)
+        _adagrad(p, a, np.array([g]), lr)
+        Vb[index], Vbg[index] = p[0], a[0]
+
+
 def logistic_epoch(params, rows, cols, labels, order, state, lr):
     """One single-threaded logistic epoch with identity features and adagrad (no regularisation)."""
     U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
@@ -46,11 +68,7 @@ def logistic_epoch(params, rows, cols, labels, order, state, lr):
         s = urep @ irep + Ub[u] + Vb[it]
         y = 1.0 if labels[i] > 0 else 0.0
         loss = 1.0 / (1.0 + math.exp(-s)) - y
-        for param, acc, g in ((U[u], Ug[u], loss * irep), (V[it], Vg[it], loss * urep)):
-            a = acc.astype(np.float64)
-            p = param.astype(np.float64)
-            _adagrad(p, a, g, lr)
-            param[:], acc[:] = p, a
+        _step_rows(((U[u], Ug[u], loss * irep), (V[it], Vg[it], loss * urep)), lr)
         for bias, acc, index in ((Ub, Ubg, u), (Vb, Vbg, it)):
             a = np.array([acc[index]], dtype=np.float64)
             p = np.array([bias[index]], dtype=np.float64)
@@ -75,21 +93,7 @@ def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state
                 if neg in positives[u]:
                     continue
                 loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
-                irep, jrep = V[pos].astype(np.float64), V[neg].astype(np.float64)
-                updates = (
-                    (U[u], Ug[u], loss * (jrep - irep)),
-                    (V[pos], Vg[pos], -loss * urep),
-                    (V[neg], Vg[neg], loss * urep),
-                )
-                for param, acc, g in updates:
-                    a, p = acc.astype(np.float64), param.astype(np.float64)
-                    _adagrad(p, a, g, lr)
-                    param[:], acc[:] = p, a
-                for index, g in ((pos, -loss), (neg, loss)):
-                    a = np.array([Vbg[index]], dtype=np.float64)
-                    p = np.array([Vb[index]], dtype=np.float64)
-                    _adagrad(p, a, np.array([g]), lr)
-                    Vb[index], Vbg[index] = p[0], a[0]
+                _pairwise_update(params, u, pos, neg, loss, lr)
                 break
     return rng.state
 
@@ -134,15 +138,5 @@ def bpr_epoch(params, rows, cols, order, positives, n_items, prob, alias, state,
             continue
         urep, irep, jrep = (x.astype(np.float64) for x in (U[u], V[pos], V[neg]))
         diff = (urep @ irep + Vb[pos]) - (urep @ jrep + Vb[neg])
-        loss = 1.0 / (1.0 + math.exp(diff))
-        updates = ((U[u], Ug[u], loss * (jrep - irep)), (V[pos], Vg[pos], -loss * urep), (V[neg], Vg[neg], loss * urep))
-        for param, acc, g in updates:
-            a, p = acc.astype(np.float64), param.astype(np.float64)
-            _adagrad(p, a, g, lr)
-            param[:], acc[:] = p, a
-        for index, g in ((pos, -loss), (neg, loss)):
-            a = np.array([Vbg[index]], dtype=np.float64)
-            p = np.array([Vb[index]], dtype=np.float64)
-            _adagrad(p, a, np.array([g]), lr)
-            Vb[index], Vbg[index] = p[0], a[0]
+        _pairwise_update(params, u, pos, neg, 1.0 / (1.0 + math.exp(diff)), lr)
     return rng.state

@@ -73,15 +73,21 @@ def test_logistic_epoch_matches_oracle():
     _assert_params_close(model, expected)
 
 
-def test_warp_epoch_matches_oracle():
-    interactions = _interactions(seed=1)
-    model = LightFM(no_components=4, loss="warp", random_state=11).fit(interactions, epochs=0)
-    expected = _params(model)
+def _ranking_oracle_case(loss, seed, random_state):
+    """A fresh model, its parameters, its first epoch's seed, and the positives the oracles need."""
+    interactions = _interactions(seed=seed)
+    model = LightFM(no_components=4, loss=loss, random_state=random_state).fit(interactions, epochs=0)
     state = seed_states(copy.deepcopy(model.random_state), 1)[0]
     dense = interactions.toarray()
     positives = [set(np.flatnonzero(row > 0)) for row in dense]
     order = list(np.flatnonzero(interactions.data > 0))
-    warp_epoch(expected, interactions.row, interactions.col, order, positives, dense.shape[1], 10, state, 0.05)
+    return interactions, model, _params(model), state, positives, order
+
+
+def test_warp_epoch_matches_oracle():
+    interactions, model, expected, state, positives, order = _ranking_oracle_case("warp", 1, 11)
+    n_items = interactions.shape[1]
+    warp_epoch(expected, interactions.row, interactions.col, order, positives, n_items, 10, state, 0.05)
     model.fit_partial(interactions, epochs=1)
     _assert_params_close(model, expected)
 
@@ -89,16 +95,10 @@ def test_warp_epoch_matches_oracle():
 def test_bpr_epoch_matches_oracle():
     from lightfm._kernels.lookup import alias_table
 
-    interactions = _interactions(seed=2)
-    model = LightFM(no_components=4, loss="bpr", random_state=5).fit(interactions, epochs=0)
-    expected = _params(model)
-    state = seed_states(copy.deepcopy(model.random_state), 1)[0]
-    dense = interactions.toarray()
-    positives = [set(np.flatnonzero(row > 0)) for row in dense]
-    order = list(np.flatnonzero(interactions.data > 0))
-    counts = np.bincount(interactions.col[interactions.data > 0], minlength=dense.shape[1]).astype(np.float64)
-    prob, alias = alias_table(counts)
-    bpr_epoch(expected, interactions.row, interactions.col, order, positives, dense.shape[1], prob, alias, state, 0.05)
+    interactions, model, expected, state, positives, order = _ranking_oracle_case("bpr", 2, 5)
+    n_items = interactions.shape[1]
+    prob, alias = alias_table(np.bincount(interactions.col[order], minlength=n_items).astype(np.float64))
+    bpr_epoch(expected, interactions.row, interactions.col, order, positives, n_items, prob, alias, state, 0.05)
     model.fit_partial(interactions, epochs=1)
     _assert_params_close(model, expected)
 

@@ -22,18 +22,10 @@ def _read_ratings(text: str) -> np.ndarray:
 
 def _interaction_matrix(ratings: np.ndarray, shape, min_rating) -> sp.coo_matrix:
     kept = ratings[ratings[:, 2] >= min_rating]
-    matrix = sp.coo_matrix(
-        (kept[:, 2].astype(np.int32), (kept[:, 0].astype(np.int32), kept[:, 1].astype(np.int32))), shape=shape
-    )
     # A repeated (user, item) keeps its last rating, as assignment would.
-    csr = sp.csr_matrix(shape, dtype=np.int32)
-    if kept.size:
-        _, last = np.unique((kept[::-1, 0] * shape[1] + kept[::-1, 1]), return_index=True)
-        last = kept.shape[0] - 1 - last
-        csr = sp.csr_matrix(
-            (kept[last, 2].astype(np.int32), (kept[last, 0], kept[last, 1])), shape=shape, dtype=np.int32
-        )
-    del matrix
+    _, last_reversed = np.unique(kept[::-1, 0] * shape[1] + kept[::-1, 1], return_index=True)
+    last = kept.shape[0] - 1 - last_reversed
+    csr = sp.csr_matrix((kept[last, 2].astype(np.int32), (kept[last, 0], kept[last, 1])), shape=shape, dtype=np.int32)
     return csr.tocoo()
 
 
