@@ -8,6 +8,7 @@ Python loop over rows), so that millions of interactions build in seconds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,7 +34,12 @@ def _as_array(values) -> np.ndarray | None:
     """A 1-d array for array-likes (arrays, Series, lists); None for other iterables (generators)."""
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
-    if isinstance(values, (np.ndarray, list, tuple, range)):
+    if isinstance(values, (list, tuple)):
+        # np.asarray would turn [1, "a"] into ["1", "a"]: mixed ids stay Python objects.
+        array = _object_safe(list(values))
+        if array.ndim == 1:
+            return array
+    if isinstance(values, (np.ndarray, range)):
         array = np.asarray(values)
         if array.ndim == 1:
             return array
@@ -339,9 +345,103 @@ class Dataset:
             matrix = sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ matrix, dtype=np.float32)
         return matrix
 
+    # -- saving and loading ----------------------------------------------------
+
+    def to_json(self) -> str:
+        """The mappings and settings as JSON text (ids listed in index order).
+
+        Ids and feature names must be strings, integers, floats, booleans or
+        None, so that they come back with the same types.
+
+        Examples
+        --------
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset()
+        >>> dataset.fit([1, 2], ["a"])
+        >>> restored = Dataset.from_json(dataset.to_json())
+        >>> restored.mapping() == dataset.mapping()
+        True
+        """
+        mappings = dict(zip(_MAPPING_NAMES, self.mapping(), strict=True))
+        document = {
+            "format": "lightfm-ng dataset",
+            "format_version": 1,
+            "user_identity_features": bool(self._user_identity_features),
+            "item_identity_features": bool(self._item_identity_features),
+        }
+        for name, mapping in mappings.items():
+            document[name] = [_json_id(key, name) for key in mapping]
+        return json.dumps(document)
+
+    @classmethod
+    def from_json(cls, text: str) -> Dataset:
+        """A dataset from :meth:`to_json` text; ValueError if it is not one."""
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Not a saved Dataset: invalid JSON ({error}).") from None
+        if not isinstance(document, dict) or document.get("format") != "lightfm-ng dataset":
+            raise ValueError("Not a saved Dataset: the 'lightfm-ng dataset' marker is missing.")
+        if document.get("format_version") != 1:
+            raise ValueError(f"Unsupported Dataset format version {document.get('format_version')!r} (expected 1).")
+        dataset = cls(bool(document.get("user_identity_features")), bool(document.get("item_identity_features")))
+        for name, attribute in zip(_MAPPING_NAMES, _MAPPING_ATTRIBUTES, strict=True):
+            keys = document.get(name)
+            if not isinstance(keys, list):
+                raise ValueError(f"Not a saved Dataset: {name!r} must be a list of ids.")
+            mapping = {key: index for index, key in enumerate(keys)}
+            if len(mapping) != len(keys):
+                raise ValueError(f"Not a saved Dataset: {name!r} repeats an id.")
+            setattr(dataset, attribute, mapping)
+        return dataset
+
+    def save(self, path) -> None:
+        """Write :meth:`to_json` to ``path`` (atomically, through a temporary file)."""
+        from ._persistence import write_atomic
+
+        text = self.to_json().encode("utf-8")
+        write_atomic(path, lambda file: file.write(text))
+
+    @classmethod
+    def load(cls, path) -> Dataset:
+        """Read a dataset saved by :meth:`save`, or stored in a model file by ``LightFM.save(path, dataset=...)``.
+
+        Raises
+        ------
+        ValueError
+            If the file holds no dataset.
+        """
+        from ._persistence import ModelFile
+
+        with open(path, "rb") as file:
+            is_archive = file.read(4) == b"PK\x03\x04"
+        if not is_archive:
+            with open(path, encoding="utf-8") as file:
+                return cls.from_json(file.read())
+        with ModelFile(path) as model_file:
+            if not model_file.has("dataset"):
+                raise ValueError(f"{path} is a model file saved without a dataset (pass dataset= to LightFM.save).")
+            return cls.from_json(model_file.text("dataset"))
+
     def _check_fitted(self):
         if not self._user_id_mapping or not self._item_id_mapping:
             raise ValueError("You must call fit first to build the item and user id mappings.")
+
+
+_MAPPING_NAMES = ("user_ids", "user_features", "item_ids", "item_features")
+_MAPPING_ATTRIBUTES = ("_user_id_mapping", "_user_feature_mapping", "_item_id_mapping", "_item_feature_mapping")
+
+
+def _json_id(key, what: str):
+    """``key`` as a JSON value that reads back equal and of the same type."""
+    if isinstance(key, np.generic):
+        key = key.item()
+    if key is None or isinstance(key, (str, bool, int, float)):
+        return key
+    raise TypeError(
+        f"Cannot save {what} id {key!r} of type {type(key).__name__}: "
+        "only strings, numbers, booleans and None can be saved."
+    )
 
 
 def _mixed(values: Iterable) -> bool:

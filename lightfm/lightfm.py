@@ -7,7 +7,6 @@ import inspect
 import numbers
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
@@ -17,6 +16,9 @@ from ._kernels.lookup import alias_table, build_positives
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
+from ._persistence import ModelFile, save_model
+from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
+from ._threads import numba_threads
 from ._validation import (
     FeatureMatrix,
     ParameterError,
@@ -32,8 +34,6 @@ __all__ = ["LightFM", "ParameterError"]
 
 LOSSES = ("logistic", "warp", "bpr", "warp-kos")
 SCHEDULES = ("adagrad", "adadelta")
-# Target size of one block of scores (users x items, float32) when ranking.
-SCORE_BLOCK_BYTES = 32 * 2**20
 # Score-matrix size (users x items) from which ranking uses more than one thread.
 _PARALLEL_RANKING_ABOVE = 4_000_000
 # How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
@@ -106,17 +106,6 @@ def _as_random_state(random_state) -> np.random.RandomState:
     if isinstance(random_state, np.random.RandomState):
         return random_state
     return np.random.RandomState(random_state)
-
-
-@contextlib.contextmanager
-def _numba_threads(num_threads: int):
-    """Run Numba's parallel regions of this thread on ``num_threads`` threads."""
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 class _EpochJob:
@@ -195,7 +184,7 @@ class _EpochJob:
         renormalise(self.item[1], scales, 1, 1.0)
 
 
-class LightFM:
+class LightFM(RecommenderMixin):
     """A hybrid latent representation recommender model (Kula, 2015).
 
     Users and items are represented by the sums of the latent embeddings (and
@@ -320,14 +309,21 @@ class LightFM:
     def _initialize(self, no_components, no_item_features, no_user_features):
         """Draw fresh embeddings, zero biases and reset the optimiser state."""
         for side, n_features in (("item", no_item_features), ("user", no_user_features)):
-            embeddings = ((self.random_state.rand(n_features, no_components) - 0.5) / no_components).astype(np.float32)
-            accumulator_start = 1.0 if self.learning_schedule == "adagrad" else 0.0
-            setattr(self, f"{side}_embeddings", embeddings)
-            setattr(self, f"{side}_embedding_gradients", np.full_like(embeddings, accumulator_start))
-            setattr(self, f"{side}_embedding_momentum", np.zeros_like(embeddings))
-            setattr(self, f"{side}_biases", np.zeros(n_features, dtype=np.float32))
-            setattr(self, f"{side}_bias_gradients", np.full(n_features, accumulator_start, dtype=np.float32))
-            setattr(self, f"{side}_bias_momentum", np.zeros(n_features, dtype=np.float32))
+            for name, array in self._fresh_side(n_features, no_components).items():
+                setattr(self, f"{side}_{name}", array)
+
+    def _fresh_side(self, n_features, no_components):
+        """Newly initialised parameter and optimiser rows for ``n_features`` features of one side."""
+        embeddings = ((self.random_state.rand(n_features, no_components) - 0.5) / no_components).astype(np.float32)
+        accumulator_start = 1.0 if self.learning_schedule == "adagrad" else 0.0
+        return {
+            "embeddings": embeddings,
+            "embedding_gradients": np.full_like(embeddings, accumulator_start),
+            "embedding_momentum": np.zeros_like(embeddings),
+            "biases": np.zeros(n_features, dtype=np.float32),
+            "bias_gradients": np.full(n_features, accumulator_start, dtype=np.float32),
+            "bias_momentum": np.zeros(n_features, dtype=np.float32),
+        }
 
     def _is_fitted(self) -> bool:
         return all(getattr(self, name, None) is not None for name in _PARAMETER_NAMES)
@@ -654,7 +650,7 @@ class LightFM:
         user_repr, user_bias = self._representations(users, "user", user_rows)
         item_repr, item_bias = self._representations(items, "item", item_rows)
         predictions = np.empty(user_ids.size, dtype=np.float32)
-        with _numba_threads(num_threads):
+        with numba_threads(num_threads):
             predict_pairs(user_repr, user_bias, user_index, item_repr, item_bias, item_index, predictions)
         return predictions
 
@@ -665,6 +661,30 @@ class LightFM:
             return None, ids
         unique, inverse = np.unique(ids, return_inverse=True)
         return unique, inverse.astype(np.int64)
+
+    def _user_side(self, users: FeatureMatrix, rows):
+        """Rows ``[representation, bias, 1]`` of ``rows``: times :meth:`_item_side`, the scores."""
+        user_repr, user_bias = self._representations(users, "user", rows)
+        user_side = np.empty((user_repr.shape[0], user_repr.shape[1] + 2), dtype=np.float32)
+        user_side[:, :-2] = user_repr
+        user_side[:, -2] = user_bias
+        user_side[:, -1] = 1.0
+        return user_side
+
+    def _item_side(self, items: FeatureMatrix, n_items, columns=None):
+        """Columns ``[representation, 1, bias]`` of the first ``n_items`` items (or of ``columns``).
+
+        Biases ride along in one BLAS product with :meth:`_user_side`.
+        """
+        item_repr, item_bias = self._representations(items, "item")
+        item_repr, item_bias = item_repr[:n_items], item_bias[:n_items]
+        if columns is not None:
+            item_repr, item_bias = item_repr[columns], item_bias[columns]
+        item_side = np.empty((item_repr.shape[1] + 2, item_repr.shape[0]), dtype=np.float32)
+        item_side[:-2] = item_repr.T
+        item_side[-2] = 1.0
+        item_side[-1] = item_bias
+        return item_side
 
     def predict_rank(
         self,
@@ -730,26 +750,16 @@ class LightFM:
         ranks = np.zeros(test.nnz, dtype=np.float32)
         test_users = np.flatnonzero(np.diff(test.indptr))
         if test_users.size:
-            item_repr, item_bias = self._representations(items, "item")
-            # Biases ride along in the product: users get columns (bias, 1), items (1, bias).
-            item_side = np.empty((item_repr.shape[1] + 2, n_items), dtype=np.float32)
-            item_side[:-2] = item_repr[:n_items].T
-            item_side[-2] = 1.0
-            item_side[-1] = item_bias[:n_items]
+            item_side = self._item_side(items, n_items)
             block = max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1)))
             test_indptr = test.indptr.astype(np.int64)
             train_indptr = train.indptr.astype(np.int64)
             # Small rankings finish before a second thread has started: run them on one.
             rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
-            with _numba_threads(rank_threads):
+            with numba_threads(rank_threads):
                 for start in range(0, test_users.size, block):
                     block_users = test_users[start : start + block]
-                    user_repr, user_bias = self._representations(users, "user", block_users)
-                    user_side = np.empty((block_users.size, user_repr.shape[1] + 2), dtype=np.float32)
-                    user_side[:, :-2] = user_repr
-                    user_side[:, -2] = user_bias
-                    user_side[:, -1] = 1.0
-                    scores = user_side @ item_side
+                    scores = self._user_side(users, block_users) @ item_side
                     rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
         return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
 
@@ -832,13 +842,171 @@ class LightFM:
         """
         return self._public_representations(features, "user")
 
-    def _public_representations(self, features, side):
-        self._check_initialized()
+    def _side_features(self, features, side: str) -> FeatureMatrix:
+        """``features`` (None: identity over every embedding row) checked against the model."""
         n_rows = getattr(self, f"{side}_embeddings").shape[0] if features is None else 0
         matrix = to_features(features, n_rows, f"{side}_features")
         self._check_feature_columns(matrix, side, exact=False)
-        embeddings, biases = self._representations(matrix, side)
+        return matrix
+
+    def _public_representations(self, features, side):
+        self._check_initialized()
+        embeddings, biases = self._representations(self._side_features(features, side), side)
         return biases.copy(), embeddings.copy()
+
+    # -- growing, saving and loading ----------------------------------------------
+
+    def resize(self, n_user_features=None, n_item_features=None):
+        """Grow the embedding tables of a fitted model to more user and/or item features.
+
+        Existing rows and their optimiser state are untouched; new rows are
+        initialised as a fresh model's would be (small random embeddings, zero
+        biases, fresh accumulators). Use it when new users, items or features
+        join a trained model (for example after :meth:`Dataset.fit_partial
+        <lightfm.data.Dataset.fit_partial>`), then continue with :meth:`fit_partial`.
+        With identity features, the feature counts are the user and item counts.
+
+        Parameters
+        ----------
+        n_user_features, n_item_features : int, optional
+            New numbers of user / item feature embeddings (at least the current
+            ones); None leaves that side as it is.
+
+        Returns
+        -------
+        LightFM
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            Before fitting, or for a number below the current one.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(no_components=4, random_state=0).fit(sp.random(10, 6, density=0.5, random_state=0))
+        >>> before = model.predict(0, np.arange(6))
+        >>> model = model.resize(n_user_features=12, n_item_features=8)
+        >>> model.user_embeddings.shape, model.item_embeddings.shape
+        ((12, 4), (8, 4))
+        >>> bool(np.array_equal(model.predict(0, np.arange(6)), before))
+        True
+        """
+        self._check_initialized()
+        for side, target in (("user", n_user_features), ("item", n_item_features)):
+            if target is None:
+                continue
+            current = getattr(self, f"{side}_embeddings").shape[0]
+            if not _is_int(target) or target < current:
+                raise ValueError(
+                    f"n_{side}_features must be an integer >= the current {current} {side} feature embeddings "
+                    f"(models only grow), got {target!r}."
+                )
+            extra = target - current
+            grown = self._fresh_side(extra, self.no_components)
+            for name, new_rows in grown.items():
+                old = getattr(self, f"{side}_{name}")
+                setattr(self, f"{side}_{name}", np.concatenate([old, new_rows]))
+        return self
+
+    def save(self, path, dataset=None):
+        """Save the model to one ``.npz`` file, without pickle.
+
+        The file holds the hyperparameters (as JSON), every parameter and
+        optimiser array and the random state, so :meth:`load` restores a model
+        whose predictions and further single-threaded training are bit-for-bit
+        those of this one. It is written to a temporary file and renamed, so an
+        interrupted save never leaves a half-written model at ``path``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (used exactly as given; ``.npz`` is the convention).
+        dataset : lightfm.data.Dataset, optional
+            A dataset whose id and feature mappings are stored alongside;
+            read them back with :meth:`Dataset.load <lightfm.data.Dataset.load>`.
+
+        Examples
+        --------
+        >>> import os, tempfile, numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(loss="warp", random_state=0).fit(sp.random(10, 6, density=0.5, random_state=0))
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> model.save(path)
+        >>> restored = LightFM.load(path)
+        >>> bool(np.array_equal(restored.item_embeddings, model.item_embeddings))
+        True
+        """
+        hyperparameters = {name: value for name, value in self.get_params().items() if name != "random_state"}
+        try:
+            _validate_hyperparameters({**hyperparameters, "random_state": None})
+        except ParameterError as error:
+            raise ValueError(f"Cannot save a model with invalid hyperparameters: {error}") from None
+        # NumPy scalars (from a parameter search, say) become plain JSON numbers.
+        hyperparameters = {
+            name: value.item() if isinstance(value, np.generic) else value for name, value in hyperparameters.items()
+        }
+        parameters = None
+        if self._is_fitted():
+            self._check_initialized()
+            parameters = {name: getattr(self, name) for name in _PARAMETER_NAMES}
+        dataset_json = dataset.to_json() if dataset is not None else None
+        save_model(path, hyperparameters, self.random_state, parameters, dataset_json)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved by :meth:`save`.
+
+        Nothing in the file is executed (arrays are read with
+        ``allow_pickle=False``), and every array is checked before use.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        LightFM
+            The restored model.
+
+        Raises
+        ------
+        ValueError
+            Naming what is wrong with a file that is not a model, is truncated
+            or corrupt, has an unknown format version, or holds a missing,
+            mis-shaped, mis-typed or non-finite array or invalid hyperparameters.
+        """
+        with ModelFile(path) as file:
+            metadata = file.json("metadata")
+            hyperparameters = metadata.get("hyperparameters") if isinstance(metadata, dict) else None
+            expected = set(cls._param_names()) - {"random_state"}
+            if not isinstance(hyperparameters, dict) or set(hyperparameters) != expected:
+                raise ValueError(f"{file.path}: 'metadata' must hold the hyperparameters {sorted(expected)}.")
+            try:
+                model = cls(**hyperparameters)
+            except ParameterError as error:
+                raise ValueError(f"{file.path}: invalid hyperparameters: {error}") from None
+            model.random_state = file.random_state(metadata)
+            if metadata.get("fitted"):
+                for side in ("user", "item"):
+                    n_rows = file.array(f"{side}_embeddings", np.float32, (None, model.no_components)).shape[0]
+                    for name in _PARAMETER_NAMES:
+                        if name.startswith(side):
+                            shape = (n_rows, model.no_components) if "embedding" in name else (n_rows,)
+                            setattr(model, name, cls._checked_parameter(file, name, shape))
+        return model
+
+    @staticmethod
+    def _checked_parameter(file, name, shape):
+        array = np.ascontiguousarray(file.array(name, np.float32, shape))
+        if not np.isfinite(np.sum(array, dtype=np.float64)):
+            raise ValueError(f"{file.path}: the array {name!r} holds non-finite values.")
+        if ("gradients" in name or "momentum" in name) and array.size and array.min() < 0:
+            raise ValueError(f"{file.path}: the array {name!r} holds negative accumulators.")
+        return array
 
     # -- scikit-learn protocol -------------------------------------------------
 

@@ -140,3 +140,21 @@ def bpr_epoch(params, rows, cols, order, positives, n_items, prob, alias, state,
         diff = (urep @ irep + Vb[pos]) - (urep @ jrep + Vb[neg])
         _pairwise_update(params, u, pos, neg, 1.0 / (1.0 + math.exp(diff)), lr)
     return rng.state
+
+
+def brute_force_top_n(scores, n, exclude=None, candidates=None):
+    """Best ``n`` items per row of ``scores``: (items, scores) sorted by descending score then item index.
+
+    ``exclude`` is a list of sets of items per row; ``candidates`` the allowed
+    items (all if None). Short rows are padded with -1 / -inf.
+    """
+    n_rows, n_items = scores.shape
+    allowed = set(range(n_items)) if candidates is None else set(int(c) for c in candidates)
+    items = np.full((n_rows, n), -1, dtype=np.int64)
+    values = np.full((n_rows, n), -np.inf, dtype=np.float64)
+    for row in range(n_rows):
+        pool = sorted(allowed - (exclude[row] if exclude is not None else set()))
+        ranked = sorted(pool, key=lambda item: (-scores[row, item], item))[:n]
+        items[row, : len(ranked)] = ranked
+        values[row, : len(ranked)] = scores[row, ranked]
+    return items, values

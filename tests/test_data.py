@@ -87,3 +87,12 @@ def test_normalising_empty_rows_fails():
 def test_build_before_fit_fails():
     with pytest.raises(ValueError, match="fit first"):
         Dataset().build_interactions([(1, 2)])
+
+
+def test_mixed_type_ids_keep_their_types():
+    """Regression: a list of ids like ["film", 7] was turned into strings ("7") by NumPy."""
+    dataset = Dataset()
+    dataset.fit(["alice", 2], ["film", 7])
+    assert list(dataset.mapping()[2]) == ["film", 7]
+    interactions, _ = dataset.build_interactions([("alice", 7), (2, "film")])
+    assert interactions.toarray().tolist() == [[0, 1], [1, 0]]

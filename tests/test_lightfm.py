@@ -477,3 +477,81 @@ def _tiny_model():
     if not _TINY:
         _TINY.append(LightFM(random_state=0).fit(sp.coo_matrix(np.ones((4, 3)))))
     return _TINY[0]
+
+
+# -- growing a trained model ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_resize_keeps_old_rows_and_initialises_new_ones(schedule):
+    train, _ = checkerboard(n_users=20, n_items=10)
+    model = LightFM(no_components=5, learning_schedule=schedule, random_state=0).fit(train, epochs=2)
+    before = {name: value.copy() for name, value in vars(model).items() if isinstance(value, np.ndarray)}
+    users, items = np.nonzero(np.ones(train.shape))
+    predictions = model.predict(users, items)
+    assert model.resize(n_user_features=25) is model
+    model.resize(n_item_features=13)
+    np.testing.assert_array_equal(model.predict(users, items), predictions)
+    start = 1.0 if schedule == "adagrad" else 0.0
+    for side, old, new in (("user", 20, 25), ("item", 10, 13)):
+        for name in ("embeddings", "embedding_gradients", "embedding_momentum", "biases", "bias_gradients"):
+            array = getattr(model, f"{side}_{name}")
+            assert array.shape[0] == new and array.dtype == np.float32
+            np.testing.assert_array_equal(array[:old], before[f"{side}_{name}"])
+        fresh = getattr(model, f"{side}_embeddings")[old:]
+        assert np.all(np.abs(fresh) <= 0.5 / 5) and np.unique(fresh).size == fresh.size
+        assert np.all(getattr(model, f"{side}_biases")[old:] == 0)
+        assert np.all(getattr(model, f"{side}_embedding_gradients")[old:] == start)
+        assert np.all(getattr(model, f"{side}_bias_momentum")[old:] == 0)
+
+
+def test_resize_errors():
+    with pytest.raises(ValueError, match="not fitted"):
+        LightFM().resize(n_user_features=3)
+    model = LightFM(random_state=0).fit(sp.coo_matrix(np.eye(4)))
+    with pytest.raises(ValueError, match="n_item_features must be an integer >= the current 4"):
+        model.resize(n_item_features=3)
+    with pytest.raises(ValueError, match="n_user_features"):
+        model.resize(n_user_features=5.5)
+    # Without resize, wider feature matrices are refused as in the original.
+    with pytest.raises(ValueError, match="Incorrect number of features in user_features"):
+        model.fit_partial(sp.coo_matrix(np.eye(5, 4)))
+
+
+def test_new_users_join_a_trained_model_through_dataset_fit_partial():
+    """Dataset.fit_partial + resize + fit_partial: old predictions unchanged, new users learnt."""
+    from lightfm.data import Dataset
+
+    rs = np.random.RandomState(0)
+    liked = {g: [i for i in range(40) if i % 2 == g] for g in (0, 1)}
+
+    def interactions_for(users):
+        return [(u, f"item{i}") for u in users for i in liked[u_group(u)] if rs.rand() < 0.6]
+
+    def u_group(u):
+        return int(u.split("-")[1]) % 2
+
+    old_users = [f"user-{k}" for k in range(40)]
+    dataset = Dataset()
+    dataset.fit(old_users, [f"item{i}" for i in range(40)], user_features=["even", "odd"])
+    features = lambda users: [(u, ["even" if u_group(u) == 0 else "odd"]) for u in users]  # noqa: E731
+    interactions, _ = dataset.build_interactions(interactions_for(old_users))
+    user_features = dataset.build_user_features(features(old_users))
+    item_features = dataset.build_item_features([])
+    model = LightFM(loss="warp", no_components=8, random_state=0)
+    model.fit(interactions, user_features=user_features, item_features=item_features, epochs=10)
+    old_predictions = model.predict(np.arange(40), np.arange(40), item_features, user_features)
+
+    new_users = [f"user-{k}" for k in range(40, 50)]
+    dataset.fit_partial(users=new_users)
+    model.resize(*dataset.model_dimensions())
+    user_features = dataset.build_user_features(features(old_users + new_users))
+    assert user_features.shape == (50, model.user_embeddings.shape[0])
+    np.testing.assert_allclose(
+        model.predict(np.arange(40), np.arange(40), item_features, user_features), old_predictions, rtol=1e-6
+    )
+    interactions, _ = dataset.build_interactions(interactions_for(old_users + new_users))
+    model.fit_partial(interactions, user_features=user_features, item_features=item_features, epochs=10)
+    items, _ = model.recommend(np.arange(40, 50), n=5, user_features=user_features, item_features=item_features)
+    groups = np.array([u_group(u) for u in new_users])
+    assert np.mean(items % 2 == groups[:, None]) > 0.9

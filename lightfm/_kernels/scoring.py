@@ -110,3 +110,92 @@ def auc_from_ranks(indptr, ranks, n_train, n_items, out):
             negatives_above = ordered[i] - (j - 1)
             correct += n_neg - negatives_above
         out[u] = correct / (n_pos * n_neg)
+
+
+@njit(cache=True, nogil=True)
+def _better(score_a, column_a, score_b, column_b):
+    """Whether entry a ranks above entry b: higher score first, then lower column."""
+    return score_a > score_b or (score_a == score_b and column_a < column_b)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(heap_scores, heap_columns, size, pos):
+    """Restore the heap (worst entry at the root) below ``pos``."""
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            return
+        if child + 1 < size and _better(
+            heap_scores[child], heap_columns[child], heap_scores[child + 1], heap_columns[child + 1]
+        ):
+            child += 1
+        if not _better(heap_scores[pos], heap_columns[pos], heap_scores[child], heap_columns[child]):
+            return
+        heap_scores[pos], heap_scores[child] = heap_scores[child], heap_scores[pos]
+        heap_columns[pos], heap_columns[child] = heap_columns[child], heap_columns[pos]
+        pos = child
+
+
+@njit(cache=True, nogil=True)
+def _top_row(scores, top_columns, top_scores):
+    """Fill the outputs with the best ``len(top_columns)`` entries of ``scores``, best first.
+
+    Entries of -inf (excluded) and NaN never qualify; ties go to the lower
+    column. Returns how many entries were found. The outputs double as a heap
+    whose root is the worst kept entry, so most scores cost one comparison.
+    """
+    n = top_columns.shape[0]
+    size = 0
+    for c in range(scores.shape[0]):
+        s = scores[c]
+        if not s > -np.inf:
+            continue
+        if size < n:
+            pos = size
+            size += 1
+            while pos > 0:
+                parent = (pos - 1) // 2
+                if not _better(top_scores[parent], top_columns[parent], s, c):
+                    break
+                top_scores[pos] = top_scores[parent]
+                top_columns[pos] = top_columns[parent]
+                pos = parent
+            top_scores[pos] = s
+            top_columns[pos] = c
+        elif s > top_scores[0]:
+            # Columns arrive in increasing order, so an equal score never displaces the root.
+            top_scores[0] = s
+            top_columns[0] = c
+            _sift_down(top_scores, top_columns, size, 0)
+    for end in range(size - 1, 0, -1):
+        top_scores[0], top_scores[end] = top_scores[end], top_scores[0]
+        top_columns[0], top_columns[end] = top_columns[end], top_columns[0]
+        _sift_down(top_scores, top_columns, end, 0)
+    return size
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def top_n_block(scores, rows, exclude_indptr, exclude_indices, column_of, candidates, out_items, out_scores):
+    """Top ``out_items.shape[1]`` candidates of each row of ``scores``, best first.
+
+    Row ``b`` of ``scores`` belongs to row ``rows[b]`` of the exclusion CSR
+    (``exclude_indptr``/``exclude_indices``, item indices); ``column_of[item]``
+    is that item's column in ``scores`` or -1 if it is not a candidate, and
+    ``candidates[column]`` maps a column back to its item. Slots left over when
+    fewer candidates remain hold item -1 and score -inf. ``scores`` is
+    overwritten (excluded entries set to -inf).
+    """
+    n = out_items.shape[1]
+    for b in prange(scores.shape[0]):
+        row = scores[b]
+        r = rows[b]
+        for j in range(exclude_indptr[r], exclude_indptr[r + 1]):
+            c = column_of[exclude_indices[j]]
+            if c >= 0:
+                row[c] = -np.inf
+        found = _top_row(row, out_items[b], out_scores[b])
+        for j in range(found):
+            out_items[b, j] = candidates[out_items[b, j]]
+        for j in range(found, n):
+            out_items[b, j] = -1
+            out_scores[b, j] = -np.inf

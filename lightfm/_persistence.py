@@ -1,0 +1,150 @@
+"""The model file: one ``.npz`` of plain arrays and JSON text, never pickle.
+
+Layout (format version 1):
+
+``format``            the text ``"lightfm-ng model"`` (tells our files from foreign ones)
+``format_version``    int64 scalar
+``metadata``          JSON: ``{"hyperparameters": {...}, "random_state": {...}, "fitted": bool}``
+``random_state_keys`` uint32 [624], the Mersenne Twister state of ``random_state``
+``<parameter>``       the twelve float32 parameter and optimiser arrays, when fitted
+``dataset``           optional JSON of a :class:`lightfm.data.Dataset`'s mappings
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+
+FORMAT_NAME = "lightfm-ng model"
+FORMAT_VERSION = 1
+_MT_KEYS = 624
+
+
+def _text(value: str) -> np.ndarray:
+    return np.array(value, dtype=np.str_)
+
+
+def write_atomic(path, write) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it onto ``path``.
+
+    A crash or an error part-way leaves any previous file at ``path`` untouched
+    and no partial file behind.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def save_model(path, hyperparameters: dict, random_state: np.random.RandomState, parameters: dict | None, dataset_json):
+    """Write a model file (see the module docstring) atomically."""
+    _, keys, position, has_gauss, cached_gaussian = random_state.get_state(legacy=True)
+    metadata = {
+        "hyperparameters": hyperparameters,
+        "random_state": {"position": int(position), "has_gauss": int(has_gauss), "cached_gaussian": cached_gaussian},
+        "fitted": parameters is not None,
+    }
+    arrays: dict[str, Any] = {
+        "format": _text(FORMAT_NAME),
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "metadata": _text(json.dumps(metadata)),
+        "random_state_keys": np.asarray(keys, dtype=np.uint32),
+    }
+    arrays.update(parameters or {})
+    if dataset_json is not None:
+        arrays["dataset"] = _text(dataset_json)
+    write_atomic(path, lambda file: np.savez(file, **arrays))
+
+
+class ModelFile:
+    """A model file opened for validated reading; every problem is a ValueError naming it."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        with open(self.path, "rb") as file:
+            magic = file.read(4)
+        if magic != b"PK\x03\x04":
+            raise ValueError(f"{self.path} is not a LightFM model file: it is not an .npz archive.")
+        try:
+            self._archive = np.load(self.path, allow_pickle=False)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+            raise ValueError(f"{self.path} is truncated or corrupt: {error}.") from None
+        if "format" not in self._archive.files or self.text("format") != FORMAT_NAME:
+            raise ValueError(f"{self.path} is not a LightFM model file (no {FORMAT_NAME!r} marker).")
+        version = self.array("format_version", np.int64, ())
+        if int(version) != FORMAT_VERSION:
+            raise ValueError(
+                f"{self.path} has model format version {int(version)}; this lightfm-ng reads version "
+                f"{FORMAT_VERSION}. Upgrade lightfm-ng or re-save the model."
+            )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._archive.close()
+
+    def has(self, name: str) -> bool:
+        return name in self._archive.files
+
+    def _read(self, name: str) -> np.ndarray:
+        if name not in self._archive.files:
+            raise ValueError(f"{self.path} is missing the array {name!r}: the file is incomplete or not a model.")
+        try:
+            return self._archive[name]
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"{self.path}: the array {name!r} is corrupt ({error}).") from None
+
+    def array(self, name: str, dtype, shape) -> np.ndarray:
+        """The array ``name``, checked to have ``dtype`` and ``shape`` (None in shape: any length)."""
+        value = self._read(name)
+        if value.dtype != np.dtype(dtype):
+            raise ValueError(f"{self.path}: the array {name!r} has dtype {value.dtype}, expected {np.dtype(dtype)}.")
+        if value.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(value.shape, shape, strict=True)
+        ):
+            expected = str(tuple("any" if want is None else want for want in shape)).replace("'", "")
+            raise ValueError(f"{self.path}: the array {name!r} has shape {value.shape}, expected {expected}.")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self._read(name)
+        if value.dtype.kind != "U" or value.ndim != 0:
+            raise ValueError(f"{self.path}: {name!r} must be a text scalar, got {value.dtype} {value.shape}.")
+        return str(value)
+
+    def json(self, name: str):
+        try:
+            return json.loads(self.text(name))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{self.path}: {name!r} is not valid JSON ({error}).") from None
+
+    def random_state(self, metadata: dict) -> np.random.RandomState:
+        keys = self.array("random_state_keys", np.uint32, (_MT_KEYS,))
+        try:
+            state = metadata["random_state"]
+            position, has_gauss = int(state["position"]), int(state["has_gauss"])
+            cached_gaussian = float(state["cached_gaussian"])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{self.path}: the random state in 'metadata' is malformed.") from None
+        if not 0 <= position <= _MT_KEYS or has_gauss not in (0, 1):
+            raise ValueError(f"{self.path}: the random state in 'metadata' is out of range.")
+        random_state = np.random.RandomState()
+        random_state.set_state(("MT19937", keys, position, has_gauss, cached_gaussian))
+        return random_state

@@ -1,0 +1,241 @@
+"""Serving a fitted model: top-n recommendations and nearest neighbours.
+
+One blocked routine serves all three queries: score a block of queries against
+every candidate with one BLAS product, then select each row's best ``n`` with
+the ``top_n_block`` kernel (exclusions applied inside it), so memory stays
+bounded and there is no Python loop over users.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels.scoring import top_n_block
+from ._threads import numba_threads
+from ._validation import check_index_range, check_num_threads, to_id_array, to_interactions
+
+# Target size of one block of scores (queries x candidates, float32).
+SCORE_BLOCK_BYTES = 32 * 2**20
+_NO_EXCLUSIONS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32))
+
+
+def _check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}.")
+    return int(n)
+
+
+def _exclusion_csr(exclude, shape):
+    """CSR ``(indptr, indices)`` of ``exclude``, checked to have ``shape``; stored entries are what counts."""
+    if exclude is None:
+        return np.zeros(shape[0] + 1, dtype=np.int64), _NO_EXCLUSIONS[1]
+    data = to_interactions(exclude, "exclude")
+    if data.shape != shape:
+        raise ValueError(
+            f"exclude has shape {data.shape} but must be [n_users, n_items] = {shape} "
+            "(typically the training interactions)."
+        )
+    order = np.argsort(data.rows, kind="stable")
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(data.rows, minlength=shape[0]), out=indptr[1:])
+    return indptr, np.ascontiguousarray(data.cols[order], dtype=np.int32)
+
+
+def top_n(query_block, query_ids, target_side, n, exclusions, rows, candidates, num_threads):
+    """Best ``n`` candidates per query, best first: ``(items int64, scores float32)``.
+
+    ``query_block(ids)`` gives the query vectors of ``ids``; their product with
+    ``target_side`` (one column per candidate) gives the scores. Row ``rows[q]``
+    of ``exclusions`` lists query q's excluded items. ``candidates`` (sorted,
+    unique item indices) are the columns of ``target_side``, or None for every
+    item in order.
+    """
+    n_items = exclusions[2]
+    if candidates is None:
+        candidates = np.arange(n_items, dtype=np.int64)
+        column_of = candidates
+    else:
+        column_of = np.full(n_items, -1, dtype=np.int64)
+        column_of[candidates] = np.arange(candidates.size)
+    items = np.empty((query_ids.size, n), dtype=np.int64)
+    scores = np.empty((query_ids.size, n), dtype=np.float32)
+    block = max(1, SCORE_BLOCK_BYTES // (4 * max(candidates.size, 1)))
+    with numba_threads(num_threads):
+        for start in range(0, query_ids.size, block):
+            stop = min(start + block, query_ids.size)
+            block_scores = np.ascontiguousarray(query_block(query_ids[start:stop]) @ target_side, dtype=np.float32)
+            top_n_block(
+                block_scores,
+                rows[start:stop],
+                exclusions[0],
+                exclusions[1],
+                column_of,
+                candidates,
+                items[start:stop],
+                scores[start:stop],
+            )
+    return items, scores
+
+
+class RecommenderMixin:
+    """``recommend``, ``similar_items`` and ``similar_users`` for :class:`lightfm.LightFM`."""
+
+    def recommend(
+        self, user_ids, n=10, *, exclude=None, items=None, user_features=None, item_features=None, num_threads=1
+    ):
+        """The ``n`` best-scoring items for each user, best first.
+
+        Parameters
+        ----------
+        user_ids : int or array-like of int
+            Users (rows of the interaction matrix, or of ``user_features``).
+            Repeats are allowed.
+        n : int, default 10
+            Items per user.
+        exclude : scipy sparse matrix of shape [n_users, n_items], optional
+            Stored entries are never recommended to their user; pass the
+            training interactions to recommend only new items.
+        items : array-like of int, optional
+            Candidate item indices; only these may be recommended.
+        user_features : scipy sparse matrix of shape [n_users, n_user_features], optional
+            User features, as in :meth:`predict`. Cold-start users (known only
+            by their features) are rows added to this matrix.
+        item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
+            Item features, as in :meth:`predict`.
+        num_threads : int, default 1
+            Threads for selecting the top items.
+
+        Returns
+        -------
+        (item_indices, scores) : (np.int64 array, np.float32 array)
+            Both of shape [len(user_ids), n] (1-d for a scalar ``user_ids``),
+            each row sorted by descending score, ties broken by lower item
+            index. Rows with fewer than ``n`` candidates left are padded with
+            item -1 and score -inf.
+
+        Raises
+        ------
+        ValueError
+            Before fitting, on ids out of range, bad ``n`` or a mis-shaped ``exclude``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> train = sp.random(50, 20, density=0.2, format="csr", random_state=0)
+        >>> model = LightFM(loss="warp", random_state=0).fit(train, epochs=5)
+        >>> items, scores = model.recommend([0, 1], n=3, exclude=train)
+        >>> items.shape, bool(np.all(np.diff(scores, axis=1) <= 0))
+        ((2, 3), True)
+        >>> bool(train[0, items[0]].nnz == 0)
+        True
+
+        Cold start: a user unseen in training, described by user features,
+        is one more row of the feature matrix.
+
+        >>> user_features = sp.random(50, 8, density=0.3, format="csr", random_state=1)
+        >>> hybrid = LightFM(loss="warp", random_state=0).fit(train, user_features=user_features)
+        >>> new_user = sp.csr_matrix(([1.0, 1.0], ([0, 0], [2, 5])), shape=(1, 8))
+        >>> items, scores = hybrid.recommend(50, n=5, user_features=sp.vstack([user_features, new_user]))
+        >>> items.shape
+        (5,)
+        """
+        self._check_initialized()
+        num_threads = check_num_threads(num_threads)
+        n = _check_n(n)
+        scalar = np.ndim(user_ids) == 0
+        user_ids = to_id_array(user_ids, "user_ids")
+        users = self._side_features(user_features, "user")
+        items_features = self._side_features(item_features, "item")
+        n_users, n_items = users.n_rows, items_features.n_rows
+        check_index_range(user_ids, n_users, "user_ids", "user id")
+        candidates = None
+        if items is not None:
+            candidates = to_id_array(items, "items")
+            check_index_range(candidates, n_items, "items", "item id")
+            candidates = np.unique(candidates)
+        indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
+        item_side = self._item_side(items_features, n_items, candidates)
+        found, scores = top_n(
+            lambda ids: self._user_side(users, ids),
+            user_ids,
+            item_side,
+            n,
+            (indptr, indices, n_items),
+            user_ids,
+            candidates,
+            num_threads,
+        )
+        return (found[0], scores[0]) if scalar else (found, scores)
+
+    def similar_items(self, item_ids, n=10, *, item_features=None, num_threads=1):
+        """The ``n`` items most similar to each of ``item_ids`` (cosine of representations).
+
+        Parameters
+        ----------
+        item_ids : int or array-like of int
+            Query items; each is left out of its own results.
+        n : int, default 10
+            Neighbours per item.
+        item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
+            Item features, as in :meth:`predict`.
+        num_threads : int, default 1
+            Threads for selecting the neighbours.
+
+        Returns
+        -------
+        (item_indices, similarities) : (np.int64 array, np.float32 array)
+            Shapes and padding as :meth:`recommend`. Items whose representation
+            is zero have similarity 0 to everything.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(random_state=0).fit(sp.random(30, 10, density=0.3, random_state=0))
+        >>> neighbours, similarities = model.similar_items(3, n=4)
+        >>> 3 in neighbours, bool(np.all(np.abs(similarities) <= 1.0 + 1e-6))
+        (False, True)
+        """
+        return self._similar(item_ids, n, item_features, "item", num_threads)
+
+    def similar_users(self, user_ids, n=10, *, user_features=None, num_threads=1):
+        """The ``n`` users most similar to each of ``user_ids`` (cosine of representations).
+
+        Parameters and returns as :meth:`similar_items`, for users.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> model = LightFM(random_state=0).fit(sp.random(30, 10, density=0.3, random_state=0))
+        >>> neighbours, similarities = model.similar_users([0, 1], n=5)
+        >>> neighbours.shape
+        (2, 5)
+        """
+        return self._similar(user_ids, n, user_features, "user", num_threads)
+
+    def _similar(self, ids, n, features, side, num_threads):
+        self._check_initialized()
+        num_threads = check_num_threads(num_threads)
+        n = _check_n(n)
+        scalar = np.ndim(ids) == 0
+        ids = to_id_array(ids, f"{side}_ids")
+        matrix = self._side_features(features, side)
+        check_index_range(ids, matrix.n_rows, f"{side}_ids", f"{side} id")
+        representations = self._representations(matrix, side)[0]
+        norms = np.linalg.norm(representations, axis=1).astype(np.float32)
+        unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
+        # Each query excludes itself: row q of the exclusions holds ids[q].
+        exclusions = (np.arange(ids.size + 1, dtype=np.int64), ids.astype(np.int32), matrix.n_rows)
+        found, similarities = top_n(
+            lambda query: unit[query],
+            ids,
+            np.ascontiguousarray(unit.T),
+            n,
+            exclusions,
+            np.arange(ids.size, dtype=np.int64),
+            None,
+            num_threads,
+        )
+        return (found[0], similarities[0]) if scalar else (found, similarities)

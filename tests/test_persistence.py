@@ -1,0 +1,285 @@
+"""Saving and loading models and datasets: round trips, atomic writes, and every corruption refused."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import lightfm._persistence as persistence
+from lightfm import LightFM
+from lightfm.data import Dataset
+
+from .conftest import checkerboard
+
+PARAMETER_NAMES = [
+    f"{side}_{name}"
+    for side in ("item", "user")
+    for name in (
+        "embeddings",
+        "embedding_gradients",
+        "embedding_momentum",
+        "biases",
+        "bias_gradients",
+        "bias_momentum",
+    )
+]
+
+
+def assert_same_model(a, b):
+    assert a.get_params().keys() == b.get_params().keys()
+    for name, value in a.get_params().items():
+        if name != "random_state":
+            assert getattr(b, name) == value
+    for name in PARAMETER_NAMES:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert getattr(b, name).dtype == np.float32
+
+
+@pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos"])
+@pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
+def test_round_trip_is_bit_for_bit(tmp_path, loss, schedule):
+    train, test = checkerboard(n_users=30, n_items=20)
+    model = LightFM(
+        no_components=4, loss=loss, learning_schedule=schedule, item_alpha=1e-4, user_alpha=1e-4, random_state=7
+    )
+    model.fit(train, epochs=2)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    restored = LightFM.load(path)
+    assert_same_model(model, restored)
+    users, items = np.nonzero(np.ones(train.shape))
+    np.testing.assert_array_equal(model.predict(users, items), restored.predict(users, items))
+    # The random state travels too: further training stays identical.
+    model.fit_partial(train, epochs=1)
+    restored.fit_partial(train, epochs=1)
+    assert_same_model(model, restored)
+
+
+def test_unfitted_model_round_trip(tmp_path):
+    model = LightFM(no_components=3, loss="bpr", learning_rate=0.1, random_state=np.random.RandomState(5))
+    model.save(tmp_path / "m.npz")
+    restored = LightFM.load(tmp_path / "m.npz")
+    assert restored.item_embeddings is None and restored.loss == "bpr" and restored.learning_rate == 0.1
+    train, _ = checkerboard(n_users=10, n_items=8)
+    assert_same_model(model.fit(train), restored.fit(train))
+
+
+def test_numpy_scalar_hyperparameters_are_saved(tmp_path):
+    model = LightFM(no_components=np.int64(3), learning_rate=np.float32(0.25))
+    model.save(tmp_path / "m.npz")
+    restored = LightFM.load(tmp_path / "m.npz")
+    assert restored.no_components == 3 and restored.learning_rate == pytest.approx(0.25)
+
+
+def test_invalid_hyperparameters_are_not_saved(tmp_path):
+    model = LightFM(loss="warp")
+    model.max_sampled = 0  # assigned directly, bypassing validation
+    with pytest.raises(ValueError, match="max_sampled"):
+        model.save(tmp_path / "m.npz")
+    assert not os.listdir(tmp_path)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    train, _ = checkerboard(n_users=10, n_items=8)
+    path = tmp_path / "model.npz"
+    first = LightFM(random_state=0).fit(train)
+    first.save(path)
+
+    def crash(file, **arrays):
+        file.write(b"PK\x03\x04 half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(persistence.np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        LightFM(random_state=1).fit(train).save(path)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["model.npz"], "no temporary file may be left behind"
+    assert_same_model(first, LightFM.load(path))
+
+
+# -- corruption -------------------------------------------------------------------
+
+
+@pytest.fixture
+def saved(tmp_path):
+    train, _ = checkerboard(n_users=12, n_items=9)
+    path = tmp_path / "model.npz"
+    LightFM(no_components=4, random_state=0).fit(train).save(path)
+    return path
+
+
+def rewrite(path, change):
+    """Re-save the file's arrays after ``change(arrays)`` (a tampered file)."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    change(arrays)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def set_metadata(arrays, update):
+    metadata = json.loads(str(arrays["metadata"]))
+    update(metadata)
+    arrays["metadata"] = np.array(json.dumps(metadata))
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda p: p.write_text("not a model"), "not an .npz archive"),
+        (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated or corrupt"),
+        (lambda p: np.savez(p.open("wb"), weights=np.ones(3)), "not a LightFM model file"),
+        (lambda p: rewrite(p, lambda a: a.pop("item_biases")), "missing the array 'item_biases'"),
+        (
+            lambda p: rewrite(p, lambda a: a.__setitem__("user_embeddings", a["user_embeddings"][:, :2])),
+            r"'user_embeddings' has shape \(12, 2\), expected \(any, 4\)",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: a.__setitem__("item_biases", a["item_biases"][:-1])),
+            r"'item_biases' has shape \(8,\), expected \(9,\)",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: a.__setitem__("item_embeddings", a["item_embeddings"].astype(np.float64))),
+            "'item_embeddings' has dtype float64, expected float32",
+        ),
+        (lambda p: rewrite(p, lambda a: a.__setitem__("format_version", np.array(2))), "format version 2"),
+        (lambda p: rewrite(p, lambda a: a.__setitem__("metadata", np.array("{oops"))), "not valid JSON"),
+        (
+            lambda p: rewrite(p, lambda a: set_metadata(a, lambda m: m["hyperparameters"].update(loss="hinge"))),
+            "invalid hyperparameters.*loss",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: set_metadata(a, lambda m: m["hyperparameters"].pop("rho"))),
+            "must hold the hyperparameters",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: set_metadata(a, lambda m: m["random_state"].update(position=9999))),
+            "random state",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: a["user_biases"].__setitem__(0, np.nan)),
+            "'user_biases' holds non-finite values",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: a["item_bias_gradients"].__setitem__(0, -1.0)),
+            "'item_bias_gradients' holds negative accumulators",
+        ),
+        (
+            lambda p: rewrite(p, lambda a: a.__setitem__("user_biases", np.array([Exploit()], dtype=object))),
+            "'user_biases' is corrupt",
+        ),
+    ],
+    ids=[
+        "text",
+        "truncated",
+        "foreign",
+        "missing",
+        "components",
+        "rows",
+        "dtype",
+        "version",
+        "json",
+        "hyperparameter",
+        "missing-hyperparameter",
+        "random-state",
+        "nan",
+        "negative-accumulator",
+        "pickle",
+    ],
+)
+def test_corrupt_files_give_clear_errors(saved, corrupt, message, monkeypatch):
+    monkeypatch.chdir(saved.parent)
+    corrupt(saved)
+    with pytest.raises(ValueError, match=message):
+        LightFM.load(saved)
+    assert not (saved.parent / "pwned.txt").exists()
+
+
+def test_flipped_byte_is_detected(saved):
+    data = bytearray(saved.read_bytes())
+    with np.load(saved) as archive:
+        target = archive["user_embeddings"].tobytes()
+    offset = bytes(data).index(target[:16])
+    data[offset + 3] ^= 0xFF
+    saved.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupt"):
+        LightFM.load(saved)
+
+
+def test_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        LightFM.load(tmp_path / "absent.npz")
+
+
+# -- datasets ---------------------------------------------------------------------
+
+
+def fitted_dataset():
+    dataset = Dataset(item_identity_features=False)
+    dataset.fit(["alice", 2, 3.5, None], ["film", "book", 7], user_features=["age:30", 1], item_features=["genre:x"])
+    return dataset
+
+
+def test_dataset_json_round_trip(tmp_path):
+    dataset = fitted_dataset()
+    path = tmp_path / "dataset.json"
+    dataset.save(path)
+    restored = Dataset.load(path)
+    assert restored.mapping() == dataset.mapping()
+    for original, loaded in zip(dataset.mapping(), restored.mapping(), strict=True):
+        assert [type(key) for key in original] == [type(key) for key in loaded]
+    assert restored.model_dimensions() == dataset.model_dimensions()
+    features = restored.build_item_features([("film", ["genre:x"])], normalize=False)
+    assert features.shape == (3, 1)  # item identity features stayed off
+
+
+def test_dataset_travels_inside_the_model_file(tmp_path):
+    dataset = fitted_dataset()
+    interactions, _ = dataset.build_interactions([("alice", "film"), (2, 7)])
+    path = tmp_path / "model.npz"
+    LightFM(random_state=0).fit(interactions).save(path, dataset=dataset)
+    assert Dataset.load(path).mapping() == dataset.mapping()
+    assert LightFM.load(path).user_embeddings.shape[0] == 4
+    LightFM(random_state=0).fit(interactions).save(path)
+    with pytest.raises(ValueError, match="without a dataset"):
+        Dataset.load(path)
+
+
+def test_dataset_with_unsaveable_ids_is_refused(tmp_path):
+    dataset = Dataset()
+    dataset.fit([("tuple", "id")], ["item"])
+    with pytest.raises(TypeError, match="tuple"):
+        dataset.save(tmp_path / "d.json")
+    assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2", "invalid JSON"),
+        ("{}", "marker"),
+        (json.dumps({"format": "lightfm-ng dataset", "format_version": 9}), "version 9"),
+        (
+            json.dumps({"format": "lightfm-ng dataset", "format_version": 1, "user_ids": [1, 1]}),
+            "user_ids",
+        ),
+    ],
+)
+def test_bad_dataset_files(tmp_path, text, message):
+    path = tmp_path / "d.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        Dataset.load(path)
+
+
+def test_pickle_still_works():
+    train, _ = checkerboard(n_users=10, n_items=8)
+    model = LightFM(random_state=0).fit(train)
+    assert_same_model(model, pickle.loads(pickle.dumps(model)))
