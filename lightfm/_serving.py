@@ -15,7 +15,7 @@ from ._threads import numba_threads
 from ._validation import check_index_range, check_num_threads, to_id_array, to_interactions
 
 # Target size of one block of scores (queries x candidates, float32).
-SCORE_BLOCK_BYTES = 32 * 2**20
+SCORE_BLOCK_BYTES = 16 * 2**20
 _NO_EXCLUSIONS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32))
 
 
@@ -103,7 +103,8 @@ class RecommenderMixin:
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
             Item features, as in :meth:`predict`.
         num_threads : int, default 1
-            Threads for selecting the top items.
+            Threads for selecting the top items. Scoring is a BLAS product that
+            already uses every core, so on small machines 1 is often fastest.
 
         Returns
         -------

@@ -10,6 +10,8 @@ from numba import njit, prange
 
 # Below this many test items per user, vectorised counting passes beat binning by binary search.
 _COUNT_BELOW = 96
+# Scores scanned per vectorised maximum when selecting the top n.
+_CHUNK = 64
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -137,16 +139,10 @@ def _sift_down(heap_scores, heap_columns, size, pos):
 
 
 @njit(cache=True, nogil=True)
-def _top_row(scores, top_columns, top_scores):
-    """Fill the outputs with the best ``len(top_columns)`` entries of ``scores``, best first.
-
-    Entries of -inf (excluded) and NaN never qualify; ties go to the lower
-    column. Returns how many entries were found. The outputs double as a heap
-    whose root is the worst kept entry, so most scores cost one comparison.
-    """
+def _offer(scores, lo, hi, top_columns, top_scores, size):
+    """Offer ``scores[lo:hi]`` to the heap of the best entries (root: the worst kept); returns its new size."""
     n = top_columns.shape[0]
-    size = 0
-    for c in range(scores.shape[0]):
+    for c in range(lo, hi):
         s = scores[c]
         if not s > -np.inf:
             continue
@@ -167,6 +163,36 @@ def _top_row(scores, top_columns, top_scores):
             top_scores[0] = s
             top_columns[0] = c
             _sift_down(top_scores, top_columns, size, 0)
+    return size
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _count_above(scores, lo, hi, threshold):
+    # Written as a sum over a slice so that LLVM vectorises it (a float max reduction is not).
+    view = scores[lo:hi]
+    count = 0
+    for i in range(view.shape[0]):
+        count += view[i] > threshold
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _top_row(scores, top_columns, top_scores):
+    """Fill the outputs with the best ``len(top_columns)`` entries of ``scores``, best first.
+
+    Entries of -inf (excluded) and NaN never qualify; ties go to the lower
+    column. Returns how many entries were found. The outputs double as a heap
+    whose root is the worst kept entry; once it is full, a chunk of scores whose
+    entries do not beat the root is skipped after one vectorised pass.
+    """
+    n = top_columns.shape[0]
+    m = scores.shape[0]
+    size = 0
+    for lo in range(0, m, _CHUNK):
+        hi = min(lo + _CHUNK, m)
+        if size == n and _count_above(scores, lo, hi, top_scores[0]) == 0:
+            continue
+        size = _offer(scores, lo, hi, top_columns, top_scores, size)
     for end in range(size - 1, 0, -1):
         top_scores[0], top_scores[end] = top_scores[end], top_scores[0]
         top_columns[0], top_columns[end] = top_columns[end], top_columns[0]
