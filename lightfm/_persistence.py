@@ -8,6 +8,9 @@ Layout (format version 1):
 ``random_state_keys`` uint32 [624], the Mersenne Twister state of ``random_state``
 ``<parameter>``       the twelve float32 parameter and optimiser arrays, when fitted
 ``dataset``           optional JSON of a :class:`lightfm.data.Dataset`'s mappings
+``<matrix>_indptr``, ``<matrix>_indices``, ``<matrix>_data``, ``<matrix>_shape``
+                      optional CSR matrices saved with the model (``user_features``,
+                      ``item_features``, ``interactions``)
 """
 
 from __future__ import annotations
@@ -52,8 +55,18 @@ def write_atomic(path, write) -> None:
         raise
 
 
-def save_model(path, hyperparameters: dict, random_state: np.random.RandomState, parameters: dict | None, dataset_json):
-    """Write a model file (see the module docstring) atomically."""
+MATRIX_NAMES = ("user_features", "item_features", "interactions")
+
+
+def save_model(
+    path,
+    hyperparameters: dict,
+    random_state: np.random.RandomState,
+    parameters: dict | None,
+    dataset_json: str | None,
+    matrices: dict,
+):
+    """Write a model file (see the module docstring) atomically; ``matrices`` maps names to CSR matrices."""
     _, keys, position, has_gauss, cached_gaussian = random_state.get_state(legacy=True)
     metadata = {
         "hyperparameters": hyperparameters,
@@ -69,6 +82,11 @@ def save_model(path, hyperparameters: dict, random_state: np.random.RandomState,
     arrays.update(parameters or {})
     if dataset_json is not None:
         arrays["dataset"] = _text(dataset_json)
+    for name, matrix in matrices.items():
+        arrays[f"{name}_indptr"] = matrix.indptr.astype(np.int64)
+        arrays[f"{name}_indices"] = matrix.indices.astype(np.int32)
+        arrays[f"{name}_data"] = matrix.data.astype(np.float32)
+        arrays[f"{name}_shape"] = np.array(matrix.shape, dtype=np.int64)
     write_atomic(path, lambda file: np.savez(file, **arrays))
 
 
@@ -134,6 +152,27 @@ class ModelFile:
             return json.loads(self.text(name))
         except json.JSONDecodeError as error:
             raise ValueError(f"{self.path}: {name!r} is not valid JSON ({error}).") from None
+
+    def csr(self, name: str):
+        """The CSR matrix ``name``, checked to be well formed and finite; None if absent."""
+        import scipy.sparse as sp
+
+        if not self.has(f"{name}_shape"):
+            return None
+        shape = tuple(int(v) for v in self.array(f"{name}_shape", np.int64, (2,)))
+        indptr = self.array(f"{name}_indptr", np.int64, (None,))
+        indices = self.array(f"{name}_indices", np.int32, (None,))
+        data = self.array(f"{name}_data", np.float32, (indices.size,))
+        try:
+            if min(shape) < 0:
+                raise ValueError("negative shape")
+            matrix = sp.csr_matrix((data, indices, indptr), shape=shape)
+            matrix.check_format(full_check=True)
+        except ValueError as error:
+            raise ValueError(f"{self.path}: the matrix {name!r} is malformed ({error}).") from None
+        if not np.isfinite(np.sum(data, dtype=np.float64)):
+            raise ValueError(f"{self.path}: the matrix {name!r} holds non-finite values.")
+        return matrix
 
     def random_state(self, metadata: dict) -> np.random.RandomState:
         keys = self.array("random_state_keys", np.uint32, (_MT_KEYS,))

@@ -16,7 +16,7 @@ from ._kernels.lookup import alias_table, build_positives
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
-from ._persistence import ModelFile, save_model
+from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
 from ._threads import numba_threads
 from ._validation import (
@@ -911,7 +911,7 @@ class LightFM(RecommenderMixin):
                 setattr(self, f"{side}_{name}", np.concatenate([old, new_rows]))
         return self
 
-    def save(self, path, dataset=None):
+    def save(self, path, dataset=None, *, user_features=None, item_features=None, interactions=None):
         """Save the model to one ``.npz`` file, without pickle.
 
         The file holds the hyperparameters (as JSON), every parameter and
@@ -927,6 +927,18 @@ class LightFM(RecommenderMixin):
         dataset : lightfm.data.Dataset, optional
             A dataset whose id and feature mappings are stored alongside;
             read them back with :meth:`Dataset.load <lightfm.data.Dataset.load>`.
+        user_features, item_features : scipy sparse matrix, optional
+            Feature matrices to serve the model with, stored alongside.
+        interactions : scipy sparse matrix, optional
+            The training interactions (for excluding seen items when
+            recommending), stored alongside. Read all three back with
+            :meth:`load_matrices`.
+
+        Raises
+        ------
+        ValueError
+            If a hyperparameter was set to an invalid value directly, or a
+            matrix does not fit the model.
 
         Examples
         --------
@@ -953,7 +965,59 @@ class LightFM(RecommenderMixin):
             self._check_initialized()
             parameters = {name: getattr(self, name) for name in _PARAMETER_NAMES}
         dataset_json = dataset.to_json() if dataset is not None else None
-        save_model(path, hyperparameters, self.random_state, parameters, dataset_json)
+        matrices = self._matrices_to_save(user_features, item_features, interactions)
+        save_model(path, hyperparameters, self.random_state, parameters, dataset_json, matrices)
+
+    def _matrices_to_save(self, user_features, item_features, interactions):
+        matrices = {}
+        for side, features in (("user", user_features), ("item", item_features)):
+            if features is not None:
+                matrix = to_features(features, 0, f"{side}_features")
+                if self._is_fitted():
+                    self._check_feature_columns(matrix, side, exact=True)
+                matrices[f"{side}_features"] = self._as_csr(matrix)
+        if interactions is not None:
+            data = to_interactions(interactions)
+            csr = sp.csr_matrix((data.data, (data.rows, data.cols)), shape=data.shape, dtype=np.float32)
+            matrices["interactions"] = csr
+        return matrices
+
+    @staticmethod
+    def _as_csr(features: FeatureMatrix):
+        if features.identity:
+            return sp.identity(features.n_rows, dtype=np.float32, format="csr")
+        return sp.csr_matrix(
+            (features.data, features.indices, features.indptr), shape=(features.n_rows, features.n_features)
+        )
+
+    @staticmethod
+    def load_matrices(path):
+        """The matrices saved alongside a model by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        dict
+            ``"user_features"``, ``"item_features"`` and ``"interactions"``
+            (float32 CSR matrices) for those that were saved.
+
+        Examples
+        --------
+        >>> import os, tempfile, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> train = sp.random(10, 6, density=0.5, format="csr", random_state=0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> LightFM(random_state=0).fit(train).save(path, interactions=train)
+        >>> sorted(LightFM.load_matrices(path))
+        ['interactions']
+        """
+        with ModelFile(path) as file:
+            matrices = {name: file.csr(name) for name in MATRIX_NAMES}
+        return {name: matrix for name, matrix in matrices.items() if matrix is not None}
 
     @classmethod
     def load(cls, path):

@@ -283,3 +283,29 @@ def test_pickle_still_works():
     train, _ = checkerboard(n_users=10, n_items=8)
     model = LightFM(random_state=0).fit(train)
     assert_same_model(model, pickle.loads(pickle.dumps(model)))
+
+
+def test_matrices_travel_with_the_model(tmp_path):
+    train, _ = checkerboard(n_users=12, n_items=9)
+    user_features = sp.random(12, 5, density=0.4, format="csr", random_state=0) + sp.identity(12, format="csr")[:, :5]
+    model = LightFM(random_state=0).fit(train, user_features=user_features)
+    path = tmp_path / "model.npz"
+    model.save(path, user_features=user_features, interactions=train)
+    matrices = LightFM.load_matrices(path)
+    assert sorted(matrices) == ["interactions", "user_features"]
+    assert (matrices["user_features"] != sp.csr_matrix(user_features, dtype=np.float32)).nnz == 0
+    assert (matrices["interactions"] != sp.csr_matrix(train, dtype=np.float32)).nnz == 0
+    restored = LightFM.load(path)
+    items, _ = restored.recommend(0, n=3, exclude=matrices["interactions"], user_features=matrices["user_features"])
+    assert sp.csr_matrix(train)[0, items].nnz == 0
+    with pytest.raises(ValueError, match="Incorrect number of features in item_features"):
+        model.save(path, item_features=sp.identity(4, format="csr"))
+
+
+def test_malformed_saved_matrix(tmp_path):
+    train, _ = checkerboard(n_users=12, n_items=9)
+    path = tmp_path / "model.npz"
+    LightFM(random_state=0).fit(train).save(path, interactions=train)
+    rewrite(path, lambda a: a["interactions_indices"].__setitem__(0, 99))
+    with pytest.raises(ValueError, match="'interactions' is malformed"):
+        LightFM.load_matrices(path)
