@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import lightfm._persistence as persistence
 from lightfm import LightFM
