@@ -1,0 +1,208 @@
+"""The ``lightfm`` command end to end, in subprocesses, on small generated files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lightfm import LightFM
+from lightfm.data import Dataset
+from lightfm.datasets import make_synthetic
+from lightfm.evaluation import precision_at_k
+
+from .conftest import REPO, movielens_home
+
+
+def run_cli(*args, cwd=None):
+    result = subprocess.run(
+        [sys.executable, "-m", "lightfm", *map(str, args)], cwd=cwd or REPO, capture_output=True, text=True, timeout=600
+    )
+    return result
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """plays.csv (weighted), tags.csv (item features), users.csv (user features), holdout.csv, model.npz."""
+    folder = tmp_path_factory.mktemp("cli")
+    world = make_synthetic(n_users=200, n_items=150, random_state=3)
+    plays = (world["train"] + world["test"]).tocoo()
+    rs = np.random.RandomState(0)
+    frame = pd.DataFrame(
+        {
+            "user": [f"u{r}" for r in plays.row],
+            "item": [f"i{c}" for c in plays.col],
+            "plays": rs.randint(1, 5, plays.nnz),
+        }
+    )
+    frame.to_csv(folder / "plays.csv", index=False)
+    tags = world["item_features"].tocoo()
+    pd.DataFrame({"item": [f"i{r}" for r in tags.row], "feature": world["item_feature_labels"][tags.col]}).to_csv(
+        folder / "tags.csv", index=False
+    )
+    attributes = world["user_features"].tocoo()
+    pd.DataFrame(
+        {"user": [f"u{r}" for r in attributes.row], "feature": world["user_feature_labels"][attributes.col]}
+    ).to_csv(folder / "users.csv", index=False)
+    cold = world["cold_test"].tocoo()
+    pd.DataFrame({"user": [f"u{r}" for r in cold.row], "item": [f"i{c}" for c in cold.col]}).to_csv(
+        folder / "holdout.csv", index=False
+    )
+    result = run_cli(
+        "train", "plays.csv", "--item-features", "tags.csv", "--user-features", "users.csv", "--weight-col", "plays",
+        "--epochs", "4", "--eval-every", "2", "--plot", "curve.png", "--components", "8", "-o", "model.npz",
+        cwd=folder,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return folder, result
+
+
+def test_train_reports_saves_and_plots(files):
+    folder, result = files
+    assert "epoch   2: precision@10" in result.stdout and "epoch   4: precision@10" in result.stdout
+    assert "Saved the model and its id mappings to model.npz" in result.stdout
+    assert (folder / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model, dataset = LightFM.load(folder / "model.npz"), Dataset.load(folder / "model.npz")
+    matrices = LightFM.load_matrices(folder / "model.npz")
+    assert sorted(matrices) == ["interactions", "item_features", "user_features"]
+    assert model.item_embeddings.shape[0] == dataset.model_dimensions()[1] == 150 + 13
+    assert model.no_components == 8 and model.loss == "warp"
+
+
+def test_evaluate_matches_the_library(files):
+    folder, _ = files
+    result = run_cli("evaluate", "model.npz", "holdout.csv", "--k", "5", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    printed = dict(line.split() for line in result.stdout.splitlines()[3:])
+    model, dataset = LightFM.load(folder / "model.npz"), Dataset.load(folder / "model.npz")
+    matrices = LightFM.load_matrices(folder / "model.npz")
+    holdout = pd.read_csv(folder / "holdout.csv")
+    test, _ = dataset.build_interactions(holdout, "user", "item")
+    expected = precision_at_k(
+        model, test.tocsr(), matrices["interactions"], k=5,
+        user_features=matrices["user_features"], item_features=matrices["item_features"],
+    ).mean()  # fmt: skip
+    assert float(printed["precision@5"]) == pytest.approx(expected, abs=5e-4)
+
+
+def test_recommend_formats_and_exclusion(files):
+    folder, _ = files
+    (folder / "users.txt").write_text("u1\nu7\n")
+    result = run_cli(
+        "recommend",
+        "model.npz",
+        "--users-file",
+        "users.txt",
+        "--n",
+        "4",
+        "--exclude-seen",
+        "-o",
+        "recs.csv",
+        cwd=folder,
+    )
+    assert result.returncode == 0, result.stderr
+    recs = pd.read_csv(folder / "recs.csv")
+    assert list(recs.columns) == ["user", "rank", "item", "score"] and len(recs) == 8
+    seen = pd.read_csv(folder / "plays.csv")
+    model, dataset = LightFM.load(folder / "model.npz"), Dataset.load(folder / "model.npz")
+    matrices = LightFM.load_matrices(folder / "model.npz")
+    users, _, items, _ = dataset.mapping()
+    item_ids = {index: item for item, index in items.items()}
+    for user in ("u1", "u7"):
+        mine = recs[recs.user == user].sort_values("rank")
+        expected, _ = model.recommend(
+            users[user], n=4, exclude=matrices["interactions"],
+            user_features=matrices["user_features"], item_features=matrices["item_features"],
+        )  # fmt: skip
+        assert list(mine["item"]) == [item_ids[i] for i in expected]
+        trained = matrices["interactions"][users[user]].indices
+        assert not set(mine["item"]) & {item_ids[i] for i in trained}
+    assert set(recs["item"]) <= set(seen["item"]) | set(pd.read_csv(folder / "tags.csv")["item"])
+
+    as_json = run_cli("recommend", "model.npz", "--user", "u1", "--n", "2", "--format", "json", cwd=folder)
+    assert as_json.returncode == 0, as_json.stderr
+    records = json.loads(as_json.stdout)
+    assert [r["rank"] for r in records] == [1, 2] and records[0]["user"] == "u1"
+    assert records[0]["score"] >= records[1]["score"]
+
+
+def test_parquet_input(files, tmp_path):
+    pytest.importorskip("pyarrow")
+    folder, _ = files
+    frame = pd.read_csv(folder / "plays.csv").rename(columns={"user": "listener", "item": "album"})
+    frame.to_parquet(tmp_path / "plays.parquet")
+    result = run_cli(
+        "train", "plays.parquet", "--user-col", "listener", "--item-col", "album", "--epochs", "2", "--quiet",
+        "--test-fraction", "0", "-o", "m.npz", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert Dataset.load(tmp_path / "m.npz").interactions_shape() == (200, frame["album"].nunique())
+
+
+def test_demo_shows_features_help_cold_start():
+    result = run_cli("demo", "--epochs", "10", "--quiet", "--threads", "2")
+    assert result.returncode == 0, result.stderr
+    rows = {tuple(line.split()[:4]): line.split() for line in result.stdout.splitlines() if line.startswith("ids ")}
+    hybrid_cold = rows[("ids", "+", "features", "new")]
+    assert float(hybrid_cold[-1]) > 0.75, result.stdout  # AUC on items never seen in training
+    assert rows[("ids", "only", "new", "items")][-1] == "-"
+    assert float(rows[("ids", "only", "warm", "items")][-3]) > 0.05  # precision@10
+    assert "Sample recommendations" in result.stdout and "new: " in result.stdout
+
+
+def test_demo_on_movielens():
+    home = movielens_home()
+    if home is None:
+        pytest.skip("MovieLens 100k not found")
+    result = run_cli("demo", "--data", "movielens", "--data-home", home, "--epochs", "5", "--quiet")
+    assert result.returncode == 0, result.stderr
+    warm = next(line for line in result.stdout.splitlines() if line.startswith("ids only") and "warm" in line)
+    assert float(warm.split()[-1]) > 0.85  # AUC
+
+
+def test_every_command_has_help_with_examples():
+    for command in ("demo", "train", "evaluate", "recommend"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0 and "examples:" in result.stdout, command
+    usage = run_cli()
+    assert usage.returncode == 2 and "COMMAND" in usage.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("train", "absent.csv", "-o", "m.npz"), ["interactions file not found: absent.csv"]),
+        (("train", "plays.csv", "--user-col", "listener", "-o", "m.npz"), ["no column 'listener'", "--user-col"]),
+        (("train", "garbage.parquet", "-o", "m.npz"), ["cannot read interactions file garbage.parquet"]),
+        (("train", "bad_weights.csv", "--weight-col", "plays", "-o", "m.npz"), ["'plays' needs finite", "row 3"]),
+        (("train", "plays.csv", "--test-fraction", "0", "--plot", "c.png", "-o", "m.npz"), ["need held-out"]),
+        (("train", "plays.csv", "--weight-col", "plays", "--loss", "warp-kos", "-o", "m.npz"), ["warp-kos"]),
+        (("evaluate", "model.npz", "unknown_users.csv"), ["1 user id(s) in unknown_users.csv are not in", "'ghost'"]),
+        (("evaluate", "not_a_model.npz", "holdout.csv"), ["not a LightFM model file"]),
+        (("recommend", "model.npz", "--user", "ghost"), ["not in the model (first: 'ghost')"]),
+        (("recommend", "model.npz"), ["--user ID"]),
+        (("recommend", "absent.npz", "--user", "u1"), ["model file not found"]),
+    ],
+    ids=["missing-file", "missing-column", "malformed", "weights", "plot", "kos", "unknown-user", "bad-model",
+         "unknown-recommend", "no-users", "missing-model"],
+)  # fmt: skip
+def test_errors_are_one_clear_line(files, args, fragments):
+    folder, _ = files
+    (folder / "garbage.parquet").write_bytes(b"\x00\x01 not parquet")
+    (folder / "bad_weights.csv").write_text("user,item,plays\nu1,i1,3\nu2,i2,lots\n")
+    (folder / "unknown_users.csv").write_text("user,item\nghost,i1\nu1,i1\n")
+    (folder / "not_a_model.npz").write_text("hello")
+    if args[1] == "garbage.parquet":
+        pytest.importorskip("pyarrow")
+    assert_one_line_error(run_cli(*args, cwd=folder), *fragments)
