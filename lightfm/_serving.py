@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels.scoring import top_n_block
-from ._threads import numba_threads
+from ._threads import run_blocks
 from ._validation import check_index_range, check_num_threads, to_id_array, to_interactions
 
 # Target size of one block of scores (queries x candidates, float32).
@@ -59,21 +59,22 @@ def top_n(query_block, query_ids, target_side, n, exclusions, rows, candidates, 
         column_of[candidates] = np.arange(candidates.size)
     items = np.empty((query_ids.size, n), dtype=np.int64)
     scores = np.empty((query_ids.size, n), dtype=np.float32)
+
+    def work(start, stop):
+        block_scores = np.ascontiguousarray(query_block(query_ids[start:stop]) @ target_side, dtype=np.float32)
+        top_n_block(
+            block_scores,
+            rows[start:stop],
+            exclusions[0],
+            exclusions[1],
+            column_of,
+            candidates,
+            items[start:stop],
+            scores[start:stop],
+        )
+
     block = max(1, SCORE_BLOCK_BYTES // (4 * max(candidates.size, 1)))
-    with numba_threads(num_threads):
-        for start in range(0, query_ids.size, block):
-            stop = min(start + block, query_ids.size)
-            block_scores = np.ascontiguousarray(query_block(query_ids[start:stop]) @ target_side, dtype=np.float32)
-            top_n_block(
-                block_scores,
-                rows[start:stop],
-                exclusions[0],
-                exclusions[1],
-                column_of,
-                candidates,
-                items[start:stop],
-                scores[start:stop],
-            )
+    run_blocks(query_ids.size, block, num_threads, work)
     return items, scores
 
 
@@ -103,8 +104,9 @@ class RecommenderMixin:
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
             Item features, as in :meth:`predict`.
         num_threads : int, default 1
-            Threads for selecting the top items. Scoring is a BLAS product that
-            already uses every core, so on small machines 1 is often fastest.
+            Threads for scoring and selecting. With 1, the scoring product
+            uses BLAS's own threads; with more, blocks of users are scored and
+            selected on that many threads, each with single-threaded BLAS.
 
         Returns
         -------
@@ -181,7 +183,7 @@ class RecommenderMixin:
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
             Item features, as in :meth:`predict`.
         num_threads : int, default 1
-            Threads for selecting the neighbours.
+            Threads, as in :meth:`recommend`.
 
         Returns
         -------

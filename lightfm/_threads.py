@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
+_BLAS_LOCK = threading.Lock()
+_blas_state: dict = {"users": 0, "limiter": None}
 # Serialises parallel launches while the threading layer is unknown or not thread-safe.
 _LAUNCH_LOCK = threading.Lock()
 _THREADSAFE_LAYERS = ("omp", "tbb")
@@ -36,3 +39,54 @@ def numba_threads(num_threads: int):
             yield
         finally:
             numba.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread while any caller is inside (reference-counted across threads).
+
+    Scoring blocks on several of our own threads, each with its own matrix
+    product, beats one multi-threaded product followed by ranking: BLAS worker
+    threads busy-wait after a product and would compete with ours for the
+    cores. The first caller in sets the limit and the last one out restores
+    it, so concurrent callers never leave BLAS limited. Needs threadpoolctl
+    (else BLAS is left alone).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency, but degrade gracefully
+        yield
+        return
+    with _BLAS_LOCK:
+        if _blas_state["users"] == 0:
+            _blas_state["limiter"] = threadpool_limits(limits=1, user_api="blas")
+        _blas_state["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                _blas_state["limiter"].restore_original_limits()
+                _blas_state["limiter"] = None
+
+
+def run_blocks(n_rows: int, block: int, num_threads: int, work) -> None:
+    """Call ``work(start, stop)`` over consecutive blocks of ``n_rows`` rows.
+
+    With ``num_threads`` > 1 the blocks (made small enough that every thread
+    gets some) run on that many threads under :func:`single_threaded_blas`;
+    ``work`` must release the GIL for its heavy parts (BLAS and ``nogil``
+    kernels do). Exceptions propagate.
+    """
+    if num_threads > 1:
+        block = max(1, min(block, -(-n_rows // num_threads)))
+    starts = range(0, n_rows, block)
+    if num_threads == 1 or len(starts) <= 1:
+        for start in starts:
+            work(start, min(start + block, n_rows))
+        return
+    with single_threaded_blas(), ThreadPoolExecutor(max_workers=num_threads) as pool:
+        futures = [pool.submit(work, start, min(start + block, n_rows)) for start in starts]
+        for future in futures:
+            future.result()

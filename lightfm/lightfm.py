@@ -18,7 +18,7 @@ from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
-from ._threads import numba_threads
+from ._threads import numba_threads, run_blocks
 from ._validation import (
     FeatureMatrix,
     ParameterError,
@@ -751,16 +751,17 @@ class LightFM(RecommenderMixin):
         test_users = np.flatnonzero(np.diff(test.indptr))
         if test_users.size:
             item_side = self._item_side(items, n_items)
-            block = max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1)))
             test_indptr = test.indptr.astype(np.int64)
             train_indptr = train.indptr.astype(np.int64)
+
+            def work(start, stop):
+                block_users = test_users[start:stop]
+                scores = self._user_side(users, block_users) @ item_side
+                rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
+
             # Small rankings finish before a second thread has started: run them on one.
             rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
-            with numba_threads(rank_threads):
-                for start in range(0, test_users.size, block):
-                    block_users = test_users[start : start + block]
-                    scores = self._user_side(users, block_users) @ item_side
-                    rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
+            run_blocks(test_users.size, max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1))), rank_threads, work)
         return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
 
     @staticmethod

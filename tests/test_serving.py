@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_info
 
 from lightfm import LightFM
 
@@ -207,12 +208,15 @@ def test_concurrent_serving_matches_serial(board):
         except Exception as error:  # noqa: BLE001 - reported below
             failures.append(repr(error))
 
+    blas_threads = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
     threads = [threading.Thread(target=serve) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert failures == []
+    # Calls limit BLAS to one thread while they run; the last one out restores it.
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == blas_threads
 
 
 def test_concurrent_serving_survives_the_workqueue_layer():
@@ -225,10 +229,13 @@ def test_concurrent_serving_survives_the_workqueue_layer():
         model = LightFM(loss="warp", random_state=0).fit(train)
         expected = model.recommend(np.arange(200), n=5, num_threads=2)[0]
         bad = []
+        predictions = model.predict(np.arange(200), np.arange(200), num_threads=2)
         def serve():
             for _ in range(30):
                 if not np.array_equal(model.recommend(np.arange(200), n=5, num_threads=2)[0], expected):
                     bad.append(1)
+                if not np.array_equal(model.predict(np.arange(200), np.arange(200), num_threads=2), predictions):
+                    bad.append(2)
         threads = [threading.Thread(target=serve) for _ in range(8)]
         [t.start() for t in threads]; [t.join() for t in threads]
         print(numba.threading_layer(), len(bad))

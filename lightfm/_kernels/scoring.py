@@ -67,13 +67,14 @@ def _rank_user(scores, test_items, train_items, out):
             out[j] -= 1
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_indices, ranks):
     """Fill ``ranks`` (aligned with the test CSR data) for ``users``, whose scores are the rows of ``scores``.
 
-    ``scores`` is overwritten (train items masked).
+    ``scores`` is overwritten (train items masked). Serial: callers run blocks
+    on several threads, each with its own BLAS product (see ``lightfm._threads``).
     """
-    for b in prange(users.shape[0]):
+    for b in range(users.shape[0]):
         u = users[b]
         lo = test_indptr[u]
         hi = test_indptr[u + 1]
@@ -200,7 +201,7 @@ def _top_row(scores, top_columns, top_scores):
     return size
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def top_n_block(scores, rows, exclude_indptr, exclude_indices, column_of, candidates, out_items, out_scores):
     """Top ``out_items.shape[1]`` candidates of each row of ``scores``, best first.
 
@@ -209,10 +210,10 @@ def top_n_block(scores, rows, exclude_indptr, exclude_indices, column_of, candid
     is that item's column in ``scores`` or -1 if it is not a candidate, and
     ``candidates[column]`` maps a column back to its item. Slots left over when
     fewer candidates remain hold item -1 and score -inf. ``scores`` is
-    overwritten (excluded entries set to -inf).
+    overwritten (excluded entries set to -inf). Serial, like :func:`rank_block`.
     """
     n = out_items.shape[1]
-    for b in prange(scores.shape[0]):
+    for b in range(scores.shape[0]):
         row = scores[b]
         r = rows[b]
         for j in range(exclude_indptr[r], exclude_indptr[r + 1]):

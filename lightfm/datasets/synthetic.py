@@ -94,7 +94,7 @@ def make_synthetic(
     >>> world["train"].shape, world["item_features"].shape[0]
     ((100, 80), 80)
     >>> str(world["item_labels"][0]), str(world["item_feature_labels"][0])
-    ('Secret Horizon', 'genre:jazz')
+    ('Lonely Echo', 'genre:jazz')
     >>> world["cold_test"].tocsr()[:, world["cold_items"]].nnz == world["cold_test"].nnz
     True
     """
