@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -41,6 +42,16 @@ def numba_threads(num_threads: int):
             numba.set_num_threads(previous)
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries (found once: the search costs far more than a limit)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a dependency, but degrade gracefully
+        return None
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Limit BLAS to one thread while any caller is inside (reference-counted across threads).
@@ -52,21 +63,17 @@ def single_threaded_blas():
     it, so concurrent callers never leave BLAS limited. Needs threadpoolctl
     (else BLAS is left alone).
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a dependency, but degrade gracefully
-        yield
-        return
     with _BLAS_LOCK:
         if _blas_state["users"] == 0:
-            _blas_state["limiter"] = threadpool_limits(limits=1, user_api="blas")
+            controller = _blas_controller()
+            _blas_state["limiter"] = controller.limit(limits=1, user_api="blas") if controller else None
         _blas_state["users"] += 1
     try:
         yield
     finally:
         with _BLAS_LOCK:
             _blas_state["users"] -= 1
-            if _blas_state["users"] == 0:
+            if _blas_state["users"] == 0 and _blas_state["limiter"] is not None:
                 _blas_state["limiter"].restore_original_limits()
                 _blas_state["limiter"] = None
 

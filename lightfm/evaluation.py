@@ -24,7 +24,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels.scoring import auc_from_ranks
-from ._threads import numba_threads
 from ._validation import check_num_threads
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
@@ -190,8 +189,7 @@ def auc_score(
         train.sum_duplicates()
         n_train = np.diff(train.indptr).astype(np.int64)
     auc = np.zeros(n_users, dtype=np.float32)
-    with numba_threads(num_threads):
-        auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
+    auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
     return _per_user(auc, ranks, preserve_rows)
 
 

@@ -77,6 +77,21 @@ def logistic_epoch(params, rows, cols, labels, order, state, lr):
     return rng.state
 
 
+def _warp_negative(params, rng, u, pos, pos_score, positives, n_items, max_sampled, lr):
+    """Uniform draws until a non-positive violates the margin; step on it with the rank weight."""
+    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+    urep = U[u].astype(np.float64)
+    for draw in range(1, max_sampled + 1):
+        neg = rng.below(n_items)
+        neg_score = urep @ V[neg] + Ub[u] + Vb[neg]
+        if neg_score > pos_score - 1.0:
+            if neg in positives[u]:
+                continue
+            loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
+            _pairwise_update(params, u, pos, neg, loss, lr)
+            return
+
+
 def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state, lr):
     """One single-threaded WARP epoch with identity features and adagrad (no regularisation)."""
     U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
@@ -84,17 +99,32 @@ def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state
     rng.shuffle(order, 0, len(order))
     for i in order:
         u, pos = rows[i], cols[i]
+        pos_score = U[u].astype(np.float64) @ V[pos] + Ub[u] + Vb[pos]
+        _warp_negative(params, rng, u, pos, pos_score, positives, n_items, max_sampled, lr)
+    return rng.state
+
+
+def warp_kos_epoch(params, rows, order, positives, n_items, max_sampled, k, n, state, lr):
+    """One single-threaded k-OS WARP epoch (identity features, adagrad, no regularisation).
+
+    Per example: draw min(n, #positives) of the user's positives (sorted, with
+    replacement), take the k-th highest scored (ties: earlier draw first) and
+    run WARP on it.
+    """
+    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+    rng = XorShift(state)
+    rng.shuffle(order, 0, len(order))
+    for i in order:
+        u = rows[i]
+        user_positives = sorted(positives[u])
+        if not user_positives:
+            continue
         urep = U[u].astype(np.float64)
-        pos_score = urep @ V[pos] + Ub[u] + Vb[pos]
-        for draw in range(1, max_sampled + 1):
-            neg = rng.below(n_items)
-            neg_score = urep @ V[neg] + Ub[u] + Vb[neg]
-            if neg_score > pos_score - 1.0:
-                if neg in positives[u]:
-                    continue
-                loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
-                _pairwise_update(params, u, pos, neg, loss, lr)
-                break
+        drawn = [user_positives[rng.below(len(user_positives))] for _ in range(min(max(n, 1), len(user_positives)))]
+        scores = [urep @ V[item] + Ub[u] + Vb[item] for item in drawn]
+        ranked = sorted(range(len(drawn)), key=lambda s: (-scores[s], s))
+        chosen = ranked[min(max(k, 1), len(drawn)) - 1]
+        _warp_negative(params, rng, u, drawn[chosen], scores[chosen], positives, n_items, max_sampled, lr)
     return rng.state
 
 

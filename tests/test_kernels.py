@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from lightfm import LightFM
 from lightfm._kernels.rng import next_below, seed_states, shuffle_range
 
-from .oracles import XorShift, bpr_epoch, logistic_epoch, warp_epoch
+from .oracles import XorShift, bpr_epoch, logistic_epoch, warp_epoch, warp_kos_epoch
 
 
 def _params(model):
@@ -88,6 +88,15 @@ def test_warp_epoch_matches_oracle():
     interactions, model, expected, state, positives, order = _ranking_oracle_case("warp", 1, 11)
     n_items = interactions.shape[1]
     warp_epoch(expected, interactions.row, interactions.col, order, positives, n_items, 10, state, 0.05)
+    model.fit_partial(interactions, epochs=1)
+    _assert_params_close(model, expected)
+
+
+def test_warp_kos_epoch_matches_oracle():
+    interactions, model, expected, state, positives, order = _ranking_oracle_case("warp-kos", 3, 13)
+    model.set_params(k=2, n=4)
+    n_items = interactions.shape[1]
+    warp_kos_epoch(expected, interactions.row, order, positives, n_items, 10, 2, 4, state, 0.05)
     model.fit_partial(interactions, epochs=1)
     _assert_params_close(model, expected)
 

@@ -86,16 +86,17 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
         )
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def auc_from_ranks(indptr, ranks, n_train, n_items, out):
     """Per-user AUC: the fraction of (test item, non-train non-test item) pairs ordered correctly.
 
     ``ranks`` come from :func:`rank_block`. A positive's rank counts every other
     candidate scoring at least as high; the test items among them are
     subtracted, leaving the negatives ranked above it. Ties count as errors.
-    Users with no positives or no negatives get 0.5.
+    Users with no positives or no negatives get 0.5. Serial: it only sorts
+    each user's few ranks, far less than waking a thread pool costs.
     """
-    for u in prange(out.shape[0]):
+    for u in range(out.shape[0]):
         lo = indptr[u]
         hi = indptr[u + 1]
         n_pos = hi - lo
