@@ -36,14 +36,16 @@ def _check_k(k):
 
 
 def _ranks(model, test_interactions, train_interactions, user_features, item_features, num_threads, check):
+    return _ranks_and_train(
+        model, test_interactions, train_interactions, user_features, item_features, num_threads, check
+    )[0]
+
+
+def _ranks_and_train(model, test_interactions, train_interactions, user_features, item_features, num_threads, check):
+    """Ranks of the test interactions, and the train CSR excluded (rows of the test users)."""
     check_num_threads(num_threads)
-    return model.predict_rank(
-        test_interactions,
-        train_interactions=train_interactions,
-        user_features=user_features,
-        item_features=item_features,
-        num_threads=num_threads,
-        check_intersections=check,
+    return model._rank_test_interactions(
+        test_interactions, train_interactions, item_features, user_features, num_threads, check
     )
 
 
@@ -178,16 +180,12 @@ def auc_score(
     >>> auc_score(model, sp.coo_matrix(np.eye(3))).shape
     (3,)
     """
-    ranks = _ranks(
+    ranks, train = _ranks_and_train(
         model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
     )
     n_users, n_items = ranks.shape
-    if train_interactions is None:
-        n_train = np.zeros(n_users, dtype=np.int64)
-    else:
-        train = sp.csr_matrix(train_interactions)
-        train.sum_duplicates()
-        n_train = np.diff(train.indptr).astype(np.int64)
+    # Distinct train items per user: neither positives nor negatives (only test users' rows are needed).
+    n_train = np.diff(train.indptr).astype(np.int64)
     auc = np.zeros(n_users, dtype=np.float32)
     auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
     return _per_user(auc, ranks, preserve_rows)

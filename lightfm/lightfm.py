@@ -730,6 +730,14 @@ class LightFM(RecommenderMixin):
         >>> bool(ranks.data.max() <= 2)
         True
         """
+        return self._rank_test_interactions(
+            test_interactions, train_interactions, item_features, user_features, num_threads, check_intersections
+        )[0]
+
+    def _rank_test_interactions(
+        self, test_interactions, train_interactions, item_features, user_features, num_threads, check_intersections
+    ):
+        """:meth:`predict_rank`'s ranks, and the train CSR it excluded (only the test users' rows kept)."""
         self._check_initialized()
         num_threads = check_num_threads(num_threads)
         test = self._ranking_matrix(test_interactions, "test_interactions")
@@ -762,7 +770,7 @@ class LightFM(RecommenderMixin):
             # Small rankings finish before a second thread has started: run them on one.
             rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
             run_blocks(test_users.size, max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1))), rank_threads, work)
-        return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape)
+        return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape), train
 
     @staticmethod
     def _ranking_matrix(matrix, name, keep_rows=None):
