@@ -93,7 +93,14 @@ def run_blocks(n_rows: int, block: int, num_threads: int, work) -> None:
         for start in starts:
             work(start, min(start + block, n_rows))
         return
-    with single_threaded_blas(), ThreadPoolExecutor(max_workers=num_threads) as pool:
+    pool = _pool(num_threads)
+    with single_threaded_blas():
         futures = [pool.submit(work, start, min(start + block, n_rows)) for start in starts]
         for future in futures:
             future.result()
+
+
+@functools.lru_cache(maxsize=8)
+def _pool(num_threads: int) -> ThreadPoolExecutor:
+    """A long-lived pool per thread count: starting threads on every call costs as much as small rankings."""
+    return ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="lightfm-scoring")
