@@ -96,3 +96,19 @@ def test_mixed_type_ids_keep_their_types():
     assert list(dataset.mapping()[2]) == ["film", 7]
     interactions, _ = dataset.build_interactions([("alice", 7), (2, "film")])
     assert interactions.toarray().tolist() == [[0, 1], [1, 0]]
+
+
+def test_polars_frames_and_series_match_tuples():
+    pl = pytest.importorskip("polars")
+    rs = np.random.RandomState(1)
+    users, items, weights = rs.randint(0, 30, 300), rs.choice(["x", "y", "z"], 300), rs.rand(300)
+    frame = pl.DataFrame({"user": users, "item": items, "w": weights})
+    dataset = Dataset()
+    dataset.fit(frame["user"], frame["item"])  # polars Series
+    assert dataset.mapping()[0] == {int(u): i for i, u in enumerate(dict.fromkeys(users.tolist()))}
+    from_frame = dataset.build_interactions(frame, user_col="user", item_col="item", weight_col="w")
+    from_tuples = dataset.build_interactions(zip(users.tolist(), items.tolist(), weights.tolist(), strict=True))
+    for a, b in zip(from_frame, from_tuples, strict=True):
+        assert (a != b).nnz == 0
+    with pytest.raises(ValueError, match="weight_col='nope'"):
+        dataset.build_interactions(frame, user_col="user", item_col="item", weight_col="nope")
