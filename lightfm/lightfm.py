@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
-from ._kernels.lookup import alias_table, build_positives
+from ._kernels.lookup import alias_table, build_positives, count_shared
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
@@ -35,7 +35,7 @@ __all__ = ["LightFM", "ParameterError"]
 LOSSES = ("logistic", "warp", "bpr", "warp-kos")
 SCHEDULES = ("adagrad", "adadelta")
 # Score-matrix size (users x items) from which ranking uses more than one thread.
-_PARALLEL_RANKING_ABOVE = 4_000_000
+_PARALLEL_RANKING_ABOVE = 1_000_000
 # How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
 _MAX_SCALE_GROWTH = 1e6
 
@@ -535,7 +535,7 @@ class LightFM(RecommenderMixin):
         BPR draws negatives from the training items' empirical distribution (an
         item as often as it is a positive), through an alias table.
         """
-        indptr, indices = build_positives(data.rows, data.cols, positive_entries, data.shape[0])
+        indptr, indices = build_positives(data.rows, data.cols, positive_entries, data.shape[0], n_items)
         counts = (
             np.bincount(data.cols[positive_entries], minlength=n_items) if positive_entries.size else np.zeros(n_items)
         )
@@ -774,27 +774,25 @@ class LightFM(RecommenderMixin):
 
     @staticmethod
     def _ranking_matrix(matrix, name, keep_rows=None):
-        """CSR with int32 indices checked to be in range, as the rank kernel reads them.
+        """The pattern of ``matrix`` as a CSR with sorted, unique int32 indices, checked to be in range.
 
-        With ``keep_rows`` (a boolean mask of the rows), other rows are left empty.
+        Repeated entries count once; the values are not kept (ranking reads the
+        pattern only). With ``keep_rows`` (a boolean mask of the rows), other rows
+        are left empty.
         """
         data = to_interactions(matrix, name)
-        rows, cols, values = data.rows, data.cols, data.data
         if keep_rows is not None and keep_rows.shape[0] == data.shape[0]:
-            kept = keep_rows[rows]
-            rows, cols, values = rows[kept], cols[kept], values[kept]
-        csr = sp.csr_matrix((values, (rows, cols)), shape=data.shape)
-        csr.sort_indices()
+            entries = np.flatnonzero(keep_rows[data.rows]).astype(np.int32)
+        else:
+            entries = np.arange(data.rows.size, dtype=np.int32)
+        indptr, indices = build_positives(data.rows, data.cols, entries, *data.shape)
+        csr = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=data.shape)
         csr.indices = np.ascontiguousarray(csr.indices, dtype=np.int32)
         return csr
 
     @staticmethod
     def _check_test_train_intersections(test, train):
-        test_pattern = sp.csr_matrix((np.ones(test.nnz, dtype=np.int8), test.indices, test.indptr), shape=test.shape)
-        train_pattern = sp.csr_matrix(
-            (np.ones(train.nnz, dtype=np.int8), train.indices, train.indptr), shape=train.shape
-        )
-        shared = test_pattern.multiply(train_pattern).nnz
+        shared = count_shared(test.indptr.astype(np.int64), test.indices, train.indptr.astype(np.int64), train.indices)
         if shared:
             raise ValueError(
                 f"Test interactions matrix and train interactions matrix share {shared} interactions. "

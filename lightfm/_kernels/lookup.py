@@ -5,40 +5,46 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def build_positives(rows, cols, entries, n_users):
-    """CSR ``(indptr, indices)`` of the items in ``cols[entries]``, grouped by ``rows[entries]``.
+def build_positives(rows, cols, entries, n_rows, n_cols):
+    """CSR ``(indptr, indices)`` of the columns in ``cols[entries]``, grouped by ``rows[entries]``.
 
-    A counting sort by user, then a sort and de-duplication within each user's
-    (short) list; O(nnz) memory beyond the output.
+    Two stable counting sorts (by column, then by row) leave every row's
+    columns sorted without sorting any row, whatever the input order; repeats
+    are then dropped in one pass. O(nnz + n_rows + n_cols) time and memory.
     """
-    counts = np.zeros(n_users + 1, dtype=np.int64)
+    n = entries.shape[0]
+    starts = np.zeros(n_cols + 1, dtype=np.int64)
     for e in entries:
-        counts[rows[e] + 1] += 1
-    indptr = np.cumsum(counts)
+        starts[cols[e] + 1] += 1
+    for c in range(n_cols):
+        starts[c + 1] += starts[c]
+    by_column = np.empty(n, dtype=np.int32)
+    for e in entries:
+        c = cols[e]
+        by_column[starts[c]] = e
+        starts[c] += 1
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for e in entries:
+        indptr[rows[e] + 1] += 1
+    for r in range(n_rows):
+        indptr[r + 1] += indptr[r]
     fill = indptr[:-1].copy()
-    indices = np.empty(entries.shape[0], dtype=np.int32)
-    for e in entries:
-        u = rows[e]
-        indices[fill[u]] = cols[e]
-        fill[u] += 1
-    # Sort each row and drop repeats, compacting in place.
+    indices = np.empty(n, dtype=np.int32)
+    for e in by_column:
+        r = rows[e]
+        indices[fill[r]] = cols[e]
+        fill[r] += 1
+    # Drop repeats (adjacent now), compacting in place.
     out = 0
-    for u in range(n_users):
-        lo = indptr[u]
-        hi = indptr[u + 1]
-        indptr[u] = out
-        if hi > lo:
-            indices[lo:hi].sort()
-            previous = indices[lo]
-            indices[out] = previous
-            out += 1
-            for j in range(lo + 1, hi):
-                value = indices[j]
-                if value != previous:
-                    indices[out] = value
-                    out += 1
-                    previous = value
-    indptr[n_users] = out
+    for r in range(n_rows):
+        lo = indptr[r]
+        hi = indptr[r + 1]
+        indptr[r] = out
+        for j in range(lo, hi):
+            if j == lo or indices[j] != indices[j - 1]:
+                indices[out] = indices[j]
+                out += 1
+    indptr[n_rows] = out
     return indptr, indices[:out]
 
 
@@ -81,3 +87,22 @@ def alias_table(counts):
             n_small += 1
     # Leftovers are 1 up to rounding.
     return prob, alias
+
+
+@njit(cache=True, nogil=True)
+def count_shared(indptr_a, indices_a, indptr_b, indices_b):
+    """How many (row, column) pairs two CSR patterns with sorted, unique rows share (a merge per row)."""
+    shared = 0
+    for row in range(indptr_a.shape[0] - 1):
+        i, i_end = indptr_a[row], indptr_a[row + 1]
+        j, j_end = indptr_b[row], indptr_b[row + 1]
+        while i < i_end and j < j_end:
+            if indices_a[i] < indices_b[j]:
+                i += 1
+            elif indices_a[i] > indices_b[j]:
+                j += 1
+            else:
+                shared += 1
+                i += 1
+                j += 1
+    return shared
