@@ -50,6 +50,7 @@ def run_chunk(
     """
     rows, cols = samples[0], samples[1]
     user_emb, item_emb = user_params[0], item_params[0]
+    pos_indptr, pos_indices = lookup[0], lookup[1]
     touched = np.float32(0.0)
     for p in range(lo, hi):
         # Touch the data of examples a few steps ahead so that their cache misses overlap
@@ -57,6 +58,13 @@ def run_chunk(
         if p + _AHEAD_FAR < hi:
             ahead = order[p + _AHEAD_FAR]
             touched += rows[ahead] + cols[ahead]
+        if loss_code == BPR and p + _AHEAD_NEAR < hi:
+            # BPR checks every drawn negative against the user's positives: touch the first
+            # probe of that binary search ahead (a cache miss that was a seventh of a step).
+            u_ahead = rows[order[p + _AHEAD_NEAR]]
+            start = pos_indptr[u_ahead]
+            if start < pos_indptr[u_ahead + 1]:
+                touched += pos_indices[start + ((pos_indptr[u_ahead + 1] - start) >> 1)]
         if p + _AHEAD_NEAR < hi and user_feats is None and item_feats is None:
             ahead = order[p + _AHEAD_NEAR]
             touched += user_emb[rows[ahead], 0] + item_emb[cols[ahead], 0]
