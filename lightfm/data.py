@@ -396,7 +396,29 @@ class Dataset:
         return dataset
 
     def save(self, path) -> None:
-        """Write :meth:`to_json` to ``path`` (atomically, through a temporary file)."""
+        """Write :meth:`to_json` to ``path`` (atomically, through a temporary file).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The JSON file to write.
+
+        Raises
+        ------
+        TypeError
+            If an id or feature name is not a string, number, boolean or None.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset()
+        >>> dataset.fit(["ann", "bob"], ["dune"])
+        >>> path = os.path.join(tempfile.mkdtemp(), "dataset.json")
+        >>> dataset.save(path)
+        >>> Dataset.load(path).mapping()[0]
+        {'ann': 0, 'bob': 1}
+        """
         from ._persistence import write_atomic
 
         text = self.to_json().encode("utf-8")
@@ -406,10 +428,20 @@ class Dataset:
     def load(cls, path) -> Dataset:
         """Read a dataset saved by :meth:`save`, or stored in a model file by ``LightFM.save(path, dataset=...)``.
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A JSON file from :meth:`save` or a model ``.npz`` from ``LightFM.save``.
+
+        Returns
+        -------
+        Dataset
+            With the saved mappings and identity-feature settings.
+
         Raises
         ------
         ValueError
-            If the file holds no dataset.
+            If the file holds no dataset or is not a saved one.
         """
         from ._persistence import ModelFile
 
