@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from . import LightFM
-from .data import Dataset
+from .data import Dataset, _IdIndex
 from .evaluation import auc_score, precision_at_k, recall_at_k
 
 LOSSES = ("warp", "bpr", "logistic", "warp-kos")
@@ -135,7 +135,7 @@ def _load_bundle(path: str):
 
 
 def _indices(values, mapping: dict, what: str, source: str):
-    positions = np.array([mapping.get(value, -1) for value in values.tolist()], dtype=np.int64)
+    positions = np.asarray(_IdIndex(mapping).positions(values), dtype=np.int64)
     unknown = positions < 0
     if unknown.any():
         first = values[np.flatnonzero(unknown)[0]]

@@ -76,7 +76,7 @@ class _IdIndex:
     def lookup(self, values: np.ndarray, what: str) -> np.ndarray:
         if values.size == 0:
             return np.zeros(0, dtype=np.int32)
-        positions = self._positions(values)
+        positions = self.positions(values)
         missing = positions < 0
         if missing.any():
             value = values[np.flatnonzero(missing)[0]]
@@ -84,7 +84,7 @@ class _IdIndex:
             raise ValueError(f"{what} {value!r} not in {what} mapping. Call fit or fit_partial with it first.")
         return positions.astype(np.int32)
 
-    def _positions(self, values: np.ndarray) -> np.ndarray:
+    def positions(self, values: np.ndarray) -> np.ndarray:
         """Index of each value, -1 where unknown."""
         pandas = _pandas()
         if pandas is not None:
