@@ -24,6 +24,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 FORMAT_NAME = "lightfm-ng model"
 FORMAT_VERSION = 1
@@ -155,8 +156,6 @@ class ModelFile:
 
     def csr(self, name: str):
         """The CSR matrix ``name``, checked to be well formed and finite; None if absent."""
-        import scipy.sparse as sp
-
         if not self.has(f"{name}_shape"):
             return None
         shape = tuple(int(v) for v in self.array(f"{name}_shape", np.int64, (2,)))

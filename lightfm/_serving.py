@@ -12,11 +12,10 @@ import numpy as np
 
 from ._kernels.scoring import top_n_block
 from ._threads import run_blocks
-from ._validation import check_index_range, check_num_threads, to_id_array, to_interactions
+from ._validation import check_index_range, check_num_threads, to_id_array, to_pattern
 
 # Target size of one block of scores (queries x candidates, float32).
 SCORE_BLOCK_BYTES = 16 * 2**20
-_NO_EXCLUSIONS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32))
 
 
 def _check_n(n) -> int:
@@ -28,17 +27,14 @@ def _check_n(n) -> int:
 def _exclusion_csr(exclude, shape):
     """CSR ``(indptr, indices)`` of ``exclude``, checked to have ``shape``; stored entries are what counts."""
     if exclude is None:
-        return np.zeros(shape[0] + 1, dtype=np.int64), _NO_EXCLUSIONS[1]
-    data = to_interactions(exclude, "exclude")
-    if data.shape != shape:
+        return np.zeros(shape[0] + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    pattern = to_pattern(exclude, "exclude")
+    if pattern.shape != shape:
         raise ValueError(
-            f"exclude has shape {data.shape} but must be [n_users, n_items] = {shape} "
+            f"exclude has shape {pattern.shape} but must be [n_users, n_items] = {shape} "
             "(typically the training interactions)."
         )
-    order = np.argsort(data.rows, kind="stable")
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(data.rows, minlength=shape[0]), out=indptr[1:])
-    return indptr, np.ascontiguousarray(data.cols[order], dtype=np.int32)
+    return pattern.indptr.astype(np.int64), pattern.indices
 
 
 def top_n(query_block, query_ids, target_side, n, exclusions, rows, candidates, num_threads):

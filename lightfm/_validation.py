@@ -12,6 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels.lookup import build_positives
+
 INDEX_LIMIT = np.iinfo(np.int32).max
 
 
@@ -118,6 +120,24 @@ def to_interactions(matrix, name: str = "interactions") -> Interactions:
     check_index_range(rows, n_users, name, "row index")
     check_index_range(cols, n_items, name, "column index")
     return Interactions(rows, cols, _as_float32(coo.data, name), (n_users, n_items))
+
+
+def to_pattern(matrix, name: str, keep_rows=None) -> sp.csr_matrix:
+    """The stored entries of ``matrix`` as a CSR with sorted, unique int32 indices, checked to be in range.
+
+    Repeated entries count once and the values are not kept (ranking and
+    exclusion read the pattern only). With ``keep_rows`` (a boolean mask of the
+    rows), other rows are left empty.
+    """
+    data = to_interactions(matrix, name)
+    if keep_rows is not None and keep_rows.shape[0] == data.shape[0]:
+        entries = np.flatnonzero(keep_rows[data.rows]).astype(np.int32)
+    else:
+        entries = np.arange(data.rows.size, dtype=np.int32)
+    indptr, indices = build_positives(data.rows, data.cols, entries, *data.shape)
+    csr = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=data.shape)
+    csr.indices = np.ascontiguousarray(csr.indices, dtype=np.int32)
+    return csr
 
 
 def to_sample_weight(sample_weight, interactions: Interactions) -> np.ndarray:

@@ -27,6 +27,7 @@ from ._validation import (
     to_features,
     to_id_array,
     to_interactions,
+    to_pattern,
     to_sample_weight,
 )
 
@@ -740,13 +741,13 @@ class LightFM(RecommenderMixin):
         """:meth:`predict_rank`'s ranks, and the train CSR it excluded (only the test users' rows kept)."""
         self._check_initialized()
         num_threads = check_num_threads(num_threads)
-        test = self._ranking_matrix(test_interactions, "test_interactions")
+        test = to_pattern(test_interactions, "test_interactions")
         n_users, n_items = test.shape
         if train_interactions is None:
             train = sp.csr_matrix((n_users, n_items), dtype=np.float32)
         else:
             # Only the rows of users with test interactions matter (to exclude and to check).
-            train = self._ranking_matrix(train_interactions, "train_interactions", keep_rows=np.diff(test.indptr) > 0)
+            train = to_pattern(train_interactions, "train_interactions", keep_rows=np.diff(test.indptr) > 0)
             if train.shape != test.shape:
                 raise ValueError(
                     f"train_interactions has shape {train.shape} but test_interactions has shape {test.shape}."
@@ -771,24 +772,6 @@ class LightFM(RecommenderMixin):
             rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
             run_blocks(test_users.size, max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1))), rank_threads, work)
         return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape), train
-
-    @staticmethod
-    def _ranking_matrix(matrix, name, keep_rows=None):
-        """The pattern of ``matrix`` as a CSR with sorted, unique int32 indices, checked to be in range.
-
-        Repeated entries count once; the values are not kept (ranking reads the
-        pattern only). With ``keep_rows`` (a boolean mask of the rows), other rows
-        are left empty.
-        """
-        data = to_interactions(matrix, name)
-        if keep_rows is not None and keep_rows.shape[0] == data.shape[0]:
-            entries = np.flatnonzero(keep_rows[data.rows]).astype(np.int32)
-        else:
-            entries = np.arange(data.rows.size, dtype=np.int32)
-        indptr, indices = build_positives(data.rows, data.cols, entries, *data.shape)
-        csr = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=data.shape)
-        csr.indices = np.ascontiguousarray(csr.indices, dtype=np.int32)
-        return csr
 
     @staticmethod
     def _check_test_train_intersections(test, train):
@@ -982,20 +965,13 @@ class LightFM(RecommenderMixin):
                 matrix = to_features(features, 0, f"{side}_features")
                 if self._is_fitted():
                     self._check_feature_columns(matrix, side, exact=True)
-                matrices[f"{side}_features"] = self._as_csr(matrix)
+                identity = sp.identity(matrix.n_rows, dtype=np.float32, format="csr")
+                matrices[f"{side}_features"] = identity if matrix.matrix is None else matrix.matrix
         if interactions is not None:
             data = to_interactions(interactions)
             csr = sp.csr_matrix((data.data, (data.rows, data.cols)), shape=data.shape, dtype=np.float32)
             matrices["interactions"] = csr
         return matrices
-
-    @staticmethod
-    def _as_csr(features: FeatureMatrix):
-        if features.identity:
-            return sp.identity(features.n_rows, dtype=np.float32, format="csr")
-        return sp.csr_matrix(
-            (features.data, features.indices, features.indptr), shape=(features.n_rows, features.n_features)
-        )
 
     @staticmethod
     def load_matrices(path):
