@@ -22,6 +22,8 @@ from ._threads import numba_threads, run_blocks
 from ._validation import (
     FeatureMatrix,
     ParameterError,
+    cache_aligned,
+    cache_aligned_empty,
     check_index_range,
     check_num_threads,
     to_features,
@@ -315,16 +317,21 @@ class LightFM(RecommenderMixin):
 
     def _fresh_side(self, n_features, no_components):
         """Newly initialised parameter and optimiser rows for ``n_features`` features of one side."""
-        embeddings = ((self.random_state.rand(n_features, no_components) - 0.5) / no_components).astype(np.float32)
         accumulator_start = 1.0 if self.learning_schedule == "adagrad" else 0.0
-        return {
-            "embeddings": embeddings,
-            "embedding_gradients": np.full_like(embeddings, accumulator_start),
-            "embedding_momentum": np.zeros_like(embeddings),
-            "biases": np.zeros(n_features, dtype=np.float32),
-            "bias_gradients": np.full(n_features, accumulator_start, dtype=np.float32),
-            "bias_momentum": np.zeros(n_features, dtype=np.float32),
-        }
+        rows = {}
+        for name, shape, value in (
+            ("embeddings", (n_features, no_components), None),
+            ("embedding_gradients", (n_features, no_components), accumulator_start),
+            ("embedding_momentum", (n_features, no_components), 0.0),
+            ("biases", (n_features,), 0.0),
+            ("bias_gradients", (n_features,), accumulator_start),
+            ("bias_momentum", (n_features,), 0.0),
+        ):
+            rows[name] = cache_aligned_empty(shape)
+            if value is not None:
+                rows[name].fill(value)
+        rows["embeddings"][...] = (self.random_state.rand(n_features, no_components) - 0.5) / no_components
+        return rows
 
     def _is_fitted(self) -> bool:
         return all(getattr(self, name, None) is not None for name in _PARAMETER_NAMES)
@@ -345,8 +352,7 @@ class LightFM(RecommenderMixin):
                         f"{name} must be a float32 array of shape {expected}, got "
                         f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}."
                     )
-                if not array.flags.c_contiguous:
-                    setattr(self, name, np.ascontiguousarray(array))
+                setattr(self, name, cache_aligned(array))
         if self.item_embeddings.shape[1] != self.user_embeddings.shape[1]:
             raise ValueError("user_embeddings and item_embeddings have different numbers of components.")
 

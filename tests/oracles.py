@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 
+from lightfm._kernels.candidates import RING_SIZE
+
 MASK = (1 << 64) - 1
 
 
@@ -28,6 +30,22 @@ class XorShift:
         for i in range(hi - 1, lo, -1):
             j = lo + self.below(i - lo + 1)
             order[i], order[j] = order[j], order[i]
+
+
+class CandidateRing:
+    """The kernels' negative candidates: draws from ``rng`` delayed by ``size`` draws.
+
+    Filled once the epoch's order is shuffled; taking a candidate draws its replacement
+    from the same generator (so other draws, e.g. k-OS's positives, interleave with them).
+    """
+
+    def __init__(self, draw, size=RING_SIZE):
+        self.draw = draw
+        self.pending = [draw() for _ in range(size)]
+
+    def take(self):
+        self.pending.append(self.draw())
+        return self.pending.pop(0)
 
 
 def _adagrad(param, acc, grad, lr):
@@ -77,12 +95,12 @@ def logistic_epoch(params, rows, cols, labels, order, state, lr):
     return rng.state
 
 
-def _warp_negative(params, rng, u, pos, pos_score, positives, n_items, max_sampled, lr):
+def _warp_negative(params, candidates, u, pos, pos_score, positives, n_items, max_sampled, lr):
     """Uniform draws until a non-positive violates the margin; step on it with the rank weight."""
     U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
     urep = U[u].astype(np.float64)
     for draw in range(1, max_sampled + 1):
-        neg = rng.below(n_items)
+        neg = candidates.take()
         neg_score = urep @ V[neg] + Ub[u] + Vb[neg]
         if neg_score > pos_score - 1.0:
             if neg in positives[u]:
@@ -97,10 +115,11 @@ def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state
     U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
     rng = XorShift(state)
     rng.shuffle(order, 0, len(order))
+    candidates = CandidateRing(lambda: rng.below(n_items))
     for i in order:
         u, pos = rows[i], cols[i]
         pos_score = U[u].astype(np.float64) @ V[pos] + Ub[u] + Vb[pos]
-        _warp_negative(params, rng, u, pos, pos_score, positives, n_items, max_sampled, lr)
+        _warp_negative(params, candidates, u, pos, pos_score, positives, n_items, max_sampled, lr)
     return rng.state
 
 
@@ -114,6 +133,7 @@ def warp_kos_epoch(params, rows, order, positives, n_items, max_sampled, k, n, s
     U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
     rng = XorShift(state)
     rng.shuffle(order, 0, len(order))
+    candidates = CandidateRing(lambda: rng.below(n_items))
     for i in order:
         u = rows[i]
         user_positives = sorted(positives[u])
@@ -124,7 +144,7 @@ def warp_kos_epoch(params, rows, order, positives, n_items, max_sampled, k, n, s
         scores = [urep @ V[item] + Ub[u] + Vb[item] for item in drawn]
         ranked = sorted(range(len(drawn)), key=lambda s: (-scores[s], s))
         chosen = ranked[min(max(k, 1), len(drawn)) - 1]
-        _warp_negative(params, rng, u, drawn[chosen], scores[chosen], positives, n_items, max_sampled, lr)
+        _warp_negative(params, candidates, u, drawn[chosen], scores[chosen], positives, n_items, max_sampled, lr)
     return rng.state
 
 
@@ -154,13 +174,14 @@ def bpr_epoch(params, rows, cols, order, positives, n_items, prob, alias, state,
     U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
     rng = XorShift(state)
     rng.shuffle(order, 0, len(order))
+    candidates = CandidateRing(lambda: _alias_draw(rng, prob, alias))
     for i in order:
         u, pos = rows[i], cols[i]
         if len(positives[u]) >= n_items:
             continue
         neg = -1
         for _ in range(100):
-            candidate = _alias_draw(rng, prob, alias)
+            candidate = candidates.take()
             if candidate not in positives[u]:
                 neg = candidate
                 break

@@ -4,6 +4,8 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lightfm import LightFM
 from lightfm._kernels.rng import next_below, seed_states, shuffle_range
@@ -162,3 +164,28 @@ def test_alias_table_draws_the_empirical_distribution():
         hits[i] += 1
     assert hits[1] == hits[5] == 0
     np.testing.assert_allclose(hits / hits.sum(), counts / counts.sum(), atol=0.02)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_rows=st.integers(1, 6),
+    n_cols=st.integers(1, 7),
+    data=st.data(),
+    grouped=st.booleans(),
+)
+def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, grouped):
+    """Both paths (entries grouped by row, and any order) give each row's sorted, unique columns."""
+    from lightfm._kernels.lookup import build_positives
+
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_cols - 1)), max_size=30))
+    if grouped:
+        pairs = sorted(pairs, key=lambda pair: pair[0])  # rows grouped, columns in any order
+    rows = np.array([r for r, _ in pairs], dtype=np.int32)
+    cols = np.array([c for _, c in pairs], dtype=np.int32)
+    keep = data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))
+    entries = np.flatnonzero(np.array(keep, dtype=bool)).astype(np.int32)
+    indptr, indices = build_positives(rows, cols, entries, n_rows, n_cols)
+    for r in range(n_rows):
+        expected = sorted({int(cols[e]) for e in entries if rows[e] == r})
+        assert indices[indptr[r] : indptr[r + 1]].tolist() == expected
+    assert indptr[0] == 0 and indptr[-1] == indices.size

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from lightfm import LightFM, ParameterError
 from lightfm.evaluation import auc_score
+from lightfm.lightfm import _PARAMETER_NAMES
 
 from .conftest import checkerboard, zero_model
 from .oracles import brute_force_ranks
@@ -555,3 +556,15 @@ def test_new_users_join_a_trained_model_through_dataset_fit_partial():
     items, _ = model.recommend(np.arange(40, 50), n=5, user_features=user_features, item_features=item_features)
     groups = np.array([u_group(u) for u in new_users])
     assert np.mean(items % 2 == groups[:, None]) > 0.9
+
+
+def test_parameters_are_cache_line_aligned_for_training(board):
+    """The kernels read whole rows: fresh, unpickled and resized parameters start on a cache line."""
+    train, _ = board
+    n_users = train.shape[0]
+    model = LightFM(no_components=32, loss="bpr", random_state=0).fit(train)
+    restored = pickle.loads(pickle.dumps(model)).resize(n_user_features=n_users + 3)
+    restored.fit_partial(train, user_features=sp.identity(n_users + 3, format="csr")[:n_users])
+    for fitted in (model, restored):
+        for name in _PARAMETER_NAMES:
+            assert getattr(fitted, name).ctypes.data % 64 == 0, name

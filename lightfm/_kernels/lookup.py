@@ -8,32 +8,51 @@ from numba import njit
 def build_positives(rows, cols, entries, n_rows, n_cols):
     """CSR ``(indptr, indices)`` of the columns in ``cols[entries]``, grouped by ``rows[entries]``.
 
-    Two stable counting sorts (by column, then by row) leave every row's
-    columns sorted without sorting any row, whatever the input order; repeats
-    are then dropped in one pass. O(nnz + n_rows + n_cols) time and memory.
+    Entries already grouped by row (a COO from ``tocoo()`` of a CSR, or data
+    sorted by user) are copied in one pass and only rows whose columns are out
+    of order get sorted. Otherwise two stable counting sorts (by column, then by
+    row) leave every row's columns sorted without sorting any row. Repeats are
+    then dropped in one pass. O(nnz + n_rows + n_cols) time and memory, plus the
+    sorting of unsorted rows in the first case.
     """
     n = entries.shape[0]
-    starts = np.zeros(n_cols + 1, dtype=np.int64)
-    for e in entries:
-        starts[cols[e] + 1] += 1
-    for c in range(n_cols):
-        starts[c + 1] += starts[c]
-    by_column = np.empty(n, dtype=np.int32)
-    for e in entries:
-        c = cols[e]
-        by_column[starts[c]] = e
-        starts[c] += 1
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    grouped = True
+    previous = 0
     for e in entries:
-        indptr[rows[e] + 1] += 1
+        r = rows[e]
+        indptr[r + 1] += 1
+        grouped &= r >= previous
+        previous = r
     for r in range(n_rows):
         indptr[r + 1] += indptr[r]
-    fill = indptr[:-1].copy()
     indices = np.empty(n, dtype=np.int32)
-    for e in by_column:
-        r = rows[e]
-        indices[fill[r]] = cols[e]
-        fill[r] += 1
+    if grouped:
+        for k in range(n):
+            indices[k] = cols[entries[k]]
+        for r in range(n_rows):
+            lo = indptr[r]
+            hi = indptr[r + 1]
+            for j in range(lo + 1, hi):
+                if indices[j] < indices[j - 1]:
+                    indices[lo:hi].sort()
+                    break
+    else:
+        starts = np.zeros(n_cols + 1, dtype=np.int64)
+        for e in entries:
+            starts[cols[e] + 1] += 1
+        for c in range(n_cols):
+            starts[c + 1] += starts[c]
+        by_column = np.empty(n, dtype=np.int32)
+        for e in entries:
+            c = cols[e]
+            by_column[starts[c]] = e
+            starts[c] += 1
+        fill = indptr[:-1].copy()
+        for e in by_column:
+            r = rows[e]
+            indices[fill[r]] = cols[e]
+            fill[r] += 1
     # Drop repeats (adjacent now), compacting in place.
     out = 0
     for r in range(n_rows):

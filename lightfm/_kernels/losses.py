@@ -15,8 +15,9 @@ import math
 import numpy as np
 from numba import njit
 
+from .candidates import next_candidate
 from .dispatch import on_none
-from .rng import next_alias, next_below
+from .rng import next_below
 from .sgd import decay, is_positive, represent, score, score_item, update_side
 
 # WARP's rank weight is clipped here for numerical stability (as in the original).
@@ -90,7 +91,7 @@ def bpr_step(
 ):
     """BPR (Rendle et al. 2009): the negative comes from the training items' empirical distribution."""
     rows, cols, _ = samples
-    pos_indptr, pos_indices, (neg_prob, neg_alias), n_items = lookup
+    pos_indptr, pos_indices, _, n_items = lookup
     urep, irep, jrep = scratch[0], scratch[1], scratch[2]
     scales = opt[2]
     u = rows[i]
@@ -99,7 +100,7 @@ def bpr_step(
         return state
     neg = -1
     for _ in range(MAX_BPR_DRAWS):
-        state, candidate = next_alias(state, neg_prob, neg_alias)
+        state, candidate = next_candidate(state, False, lookup, item_feats, item_params, scratch[6])
         if not is_positive(pos_indptr, pos_indices, u, candidate):
             neg = candidate
             break
@@ -142,7 +143,7 @@ def _warp_negative(
     urep, jrep = scratch[0], scratch[2]
     inv_i = np.float32(1.0 / opt[2][1])
     for draw in range(1, max_sampled + 1):
-        state, neg = next_below(state, n_items)
+        state, neg = next_candidate(state, True, lookup, item_feats, item_params, scratch[6])
         neg_score = score_item(urep, item_feats, item_params[0], item_params[3], neg, inv_i)
         if neg_score > pos_score - np.float32(1.0):
             if is_positive(pos_indptr, pos_indices, u, neg):

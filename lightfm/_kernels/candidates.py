@@ -1,0 +1,66 @@
+"""Negative candidates drawn a few draws ahead, so that their rows are in cache when used.
+
+The ranking losses draw negative items at random (uniformly for WARP and
+k-OS WARP, from the training items' empirical distribution for BPR) and read
+each one's embedding row at once: a cache miss nothing could have predicted.
+Instead each thread keeps a ring of its next ``RING_SIZE`` candidates. Taking
+one draws its replacement and prefetches the replacement's rows, which are
+needed ``RING_SIZE`` draws later (a training step or more away).
+
+The stream of candidates is the stream of draws, delayed: with one thread a
+run stays a pure function of its seed. The ring is filled at the start of
+every kernel call (:func:`fill_candidates`); ``ring[0]`` is the index of the
+oldest candidate, ``ring[1:]`` the candidates.
+"""
+
+import numpy as np
+from numba import njit
+
+from .prefetch import prefetch, prefetch_row
+from .rng import next_alias, next_below
+
+# Candidates kept ahead; a power of two (the ring index wraps with a mask).
+RING_SIZE = 8
+
+
+def make_ring():
+    """An empty candidate ring (see the module docstring for the layout)."""
+    return np.zeros(RING_SIZE + 1, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw(state, uniform, lookup):
+    if uniform:
+        return next_below(state, lookup[3])
+    return next_alias(state, lookup[2][0], lookup[2][1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_item(item_feats, item_params, item):
+    # With feature matrices an item is a sum of feature rows; only identity rows are prefetched.
+    if item_feats is None:
+        prefetch_row(item_params[0], item)
+        prefetch(item_params[3], item)
+
+
+@njit(cache=True, nogil=True)
+def fill_candidates(state, uniform, lookup, item_feats, item_params, ring):
+    """Draw a full ring of candidates (uniform over items if ``uniform``, else BPR's alias table)."""
+    for slot in range(1, ring.shape[0]):
+        state, item = _draw(state, uniform, lookup)
+        ring[slot] = item
+        _prefetch_item(item_feats, item_params, item)
+    ring[0] = 0
+    return state
+
+
+@njit(cache=True, nogil=True, inline="always")
+def next_candidate(state, uniform, lookup, item_feats, item_params, ring):
+    """Return ``(new_state, item)``: the oldest candidate, replaced by a new draw."""
+    slot = ring[0]
+    item = ring[slot + 1]
+    state, fresh = _draw(state, uniform, lookup)
+    ring[slot + 1] = fresh
+    _prefetch_item(item_feats, item_params, fresh)
+    ring[0] = (slot + 1) & (RING_SIZE - 1)
+    return state, item
