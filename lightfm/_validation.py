@@ -56,11 +56,15 @@ def identity_features(n_rows: int) -> FeatureMatrix:
     return FeatureMatrix(*_EMPTY_FEATS, n_rows=n_rows, n_features=n_rows, identity=True, matrix=None)
 
 
-def cache_aligned_empty(shape, dtype=np.float32) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts on a cache-line boundary."""
+def cache_aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """A zero-filled C-contiguous array whose data starts on a cache-line boundary.
+
+    Zeroed by the allocator (``calloc``): pages never written cost no memory,
+    like ``np.zeros``.
+    """
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buffer = np.empty(nbytes + CACHE_LINE_BYTES, dtype=np.uint8)
+    buffer = np.zeros(nbytes + CACHE_LINE_BYTES, dtype=np.uint8)
     start = -buffer.ctypes.data % CACHE_LINE_BYTES
     return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
@@ -69,7 +73,7 @@ def cache_aligned(array: np.ndarray) -> np.ndarray:
     """``array`` itself if C-contiguous and cache-line aligned, else such a copy."""
     if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE_BYTES == 0:
         return array
-    aligned = cache_aligned_empty(array.shape, array.dtype)
+    aligned = cache_aligned_zeros(array.shape, array.dtype)
     aligned[...] = array
     return aligned
 

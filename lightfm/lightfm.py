@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
-from ._kernels.lookup import alias_table, build_positives, count_shared
+from ._kernels.lookup import alias_table, build_positives, count_columns, count_shared
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
@@ -23,7 +23,7 @@ from ._validation import (
     FeatureMatrix,
     ParameterError,
     cache_aligned,
-    cache_aligned_empty,
+    cache_aligned_zeros,
     check_index_range,
     check_num_threads,
     to_features,
@@ -37,6 +37,9 @@ __all__ = ["LightFM", "ParameterError"]
 
 LOSSES = ("logistic", "warp", "bpr", "warp-kos")
 SCHEDULES = ("adagrad", "adadelta")
+# Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
+# about twice a server core's L2 cache. Below it prefetching only costs instructions.
+_PREFETCH_ABOVE_BYTES = 4 << 20
 # Score-matrix size (users x items) from which ranking uses more than one thread.
 _PARALLEL_RANKING_ABOVE = 1_000_000
 # How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
@@ -148,8 +151,14 @@ class _EpochJob:
             self.item[1],
             opt,
             scratch,
+            self.prefetch_rows,
         )
         return np.uint64(state)
+
+    @property
+    def prefetch_rows(self):
+        """Whether the embedding rows and accumulators outgrow a core's cache, so prefetching pays."""
+        return sum(side[1][0].nbytes + side[1][1].nbytes for side in (self.user, self.item)) > _PREFETCH_ABOVE_BYTES
 
     def run(self, states, pool):
         """One epoch: each thread shuffles and walks its chunk of ``order``, in segments.
@@ -327,8 +336,8 @@ class LightFM(RecommenderMixin):
             ("bias_gradients", (n_features,), accumulator_start),
             ("bias_momentum", (n_features,), 0.0),
         ):
-            rows[name] = cache_aligned_empty(shape)
-            if value is not None:
+            rows[name] = cache_aligned_zeros(shape)
+            if value:
                 rows[name].fill(value)
         rows["embeddings"][...] = (self.random_state.rand(n_features, no_components) - 0.5) / no_components
         return rows
@@ -513,8 +522,10 @@ class LightFM(RecommenderMixin):
             raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
 
         ranking = self.loss != "logistic"
-        order = np.flatnonzero(data.data > 0) if ranking else np.arange(data.data.size)
-        order = order.astype(np.int32)
+        if ranking and data.data.size and data.data.min() <= 0:
+            order = np.flatnonzero(data.data > 0).astype(np.int32)
+        else:  # every entry is an example; no int64 temporary of the size of the data
+            order = np.arange(data.data.size, dtype=np.int32)
         adadelta = self.learning_schedule == "adadelta"
         job = _EpochJob(
             loss_code=LOSS_CODES[self.loss],
@@ -543,10 +554,7 @@ class LightFM(RecommenderMixin):
         item as often as it is a positive), through an alias table.
         """
         indptr, indices = build_positives(data.rows, data.cols, positive_entries, data.shape[0], n_items)
-        counts = (
-            np.bincount(data.cols[positive_entries], minlength=n_items) if positive_entries.size else np.zeros(n_items)
-        )
-        return (indptr, indices, alias_table(counts.astype(np.float64)), n_items)
+        return (indptr, indices, alias_table(count_columns(data.cols, positive_entries, n_items)), n_items)
 
     def _segment_length(self, n_examples, num_threads, adadelta):
         """Examples per thread between checks of the lazy-regularisation scales."""

@@ -7,10 +7,11 @@ Instead each thread keeps a ring of its next ``RING_SIZE`` candidates. Taking
 one draws its replacement and prefetches the replacement's rows, which are
 needed ``RING_SIZE`` draws later (a training step or more away).
 
-The stream of candidates is the stream of draws, delayed: with one thread a
-run stays a pure function of its seed. The ring is filled at the start of
-every kernel call (:func:`fill_candidates`); ``ring[0]`` is the index of the
-oldest candidate, ``ring[1:]`` the candidates.
+The stream of candidates is the stream of draws, delayed, whether or not rows
+are prefetched: with one thread a run stays a pure function of its seed. The
+ring is filled at the start of every kernel call (:func:`fill_candidates`);
+``ring[0]`` is the index of the oldest candidate, ``ring[1]`` 1 when rows are
+prefetched, ``ring[2:]`` the candidates.
 """
 
 import numpy as np
@@ -25,7 +26,7 @@ RING_SIZE = 8
 
 def make_ring():
     """An empty candidate ring (see the module docstring for the layout)."""
-    return np.zeros(RING_SIZE + 1, dtype=np.int64)
+    return np.zeros(RING_SIZE + 2, dtype=np.int64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -36,21 +37,22 @@ def _draw(state, uniform, lookup):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _prefetch_item(item_feats, item_params, item):
+def _prefetch_item(item_feats, item_params, item, ring):
     # With feature matrices an item is a sum of feature rows; only identity rows are prefetched.
-    if item_feats is None:
+    if item_feats is None and ring[1]:
         prefetch_row(item_params[0], item)
         prefetch(item_params[3], item)
 
 
 @njit(cache=True, nogil=True)
-def fill_candidates(state, uniform, lookup, item_feats, item_params, ring):
+def fill_candidates(state, uniform, lookup, item_feats, item_params, ring, prefetch_rows):
     """Draw a full ring of candidates (uniform over items if ``uniform``, else BPR's alias table)."""
-    for slot in range(1, ring.shape[0]):
+    ring[0] = 0
+    ring[1] = prefetch_rows
+    for slot in range(2, ring.shape[0]):
         state, item = _draw(state, uniform, lookup)
         ring[slot] = item
-        _prefetch_item(item_feats, item_params, item)
-    ring[0] = 0
+        _prefetch_item(item_feats, item_params, item, ring)
     return state
 
 
@@ -58,9 +60,9 @@ def fill_candidates(state, uniform, lookup, item_feats, item_params, ring):
 def next_candidate(state, uniform, lookup, item_feats, item_params, ring):
     """Return ``(new_state, item)``: the oldest candidate, replaced by a new draw."""
     slot = ring[0]
-    item = ring[slot + 1]
+    item = ring[slot + 2]
     state, fresh = _draw(state, uniform, lookup)
-    ring[slot + 1] = fresh
-    _prefetch_item(item_feats, item_params, fresh)
+    ring[slot + 2] = fresh
+    _prefetch_item(item_feats, item_params, fresh, ring)
     ring[0] = (slot + 1) & (RING_SIZE - 1)
     return state, item

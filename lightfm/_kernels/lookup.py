@@ -68,6 +68,15 @@ def build_positives(rows, cols, entries, n_rows, n_cols):
 
 
 @njit(cache=True, nogil=True)
+def count_columns(cols, entries, n_cols):
+    """How often each column occurs in ``cols[entries]``, as float64 (``np.bincount`` without its temporaries)."""
+    counts = np.zeros(n_cols, dtype=np.float64)
+    for e in entries:
+        counts[cols[e]] += 1.0
+    return counts
+
+
+@njit(cache=True, nogil=True)
 def alias_table(counts):
     """Walker/Vose alias table drawing index ``i`` with probability ``counts[i] / counts.sum()``.
 
