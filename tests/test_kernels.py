@@ -171,15 +171,17 @@ def test_alias_table_draws_the_empirical_distribution():
     n_rows=st.integers(1, 6),
     n_cols=st.integers(1, 7),
     data=st.data(),
-    grouped=st.booleans(),
+    order=st.sampled_from(["any", "by row", "by row and column"]),
 )
-def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, grouped):
-    """Both paths (entries grouped by row, and any order) give each row's sorted, unique columns."""
+def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, order):
+    """Both paths (entries in (row, column) order, and any order) give each row's sorted, unique columns."""
     from lightfm._kernels.lookup import build_positives
 
     pairs = data.draw(st.lists(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_cols - 1)), max_size=30))
-    if grouped:
+    if order == "by row":
         pairs = sorted(pairs, key=lambda pair: pair[0])  # rows grouped, columns in any order
+    elif order == "by row and column":
+        pairs = sorted(pairs)
     rows = np.array([r for r, _ in pairs], dtype=np.int32)
     cols = np.array([c for _, c in pairs], dtype=np.int32)
     keep = data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))

@@ -8,35 +8,30 @@ from numba import njit
 def build_positives(rows, cols, entries, n_rows, n_cols):
     """CSR ``(indptr, indices)`` of the columns in ``cols[entries]``, grouped by ``rows[entries]``.
 
-    Entries already grouped by row (a COO from ``tocoo()`` of a CSR, or data
-    sorted by user) are copied in one pass and only rows whose columns are out
-    of order get sorted. Otherwise two stable counting sorts (by column, then by
-    row) leave every row's columns sorted without sorting any row. Repeats are
-    then dropped in one pass. O(nnz + n_rows + n_cols) time and memory, plus the
-    sorting of unsorted rows in the first case.
+    Entries already in (row, column) order (a COO from ``tocoo()`` of a CSR, or
+    data sorted by user and item) are copied in one pass. Otherwise two stable
+    counting sorts (by column, then by row) leave every row's columns sorted
+    without sorting any row. Repeats are then dropped in one pass.
+    O(nnz + n_rows + n_cols) time and memory.
     """
     n = entries.shape[0]
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    grouped = True
-    previous = 0
+    in_order = True
+    previous_row = 0
+    previous_col = 0
     for e in entries:
         r = rows[e]
+        c = cols[e]
         indptr[r + 1] += 1
-        grouped &= r >= previous
-        previous = r
+        in_order &= (r > previous_row) | ((r == previous_row) & (c >= previous_col))
+        previous_row = r
+        previous_col = c
     for r in range(n_rows):
         indptr[r + 1] += indptr[r]
     indices = np.empty(n, dtype=np.int32)
-    if grouped:
+    if in_order:
         for k in range(n):
             indices[k] = cols[entries[k]]
-        for r in range(n_rows):
-            lo = indptr[r]
-            hi = indptr[r + 1]
-            for j in range(lo + 1, hi):
-                if indices[j] < indices[j - 1]:
-                    indices[lo:hi].sort()
-                    break
     else:
         starts = np.zeros(n_cols + 1, dtype=np.int64)
         for e in entries:
