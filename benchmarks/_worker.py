@@ -26,6 +26,27 @@ def generated(n_users=200_000, n_items=50_000, n_interactions=10_000_000, seed=0
     return train, test
 
 
+def rss_mb(field):
+    """A memory figure of this process from /proc/self/status (Linux), in MB; None elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss():
+    """Start a new peak-RSS window (VmHWM), so that the fit's peak is not the data generation's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass
+
+
 def main():
     config = json.loads(sys.argv[1])
     from lightfm import LightFM
@@ -45,10 +66,15 @@ def main():
             small, epochs=1, num_threads=config["threads"]
         )
     model = LightFM(no_components=config["components"], loss=config["loss"], random_state=0)
+    before_fit = rss_mb("VmRSS")
+    reset_peak_rss()
     start = time.perf_counter()
     model.fit(train, epochs=config["epochs"], num_threads=config["threads"])
     fit_seconds = time.perf_counter() - start
     result = {"fit": fit_seconds, "samples_per_s": train.nnz * config["epochs"] / fit_seconds}
+    # The process's resident memory while fitting (runtime, data and model included), and before.
+    result["fit_peak_rss_mb"] = rss_mb("VmHWM")
+    result["rss_before_fit_mb"] = before_fit
     if config.get("evaluate"):
         csr_test = test.tocsr()
         if config["data"] != "movielens":

@@ -40,6 +40,8 @@ SCHEDULES = ("adagrad", "adadelta")
 # Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
 # about twice a server core's L2 cache. Below it prefetching only costs instructions.
 _PREFETCH_ABOVE_BYTES = 4 << 20
+# Rows of embeddings initialised per random draw (bounds the float64 temporaries).
+_INIT_BLOCK_ROWS = 16384
 # Score-matrix size (users x items) from which ranking uses more than one thread.
 _PARALLEL_RANKING_ABOVE = 1_000_000
 # How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
@@ -339,7 +341,12 @@ class LightFM(RecommenderMixin):
             rows[name] = cache_aligned_zeros(shape)
             if value:
                 rows[name].fill(value)
-        rows["embeddings"][...] = (self.random_state.rand(n_features, no_components) - 0.5) / no_components
+        # Drawn in blocks of rows (the same random stream as one call) so that the float64
+        # temporaries stay small: for 200k rows one call would transiently hold 100 MB.
+        for start in range(0, n_features, _INIT_BLOCK_ROWS):
+            stop = min(n_features, start + _INIT_BLOCK_ROWS)
+            block = self.random_state.rand(stop - start, no_components)
+            rows["embeddings"][start:stop] = (block - 0.5) / no_components
         return rows
 
     def _is_fitted(self) -> bool:
