@@ -22,28 +22,26 @@ import json, sys, time
 import numpy as np, scipy.sparse as sp
 from lightfm import LightFM
 
-def rss_mb():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+path, loss, benchmarks = sys.argv[1:4]
+sys.path.append(benchmarks)  # after the interpreter's own lightfm, which stays first
+from _worker import rss_mb
 
-path, loss = sys.argv[1], sys.argv[2]
 arrays = np.load(path)
 train = sp.coo_matrix((arrays["data"], (arrays["row"], arrays["col"])), shape=tuple(arrays["shape"]))
 LightFM(no_components=32, loss=loss, random_state=0).fit(train.tocsr()[:50].tocoo(), num_threads=2)
-before = rss_mb()
+before = rss_mb("VmRSS")
 start = time.perf_counter()
 LightFM(no_components=32, loss=loss, random_state=0).fit(train, num_threads=2)
 seconds = time.perf_counter() - start
 # VmHWM, not ru_maxrss: the latter counts the parent's memory inherited before exec.
-with open("/proc/self/status") as status:
-    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+peak = rss_mb("VmHWM")
 print(json.dumps({"before": before, "peak": peak, "fit": seconds, "nnz": int(train.nnz)}))
 """
 
 
 def measure(python, path, loss):
     out = subprocess.run(
-        [python, "-c", CHILD, str(path), loss],
+        [python, "-c", CHILD, str(path), loss, str(HERE)],
         capture_output=True,
         text=True,
         check=True,

@@ -368,7 +368,8 @@ class LightFM(RecommenderMixin):
                         f"{name} must be a float32 array of shape {expected}, got "
                         f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}."
                     )
-                setattr(self, name, cache_aligned(array))
+                if not array.flags.c_contiguous:
+                    setattr(self, name, np.ascontiguousarray(array))
         if self.item_embeddings.shape[1] != self.user_embeddings.shape[1]:
             raise ValueError("user_embeddings and item_embeddings have different numbers of components.")
 
@@ -383,7 +384,15 @@ class LightFM(RecommenderMixin):
                 )
 
     def _side_parameters(self, side, adadelta=True):
-        """The kernel's ``params`` tuple; adagrad passes None for the unused momentum arrays."""
+        """The kernel's ``params`` tuple; adagrad passes None for the unused momentum arrays.
+
+        Arrays not starting on a cache line (after unpickling, loading or ``resize``)
+        are re-allocated first: the training kernels read whole rows. Only training
+        needs it, so prediction and serving never copy.
+        """
+        for name in _PARAMETER_NAMES:
+            if name.startswith(side):
+                setattr(self, name, cache_aligned(getattr(self, name)))
         return (
             getattr(self, f"{side}_embeddings"),
             getattr(self, f"{side}_embedding_gradients"),

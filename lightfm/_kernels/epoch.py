@@ -110,6 +110,9 @@ def _walk(
 
 # One kernel per loss, each :func:`_walk` with its step inlined, so that a fit compiles
 # only its own loss (3-5 s instead of 9-11 s for one kernel dispatching on a loss code).
+# Written out four times on purpose: kernels made by a factory closing over the step are
+# recompiled in every process (their cache key pickles the closure, which is not stable),
+# and star-args wrappers cannot be inlined by Numba.
 # Compiled without Numba's reference counting: nothing here allocates, and atomic
 # reference-count updates on every array passed between the helpers would otherwise
 # dominate the run time (and contend between threads).
