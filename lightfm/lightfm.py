@@ -12,10 +12,10 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
-from ._kernels.lookup import alias_table, build_positives, count_columns, count_shared
+from ._kernels.lookup import alias_table, build_positives, count_columns, count_shared, fill_examples
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
-from ._kernels.sgd import RENORMALISE_ABOVE, renormalise
+from ._kernels.sgd import renormalise
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
 from ._threads import numba_threads, run_blocks
@@ -44,8 +44,6 @@ _PREFETCH_ABOVE_BYTES = 4 << 20
 _INIT_BLOCK_ROWS = 16384
 # Score-matrix size (users x items) from which ranking uses more than one thread.
 _PARALLEL_RANKING_ABOVE = 1_000_000
-# How far (as a factor) a lazy-regularisation scale may grow between renormalisations.
-_MAX_SCALE_GROWTH = 1e6
 
 # Logistic training samples no negatives, so it needs no positives lookup.
 _NO_LOOKUP = (
@@ -119,9 +117,12 @@ def _as_random_state(random_state) -> np.random.RandomState:
 class _EpochJob:
     """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
 
-    def __init__(self, loss_code, order, samples, weights, lookup, loss_args, user, item, schedule, alphas, seg_len):
+    def __init__(self, loss_code, positives_only, samples, weights, lookup, loss_args, user, item, schedule, alphas):
         self.loss_code = loss_code
-        self.order = order
+        self.positives_only = positives_only
+        labels = samples[2]
+        n_examples = int(np.count_nonzero(labels > 0)) if positives_only else labels.size
+        self.order = np.empty(n_examples, dtype=np.int32)
         self.samples = samples
         self.weights = weights
         self.lookup = lookup
@@ -130,32 +131,6 @@ class _EpochJob:
         self.item = item
         self.schedule = schedule
         self.alphas = alphas
-        self.seg_len = seg_len
-
-    def _walk(self, lo, hi, state, opt, shuffle_to):
-        scratch = make_scratch(self.user[1][0].shape[1], self.loss_args[2])
-        if shuffle_to > lo:
-            # Numba returns uint64 as a Python int, which it would re-type as int64.
-            state = np.uint64(shuffle_range(self.order, lo, shuffle_to, state))
-        state = run_chunk(
-            self.loss_code,
-            self.order,
-            lo,
-            hi,
-            state,
-            self.samples,
-            self.weights,
-            self.lookup,
-            self.loss_args,
-            self.user[0],
-            self.user[1],
-            self.item[0],
-            self.item[1],
-            opt,
-            scratch,
-            self.prefetch_rows,
-        )
-        return np.uint64(state)
 
     @property
     def prefetch_rows(self):
@@ -163,39 +138,49 @@ class _EpochJob:
         return sum(side[1][0].nbytes + side[1][1].nbytes for side in (self.user, self.item)) > _PREFETCH_ABOVE_BYTES
 
     def run(self, states, pool):
-        """One epoch: each thread shuffles and walks its chunk of ``order``, in segments.
+        """One epoch: each thread shuffles its chunk of the examples and walks it.
 
-        Between segments a lazy-regularisation scale that grew past
-        RENORMALISE_ABOVE is folded back into the parameters; at the end of the
-        epoch every scale is, so the parameter arrays hold effective values.
+        The kernels stop when a lazy-regularisation scale grows past FOLD_ABOVE;
+        the scales are then folded back into the parameters and every thread
+        resumes where it stopped. At the end of the epoch every scale is folded,
+        so the parameter arrays hold effective values.
         """
+        fill_examples(self.samples[2], self.positives_only, self.order)
         n = self.order.size
         n_threads = states.size
         chunk = -(-n // n_threads) if n else 0
+        starts = [min(n, t * chunk) for t in range(n_threads)]
+        ends = [min(n, start + chunk) for start in starts]
+        positions = list(starts)
+        scratches = [make_scratch(self.user[1][0].shape[1], self.loss_args[2]) for _ in range(n_threads)]
         scales = np.ones(2, dtype=np.float64)
         opt = (self.schedule, self.alphas, scales)
-        for offset in range(0, max(chunk, 1), self.seg_len):
-            tasks = []
-            for t in range(n_threads):
-                chunk_lo = min(n, t * chunk)
-                chunk_hi = min(n, chunk_lo + chunk)
-                lo = min(chunk_hi, chunk_lo + offset)
-                hi = min(chunk_hi, lo + self.seg_len)
-                shuffle_to = chunk_hi if offset == 0 else lo
-                tasks.append((t, lo, hi, shuffle_to))
-            if pool is None:
-                for t, lo, hi, shuffle_to in tasks:
-                    states[t] = self._walk(lo, hi, states[t], opt, shuffle_to)
+        prefetch_rows = self.prefetch_rows
+
+        def walk(t):
+            state = states[t]
+            if positions[t] == starts[t]:
+                # Numba returns uint64 as a Python int, which it would re-type as int64.
+                state = np.uint64(shuffle_range(self.order, starts[t], ends[t], state))
+            state, positions[t] = run_chunk(
+                self.loss_code, self.order, positions[t], ends[t], state, self.samples, self.weights,
+                self.lookup, self.loss_args, self.user[0], self.user[1], self.item[0], self.item[1],
+                opt, scratches[t], prefetch_rows,
+            )  # fmt: skip
+            states[t] = np.uint64(state)
+
+        while True:
+            active = [t for t in range(n_threads) if positions[t] < ends[t]]
+            if not active:
+                break
+            if pool is None or len(active) == 1:
+                for t in active:
+                    walk(t)
             else:
-                futures = [
-                    (t, pool.submit(self._walk, lo, hi, states[t], opt, shuffle_to)) for t, lo, hi, shuffle_to in tasks
-                ]
-                for t, future in futures:
-                    states[t] = future.result()
-            renormalise(self.user[1], scales, 0, RENORMALISE_ABOVE)
-            renormalise(self.item[1], scales, 1, RENORMALISE_ABOVE)
-        renormalise(self.user[1], scales, 0, 1.0)
-        renormalise(self.item[1], scales, 1, 1.0)
+                for future in [pool.submit(walk, t) for t in active]:
+                    future.result()
+            for side, params in enumerate((self.user[1], self.item[1])):
+                renormalise(params, scales, side, 1.0)
 
 
 class LightFM(RecommenderMixin):
@@ -538,24 +523,23 @@ class LightFM(RecommenderMixin):
             raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
 
         ranking = self.loss != "logistic"
-        if ranking and data.data.size and data.data.min() <= 0:
-            order = np.flatnonzero(data.data > 0).astype(np.int32)
-        else:  # every entry is an example; no int64 temporary of the size of the data
-            order = np.arange(data.data.size, dtype=np.int32)
+        every_entry = np.arange(data.data.size, dtype=np.int32)
         adadelta = self.learning_schedule == "adadelta"
         job = _EpochJob(
             loss_code=LOSS_CODES[self.loss],
-            order=order,  # shuffled in place by every epoch
+            # WARP and BPR step on the positive entries; k-OS WARP on every entry (a visit
+            # to its user), logistic on every entry (> 0 positive, <= 0 negative).
+            positives_only=self.loss in ("warp", "bpr"),
             samples=(data.rows, data.cols, data.data),
             weights=weights,
-            lookup=self._positives_lookup(data, order, n_items) if ranking else _NO_LOOKUP,
+            lookup=self._positives_lookup(data, every_entry, n_items) if ranking else _NO_LOOKUP,
             loss_args=(int(self.max_sampled), int(self.k), int(self.n)),
             user=(users.arrays, self._side_parameters("user", adadelta)),
             item=(items.arrays, self._side_parameters("item", adadelta)),
             schedule=(np.float32(self.learning_rate), np.float32(self.rho), np.float32(self.epsilon)),
             alphas=(np.float32(self.user_alpha), np.float32(self.item_alpha)),
-            seg_len=self._segment_length(order.size, num_threads, adadelta),
         )
+        del every_entry
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
             for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
                 job.run(seed_states(self.random_state, num_threads), pool)
@@ -563,25 +547,16 @@ class LightFM(RecommenderMixin):
         return self
 
     @staticmethod
-    def _positives_lookup(data, positive_entries, n_items):
-        """Each user's sorted, de-duplicated positive items, and BPR's negative sampler.
+    def _positives_lookup(data, entries, n_items):
+        """Each user's own items (sorted, unique), and BPR's negative sampler, from ``entries``.
 
-        BPR draws negatives from the training items' empirical distribution (an
-        item as often as it is a positive), through an alias table.
+        Every stored entry counts, whatever its value: an item a user rated -1 is
+        not drawn as that user's negative either (as in the original LightFM).
+        BPR draws negatives from the empirical item distribution of the stored
+        entries (an item as often as it is stored), through an alias table.
         """
-        indptr, indices = build_positives(data.rows, data.cols, positive_entries, data.shape[0], n_items)
-        return (indptr, indices, alias_table(count_columns(data.cols, positive_entries, n_items)), n_items)
-
-    def _segment_length(self, n_examples, num_threads, adadelta):
-        """Examples per thread between checks of the lazy-regularisation scales."""
-        chunk = max(1, -(-n_examples // num_threads))
-        alpha = max(self.user_alpha, self.item_alpha)
-        if alpha <= 0:
-            return chunk
-        # Each step grows a scale by at most (1 + alpha * local learning rate);
-        # adagrad's local rate is at most learning_rate, adadelta's about 1.
-        max_rate = 1.0 if adadelta else max(self.learning_rate, 1e-12)
-        return int(min(chunk, max(1024, np.log(_MAX_SCALE_GROWTH) / (alpha * max_rate))))
+        indptr, indices = build_positives(data.rows, data.cols, entries, data.shape[0], n_items)
+        return (indptr, indices, alias_table(count_columns(data.cols, entries, n_items)), n_items)
 
     # -- prediction ------------------------------------------------------------
 

@@ -48,103 +48,132 @@ class CandidateRing:
         return self.pending.pop(0)
 
 
-def _adagrad(param, acc, grad, lr):
-    acc += grad * grad
-    param -= lr / np.sqrt(acc) * grad
+class Trainer:
+    """Single-threaded SGD with adagrad on identity features, in float64, with L2 applied eagerly.
+
+    ``params`` is the list ``[U, Ug, Ub, Ubg, V, Vg, Vb, Vbg]`` (user embeddings,
+    their accumulators, user biases, theirs, then the same for items), updated in
+    place when :meth:`done` is called. After each step every parameter of side
+    ``s`` is multiplied by ``1 / (1 + alphas[s] * r)``, ``r`` the mean local
+    learning rate over the parameters the step updated (the kernels do this
+    lazily, through a scale).
+    """
+
+    def __init__(self, params, lr, alphas=(0.0, 0.0)):
+        self.out = params
+        self.params = [p.astype(np.float64) for p in params]
+        self.lr = lr
+        self.alphas = alphas
+
+    def side(self, s):
+        """(embeddings, accumulators, biases, bias accumulators) of side 0 (users) or 1 (items)."""
+        return self.params[4 * s : 4 * s + 4]
+
+    def score(self, u, i):
+        U, _, Ub, _ = self.side(0)
+        V, _, Vb, _ = self.side(1)
+        return U[u] @ V[i] + Ub[u] + Vb[i]
+
+    def step(self, updates):
+        """Adagrad on ``(side, row, embedding gradient, bias gradient)`` tuples, then the decay.
+
+        The rate comes from the accumulator before the gradient is added, as in the original.
+        """
+        rate_sum, count = 0.0, 0
+        for s, row, grad, bias_grad in updates:
+            emb, acc, bias, bias_acc = self.side(s)
+            rate = self.lr / np.sqrt(acc[row])
+            acc[row] += grad * grad
+            emb[row] -= rate * grad
+            bias_rate = self.lr / np.sqrt(bias_acc[row])
+            bias_acc[row] += bias_grad * bias_grad
+            bias[row] -= bias_rate * bias_grad
+            rate_sum += rate.sum() + bias_rate
+            count += rate.size + 1
+        for s, alpha in enumerate(self.alphas):
+            if alpha > 0:
+                emb, _, bias, _ = self.side(s)
+                factor = 1.0 / (1.0 + alpha * rate_sum / count)
+                emb *= factor
+                bias *= factor
+
+    def pairwise(self, u, pos, neg, loss):
+        """Push item ``pos`` up and ``neg`` down for user ``u``; the user's bias gets gradient ``loss``."""
+        U, V = self.params[0], self.params[4]
+        urep, irep, jrep = U[u].copy(), V[pos].copy(), V[neg].copy()
+        self.step(((0, u, loss * (jrep - irep), loss), (1, pos, -loss * urep, -loss), (1, neg, loss * urep, loss)))
+
+    def done(self):
+        for out, p in zip(self.out, self.params, strict=True):
+            out[:] = p
 
 
-def _step_rows(updates, lr):
-    """Adagrad steps, in float64, on (param row, accumulator row, gradient) triples."""
-    for param, acc, g in updates:
-        a, p = acc.astype(np.float64), param.astype(np.float64)
-        _adagrad(p, a, g, lr)
-        param[:], acc[:] = p, a
+def own_items(rows, cols, n_users):
+    """Every user's stored items, whatever their values: never drawn as that user's negatives."""
+    own = [set() for _ in range(n_users)]
+    for r, c in zip(rows, cols, strict=True):
+        own[r].add(int(c))
+    return own
 
 
-def _pairwise_update(params, u, pos, neg, loss, lr):
-    """Push item ``pos`` up and ``neg`` down for user ``u``; the user's bias gets no gradient."""
-    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
-    urep, irep, jrep = (x.astype(np.float64) for x in (U[u], V[pos], V[neg]))
-    _step_rows(
-        ((U[u], Ug[u], loss * (jrep - irep)), (V[pos], Vg[pos], -loss * urep), (V[neg], Vg[neg], loss * urep)), lr
-    )
-    for index, g in ((pos, -loss), (neg, loss)):
-        a = np.array([Vbg[index]], dtype=np.float64)
-        p = np.array([Vb[index]], dtype=np.float64)
-        _adagrad(p, a, np.array([g]), lr)
-        Vb[index], Vbg[index] = p[0], a[0]
-
-
-def logistic_epoch(params, rows, cols, labels, order, state, lr):
-    """One single-threaded logistic epoch with identity features and adagrad (no regularisation)."""
-    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+def logistic_epoch(trainer, rows, cols, labels, state):
+    """One single-threaded logistic epoch over every entry (> 0 positive, <= 0 negative)."""
     rng = XorShift(state)
+    order = list(range(len(rows)))
     rng.shuffle(order, 0, len(order))
+    U, V = trainer.params[0], trainer.params[4]
     for i in order:
         u, it = rows[i], cols[i]
-        urep, irep = U[u].astype(np.float64), V[it].astype(np.float64)
-        s = urep @ irep + Ub[u] + Vb[it]
         y = 1.0 if labels[i] > 0 else 0.0
-        loss = 1.0 / (1.0 + math.exp(-s)) - y
-        _step_rows(((U[u], Ug[u], loss * irep), (V[it], Vg[it], loss * urep)), lr)
-        for bias, acc, index in ((Ub, Ubg, u), (Vb, Vbg, it)):
-            a = np.array([acc[index]], dtype=np.float64)
-            p = np.array([bias[index]], dtype=np.float64)
-            _adagrad(p, a, np.array([loss]), lr)
-            bias[index], acc[index] = p[0], a[0]
+        loss = 1.0 / (1.0 + math.exp(-trainer.score(u, it))) - y
+        urep, irep = U[u].copy(), V[it].copy()
+        trainer.step(((0, u, loss * irep, loss), (1, it, loss * urep, loss)))
     return rng.state
 
 
-def _warp_negative(params, candidates, u, pos, pos_score, positives, n_items, max_sampled, lr):
-    """Uniform draws until a non-positive violates the margin; step on it with the rank weight."""
-    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
-    urep = U[u].astype(np.float64)
+def _warp_negative(trainer, candidates, u, pos, pos_score, own, n_items, max_sampled):
+    """Uniform draws until an item not the user's own violates the margin; step on it with the rank weight."""
     for draw in range(1, max_sampled + 1):
         neg = candidates.take()
-        neg_score = urep @ V[neg] + Ub[u] + Vb[neg]
-        if neg_score > pos_score - 1.0:
-            if neg in positives[u]:
+        if trainer.score(u, neg) > pos_score - 1.0:
+            if neg in own[u]:
                 continue
             loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
-            _pairwise_update(params, u, pos, neg, loss, lr)
+            trainer.pairwise(u, pos, neg, loss)
             return
 
 
-def warp_epoch(params, rows, cols, order, positives, n_items, max_sampled, state, lr):
-    """One single-threaded WARP epoch with identity features and adagrad (no regularisation)."""
-    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+def warp_epoch(trainer, rows, cols, labels, own, n_items, max_sampled, state):
+    """One single-threaded WARP epoch over the positive entries."""
     rng = XorShift(state)
+    order = [i for i in range(len(rows)) if labels[i] > 0]
     rng.shuffle(order, 0, len(order))
     candidates = CandidateRing(lambda: rng.below(n_items))
     for i in order:
         u, pos = rows[i], cols[i]
-        pos_score = U[u].astype(np.float64) @ V[pos] + Ub[u] + Vb[pos]
-        _warp_negative(params, candidates, u, pos, pos_score, positives, n_items, max_sampled, lr)
+        _warp_negative(trainer, candidates, u, pos, trainer.score(u, pos), own, n_items, max_sampled)
     return rng.state
 
 
-def warp_kos_epoch(params, rows, order, positives, n_items, max_sampled, k, n, state, lr):
-    """One single-threaded k-OS WARP epoch (identity features, adagrad, no regularisation).
+def warp_kos_epoch(trainer, rows, own, n_items, max_sampled, k, n, state):
+    """One single-threaded k-OS WARP epoch: one visit to its user per stored entry.
 
-    Per example: draw min(n, #positives) of the user's positives (sorted, with
+    Per visit: draw min(n, #own items) of the user's own items (sorted, with
     replacement), take the k-th highest scored (ties: earlier draw first) and
     run WARP on it.
     """
-    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
     rng = XorShift(state)
+    order = list(range(len(rows)))
     rng.shuffle(order, 0, len(order))
     candidates = CandidateRing(lambda: rng.below(n_items))
     for i in order:
         u = rows[i]
-        user_positives = sorted(positives[u])
-        if not user_positives:
-            continue
-        urep = U[u].astype(np.float64)
-        drawn = [user_positives[rng.below(len(user_positives))] for _ in range(min(max(n, 1), len(user_positives)))]
-        scores = [urep @ V[item] + Ub[u] + Vb[item] for item in drawn]
+        items = sorted(own[u])
+        drawn = [items[rng.below(len(items))] for _ in range(min(max(n, 1), len(items)))]
+        scores = [trainer.score(u, item) for item in drawn]
         ranked = sorted(range(len(drawn)), key=lambda s: (-scores[s], s))
         chosen = ranked[min(max(k, 1), len(drawn)) - 1]
-        _warp_negative(params, candidates, u, drawn[chosen], scores[chosen], positives, n_items, max_sampled, lr)
+        _warp_negative(trainer, candidates, u, drawn[chosen], scores[chosen], own, n_items, max_sampled)
     return rng.state
 
 
@@ -169,27 +198,26 @@ def _alias_draw(rng, prob, alias):
     return i if u < prob[i] else int(alias[i])
 
 
-def bpr_epoch(params, rows, cols, order, positives, n_items, prob, alias, state, lr):
-    """One single-threaded BPR epoch with identity features and adagrad (no regularisation)."""
-    U, Ug, Ub, Ubg, V, Vg, Vb, Vbg = params
+def bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, state):
+    """One single-threaded BPR epoch over the positive entries; negatives from the alias table."""
     rng = XorShift(state)
+    order = [i for i in range(len(rows)) if labels[i] > 0]
     rng.shuffle(order, 0, len(order))
     candidates = CandidateRing(lambda: _alias_draw(rng, prob, alias))
     for i in order:
         u, pos = rows[i], cols[i]
-        if len(positives[u]) >= n_items:
+        if len(own[u]) >= n_items:
             continue
         neg = -1
         for _ in range(100):
             candidate = candidates.take()
-            if candidate not in positives[u]:
+            if candidate not in own[u]:
                 neg = candidate
                 break
         if neg < 0:
             continue
-        urep, irep, jrep = (x.astype(np.float64) for x in (U[u], V[pos], V[neg]))
-        diff = (urep @ irep + Vb[pos]) - (urep @ jrep + Vb[neg])
-        _pairwise_update(params, u, pos, neg, 1.0 / (1.0 + math.exp(diff)), lr)
+        diff = trainer.score(u, pos) - trainer.score(u, neg)
+        trainer.pairwise(u, pos, neg, 1.0 / (1.0 + math.exp(diff)))
     return rng.state
 
 

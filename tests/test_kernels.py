@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from lightfm import LightFM
 from lightfm._kernels.rng import next_below, seed_states, shuffle_range
 
-from .oracles import XorShift, bpr_epoch, logistic_epoch, warp_epoch, warp_kos_epoch
+from .oracles import Trainer, XorShift, bpr_epoch, logistic_epoch, own_items, warp_epoch, warp_kos_epoch
 
 
 def _params(model):
@@ -64,54 +65,70 @@ def _interactions(seed=0, n_users=12, n_items=9, density=0.4, negatives=False):
     return sp.coo_matrix(dense)
 
 
-def test_logistic_epoch_matches_oracle():
-    interactions = _interactions(negatives=True)
-    model = LightFM(no_components=4, loss="logistic", random_state=7).fit(interactions, epochs=0)
-    expected = _params(model)
-    state = seed_states(copy.deepcopy(model.random_state), 1)[0]
-    order = list(range(interactions.nnz))
-    logistic_epoch(expected, interactions.row, interactions.col, interactions.data, order, state, 0.05)
-    model.fit_partial(interactions, epochs=1)
-    _assert_params_close(model, expected)
+def _oracle_case(loss, seed, random_state, alphas=(0.0, 0.0), shape=(12, 9), **params):
+    """A fresh model on data with -1 entries, its oracle twin, and the users' own items."""
+    interactions = _interactions(seed=seed, n_users=shape[0], n_items=shape[1], negatives=True)
+    model = LightFM(
+        no_components=4, loss=loss, random_state=random_state, user_alpha=alphas[0], item_alpha=alphas[1], **params
+    ).fit(interactions, epochs=0)
+    trainer = Trainer(_params(model), model.learning_rate, alphas)
+    own = own_items(interactions.row, interactions.col, shape[0])
+    return interactions, model, trainer, own
 
 
-def _ranking_oracle_case(loss, seed, random_state):
-    """A fresh model, its parameters, its first epoch's seed, and the positives the oracles need."""
-    interactions = _interactions(seed=seed)
-    model = LightFM(no_components=4, loss=loss, random_state=random_state).fit(interactions, epochs=0)
-    state = seed_states(copy.deepcopy(model.random_state), 1)[0]
-    dense = interactions.toarray()
-    positives = [set(np.flatnonzero(row > 0)) for row in dense]
-    order = list(np.flatnonzero(interactions.data > 0))
-    return interactions, model, _params(model), state, positives, order
-
-
-def test_warp_epoch_matches_oracle():
-    interactions, model, expected, state, positives, order = _ranking_oracle_case("warp", 1, 11)
-    n_items = interactions.shape[1]
-    warp_epoch(expected, interactions.row, interactions.col, order, positives, n_items, 10, state, 0.05)
-    model.fit_partial(interactions, epochs=1)
-    _assert_params_close(model, expected)
-
-
-def test_warp_kos_epoch_matches_oracle():
-    interactions, model, expected, state, positives, order = _ranking_oracle_case("warp-kos", 3, 13)
-    model.set_params(k=2, n=4)
-    n_items = interactions.shape[1]
-    warp_kos_epoch(expected, interactions.row, order, positives, n_items, 10, 2, 4, state, 0.05)
-    model.fit_partial(interactions, epochs=1)
-    _assert_params_close(model, expected)
-
-
-def test_bpr_epoch_matches_oracle():
+def _oracle_epochs(loss, model, trainer, interactions, own, epochs):
+    """Run the oracle for ``epochs`` epochs with the seeds the model will draw."""
     from lightfm._kernels.lookup import alias_table
 
-    interactions, model, expected, state, positives, order = _ranking_oracle_case("bpr", 2, 5)
+    random_state = copy.deepcopy(model.random_state)
+    rows, cols, labels = interactions.row, interactions.col, interactions.data
     n_items = interactions.shape[1]
-    prob, alias = alias_table(np.bincount(interactions.col[order], minlength=n_items).astype(np.float64))
-    bpr_epoch(expected, interactions.row, interactions.col, order, positives, n_items, prob, alias, state, 0.05)
+    for _ in range(epochs):
+        state = seed_states(random_state, 1)[0]
+        if loss == "logistic":
+            logistic_epoch(trainer, rows, cols, labels, state)
+        elif loss == "warp":
+            warp_epoch(trainer, rows, cols, labels, own, n_items, model.max_sampled, state)
+        elif loss == "warp-kos":
+            warp_kos_epoch(trainer, rows, own, n_items, model.max_sampled, model.k, model.n, state)
+        else:  # BPR's negatives follow the items of every stored entry, -1 entries included
+            prob, alias = alias_table(np.bincount(cols, minlength=n_items).astype(np.float64))
+            bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, state)
+    trainer.done()
+
+
+@pytest.mark.parametrize("alphas", [(0.0, 0.0), (0.02, 0.05)])
+@pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos"])
+def test_epochs_match_oracle(loss, alphas):
+    """Every loss against its pure-Python twin: -1 entries, user biases, adagrad's order, L2 decay."""
+    params = {"k": 2, "n": 4} if loss == "warp-kos" else {}
+    interactions, model, trainer, own = _oracle_case(loss, 3, 13, alphas, **params)
+    _oracle_epochs(loss, model, trainer, interactions, own, epochs=2)
+    model.fit_partial(interactions, epochs=2)
+    _assert_params_close(model, trainer.out)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "warp"])
+def test_strong_regularisation_folds_mid_epoch_and_matches_oracle(loss, monkeypatch):
+    """alpha = 1 grows a scale past FOLD_ABOVE within an epoch: the kernels stop, the scales are
+    folded, training resumes, and the result is still the oracle's (biases and accumulators stay
+    measurable; embeddings shrink to about 0)."""
+    import lightfm.lightfm as estimator
+
+    calls = []
+
+    def counting(*args):
+        calls.append(args[2])
+        return estimator_run_chunk(*args)
+
+    estimator_run_chunk = estimator.run_chunk
+    monkeypatch.setattr(estimator, "run_chunk", counting)
+    interactions, model, trainer, own = _oracle_case(loss, 4, 17, (1.0, 1.0), shape=(50, 40))
+    _oracle_epochs(loss, model, trainer, interactions, own, epochs=1)
     model.fit_partial(interactions, epochs=1)
-    _assert_params_close(model, expected)
+    assert len(calls) > 1, "the epoch was expected to stop for a fold"
+    _assert_params_close(model, trainer.out)
+    assert np.abs(model.item_biases).max() > 1e-3
 
 
 _FIT_SCRIPT = """

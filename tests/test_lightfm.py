@@ -222,18 +222,27 @@ def test_sample_weight_validation(board):
         LightFM().fit(train, sample_weight=negative)
 
 
-def test_ranking_losses_ignore_nonpositive_entries(board):
+@pytest.mark.parametrize("loss", ["bpr", "warp", "warp-kos"])
+def test_ranking_losses_never_draw_a_users_own_items_as_negatives(board, loss):
+    """Every stored entry, -1 and 0 included, is the user's own (as in the original): user 0, who has
+    an entry for every item, has no negative to train on, so its parameters never move."""
     train, _ = board
-    extra = sp.coo_matrix(
-        (
-            np.concatenate([train.data, np.zeros(5)]),
-            (np.concatenate([train.row, np.arange(5)]), np.concatenate([train.col, np.arange(5)])),
-        ),
-        shape=train.shape,
+    dense = train.toarray()
+    dense[0][dense[0] == 0] = -1
+    dense[1][dense[1] == 0] = 0  # explicit zeros: stored entries too
+    rows, cols = np.nonzero(dense != 0)
+    rows, cols = np.concatenate([rows, np.ones(np.sum(dense[1] == 0), int)]), np.concatenate(
+        [cols, np.flatnonzero(dense[1] == 0)]
     )
-    a = LightFM(loss="warp", random_state=0).fit(train, epochs=2)
-    b = LightFM(loss="warp", random_state=0).fit(extra, epochs=2)
-    np.testing.assert_array_equal(a.item_embeddings, b.item_embeddings)
+    data = dense[rows, cols]
+    matrix = sp.coo_matrix((data, (rows, cols)), shape=dense.shape)
+    model = LightFM(loss=loss, random_state=0).fit(matrix, epochs=0)
+    before = model.user_embeddings.copy()
+    model.fit_partial(matrix, epochs=3)
+    for user in (0, 1):
+        np.testing.assert_array_equal(model.user_embeddings[user], before[user])
+        assert model.user_bias_gradients[user] == 1.0
+    assert not np.array_equal(model.user_embeddings[2:], before[2:])
 
 
 # -- features --------------------------------------------------------------------

@@ -9,8 +9,9 @@ needed ``RING_SIZE`` draws later (a training step or more away).
 
 The stream of candidates is the stream of draws, delayed, whether or not rows
 are prefetched: with one thread a run stays a pure function of its seed. The
-ring is filled at the start of every kernel call (:func:`fill_candidates`);
-``ring[0]`` is the index of the oldest candidate, ``ring[1]`` 1 when rows are
+ring is filled by the first kernel call of an epoch (:func:`fill_candidates`)
+and carried over by the calls that resume it; ``ring[0]`` is the index of the
+oldest candidate (-1 before the ring is filled), ``ring[1]`` 1 when rows are
 prefetched, ``ring[2:]`` the candidates.
 """
 
@@ -26,7 +27,9 @@ RING_SIZE = 8
 
 def make_ring():
     """An empty candidate ring (see the module docstring for the layout)."""
-    return np.zeros(RING_SIZE + 2, dtype=np.int64)
+    ring = np.zeros(RING_SIZE + 2, dtype=np.int64)
+    ring[0] = -1
+    return ring
 
 
 @njit(cache=True, nogil=True, inline="always")

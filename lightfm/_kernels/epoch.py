@@ -24,6 +24,17 @@ Arguments, all plain arrays, scalars and tuples of them:
   :mod:`lightfm._kernels.sgd`.
 - ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha), scales)``
   with ``scales`` the float64 lazy-regularisation scales, shared by threads.
+
+A kernel call returns ``(state, p)``: the advanced RNG state and the position
+it reached. It stops before ``hi`` once a scale passes
+:data:`lightfm._kernels.sgd.FOLD_ABOVE`; the caller folds the scales back into
+the parameters and calls again from ``p`` with the same ``scratch``, so that a
+run is the same whether or not it was interrupted.
+
+Numba's cache is keyed on the source file of each compiled function, not on the
+files it calls into: after editing ``losses.py``, ``sgd.py`` or ``schedules.py``
+during development, delete ``lightfm/_kernels/__pycache__/*.nb*`` (an installed
+package is rewritten whole on upgrade, which invalidates every entry).
 """
 
 import numpy as np
@@ -32,6 +43,7 @@ from numba import njit
 from .candidates import fill_candidates, make_ring
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 from .prefetch import prefetch, prefetch_row
+from .sgd import FOLD_ABOVE
 
 LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
 LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_KOS}
@@ -87,16 +99,20 @@ def _walk(
     step, loss_code, order, lo, hi, state, samples, weights, lookup, loss_args,
     user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows,
 ):  # fmt: skip
-    """SGD with ``step`` over ``order[lo:hi]``; returns the advanced RNG state.
+    """SGD with ``step`` over ``order[lo:hi]``; returns ``(state, position reached)``.
 
-    ``scratch`` is the thread's working memory (see :func:`make_scratch`).
-    ``prefetch_rows`` turns on prefetching the examples ahead: worth it only when
-    the parameters do not fit in cache (it slowed MovieLens 100k by 10-15%).
+    ``scratch`` is the thread's working memory (see :func:`make_scratch`); its
+    candidate ring is filled on the first call only. ``prefetch_rows`` turns on
+    prefetching the examples ahead: worth it only when the parameters do not
+    fit in cache (it slowed MovieLens 100k by 10-15%).
     """
     rows, cols = samples[0], samples[1]
-    if loss_code != LOGISTIC and hi > lo:
-        state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, scratch[6], prefetch_rows)
-    for p in range(lo, hi):
+    scales = opt[2]
+    ring = scratch[6]
+    if loss_code != LOGISTIC and hi > lo and ring[0] < 0:
+        state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, ring, prefetch_rows)
+    p = lo
+    while p < hi:
         if prefetch_rows:
             _prefetch_ahead(
                 p, hi, loss_code, order, rows, cols, lookup, user_feats, user_params, item_feats, item_params
@@ -105,7 +121,10 @@ def _walk(
             order[p], state, samples, weights, lookup, loss_args,
             user_feats, user_params, item_feats, item_params, opt, scratch,
         )  # fmt: skip
-    return state
+        p += 1
+        if scales[0] > FOLD_ABOVE or scales[1] > FOLD_ABOVE:
+            break
+    return state, p
 
 
 # One kernel per loss, each :func:`_walk` with its step inlined, so that a fit compiles
@@ -154,7 +173,7 @@ def run_chunk(
     loss_code, order, lo, hi, state, samples, weights, lookup, loss_args,
     user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows,
 ):  # fmt: skip
-    """SGD with loss ``loss_code`` over ``order[lo:hi]`` (releases the GIL); returns the RNG state."""
+    """SGD with loss ``loss_code`` over ``order[lo:hi]`` (releases the GIL); returns ``(state, position)``."""
     return _CHUNK_KERNELS[loss_code](
         order, lo, hi, state, samples, weights, lookup, loss_args,
         user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows,

@@ -129,3 +129,19 @@ def count_shared(indptr_a, indices_a, indptr_b, indices_b):
                 i += 1
                 j += 1
     return shared
+
+
+@njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
+def fill_examples(labels, positives_only, order):
+    """Write the positions of the training examples into ``order``, in COO order.
+
+    Every entry is an example, or with ``positives_only`` every entry > 0.
+    Rewritten at the start of each epoch, so that an epoch's shuffle never
+    depends on the one before it (``fit_partial`` once per epoch trains as one
+    call with several epochs).
+    """
+    n = 0
+    for i in range(labels.shape[0]):
+        if not positives_only or labels[i] > 0:
+            order[n] = i
+            n += 1

@@ -43,8 +43,10 @@ def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item
     """Push ``pos`` up and ``neg`` down for user ``u`` with gradient magnitude ``loss``.
 
     ``scratch[0..2]`` hold the user's, the positive's and the negative's
-    representations. The user's bias gets no gradient: it cancels in the
-    difference of the two scores.
+    representations. The user's bias cancels in the difference of the two
+    scores, so it changes no ranking; it is stepped with gradient ``loss`` all
+    the same, as the original LightFM does, because its accumulator and its
+    share of the mean learning rate (which regularisation uses) are observable.
     """
     urep, irep, jrep, gbuf = scratch[0], scratch[1], scratch[2], scratch[3]
     schedule, alphas, scales = opt
@@ -53,11 +55,10 @@ def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item
         gbuf[c] = jrep[c] - irep[c]
     su = np.float32(scales[0])
     si = np.float32(scales[1])
-    lr_u, n_u = update_side(gbuf, loss, np.float32(0.0), False, user_feats, user_params, u, schedule, su)
-    lr_p, n_p = update_side(urep, -loss, -loss, True, item_feats, item_params, pos, schedule, si)
-    lr_n, n_n = update_side(urep, loss, loss, True, item_feats, item_params, neg, schedule, si)
-    decay(scales, 0, alphas[0], lr_u, n_u)
-    decay(scales, 1, alphas[1], lr_p + lr_n, n_p + n_n)
+    lr_u, n_u = update_side(gbuf, loss, loss, user_feats, user_params, u, schedule, su)
+    lr_p, n_p = update_side(urep, -loss, -loss, item_feats, item_params, pos, schedule, si)
+    lr_n, n_n = update_side(urep, loss, loss, item_feats, item_params, neg, schedule, si)
+    decay(scales, alphas, lr_u + lr_p + lr_n, n_u + n_p + n_n)
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -78,10 +79,9 @@ def logistic_step(
     y = np.float32(1.0) if labels[i] > 0 else np.float32(0.0)
     prob = np.float32(1.0) / (np.float32(1.0) + np.exp(-s))
     loss = _weight(weights, i) * (prob - y)
-    lr_u, n_u = update_side(irep, loss, loss, True, user_feats, user_params, u, schedule, su)
-    lr_i, n_i = update_side(urep, loss, loss, True, item_feats, item_params, it, schedule, si)
-    decay(scales, 0, alphas[0], lr_u, n_u)
-    decay(scales, 1, alphas[1], lr_i, n_i)
+    lr_u, n_u = update_side(irep, loss, loss, user_feats, user_params, u, schedule, su)
+    lr_i, n_i = update_side(urep, loss, loss, item_feats, item_params, it, schedule, si)
+    decay(scales, alphas, lr_u + lr_i, n_u + n_i)
     return state
 
 
@@ -150,9 +150,10 @@ def _warp_negative(
                 continue
             rank_weight = math.log(max(1.0, math.floor((n_items - 1) / draw)))
             loss = weight * np.float32(min(rank_weight, MAX_RANK_WEIGHT))
-            if loss != 0.0:
-                represent(jrep, item_feats, item_params, neg, inv_i)
-                pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch)
+            # Stepped even when the loss is 0 (a weight of 0, or few items): the step moves
+            # nothing but still counts for the regularisation's decay, as in the original.
+            represent(jrep, item_feats, item_params, neg, inv_i)
+            pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch)
             break
     return state
 

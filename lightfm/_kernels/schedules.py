@@ -23,9 +23,9 @@ def _adagrad_row(emb, acc, mom, f, grad, coef, schedule, scale):
     lr_sum = np.float32(0.0)
     for c in range(emb.shape[1]):
         g = coef * grad[c]
-        a = acc[f, c] + g * g
-        acc[f, c] = a
+        a = acc[f, c]
         r = learning_rate / np.sqrt(a)
+        acc[f, c] = a + g * g
         emb[f, c] -= r * g * scale
         lr_sum += r
     return lr_sum
@@ -49,9 +49,9 @@ def _adadelta_row(emb, acc, mom, f, grad, coef, schedule, scale):
 
 
 def _adagrad_bias(bias, acc, mom, f, g, schedule, scale):
-    a = acc[f] + g * g
-    acc[f] = a
+    a = acc[f]
     r = schedule[0] / np.sqrt(a)
+    acc[f] = a + g * g
     bias[f] -= r * g * scale
     return r
 

@@ -13,6 +13,9 @@ A *side* (users or items) is described by two arguments:
 Stored parameters are the effective ones multiplied by the side's lazy
 regularisation scale (``scales[0]`` users, ``scales[1]`` items), so that L2
 decay of every parameter costs one multiplication of a scalar per sample.
+The epoch kernels stop once a scale passes :data:`FOLD_ABOVE`, and the caller
+folds it back into the parameters (:func:`renormalise`) before they go on: a
+scale can never grow far enough to overflow, whatever the regularisation.
 """
 
 import numpy as np
@@ -21,8 +24,13 @@ from numba import njit
 from .dispatch import on_none
 from .schedules import step_bias, step_row
 
-# A scale past this is folded back into the parameters (an O(parameters) pass).
-RENORMALISE_ABOVE = 1e3
+# A scale past this stops the epoch kernels, to be folded back into the parameters (an
+# O(parameters) pass). Stored values are then at most 1e12 times the effective ones, far
+# from float32's limit; a higher value would fold less often with no other gain.
+FOLD_ABOVE = 1e12
+# Folded values below this become 0: a strongly regularised parameter would otherwise
+# decay into subnormal floats, whose arithmetic is up to a hundred times slower.
+_FLUSH_BELOW = np.float32(1e-30)
 
 
 def _represent_identity(out, feats, params, row, inv_scale):
@@ -81,17 +89,14 @@ for every sampled item, and a call passing fewer array structs is measurably che
 """
 
 
-def _update_identity(grad, coef, bias_grad, with_bias, feats, params, row, schedule, scale):
+def _update_identity(grad, coef, bias_grad, feats, params, row, schedule, scale):
     emb, emb_acc, emb_mom, bias, bias_acc, bias_mom = params
     lr_sum = step_row(emb, emb_acc, emb_mom, row, grad, coef, schedule, scale)
-    count = emb.shape[1]
-    if with_bias:
-        lr_sum += step_bias(bias, bias_acc, bias_mom, row, bias_grad, schedule, scale)
-        count += 1
-    return lr_sum, count
+    lr_sum += step_bias(bias, bias_acc, bias_mom, row, bias_grad, schedule, scale)
+    return lr_sum, emb.shape[1] + 1
 
 
-def _update_features(grad, coef, bias_grad, with_bias, feats, params, row, schedule, scale):
+def _update_features(grad, coef, bias_grad, feats, params, row, schedule, scale):
     indptr, indices, data = feats
     emb, emb_acc, emb_mom, bias, bias_acc, bias_mom = params
     lr_sum = np.float32(0.0)
@@ -99,10 +104,8 @@ def _update_features(grad, coef, bias_grad, with_bias, feats, params, row, sched
         f = indices[p]
         w = data[p]
         lr_sum += step_row(emb, emb_acc, emb_mom, f, grad, w * coef, schedule, scale)
-        if with_bias:
-            lr_sum += step_bias(bias, bias_acc, bias_mom, f, w * bias_grad, schedule, scale)
-    per_feature = emb.shape[1] + 1 if with_bias else emb.shape[1]
-    return lr_sum, (indptr[row + 1] - indptr[row]) * per_feature
+        lr_sum += step_bias(bias, bias_acc, bias_mom, f, w * bias_grad, schedule, scale)
+    return lr_sum, (indptr[row + 1] - indptr[row]) * (emb.shape[1] + 1)
 
 
 update_side = on_none("feats", _update_identity, _update_features)
@@ -110,7 +113,8 @@ update_side.__doc__ = """Step every parameter of ``row``'s features down the los
 
 The gradient with respect to the row's representation is ``coef * grad[:d]``
 and with respect to its bias ``bias_grad``; each feature receives them times its
-weight. Returns ``(sum of local learning rates, number of parameters)``.
+weight. Returns ``(sum of local learning rates, number of parameters)``, which
+:func:`decay` averages.
 """
 
 
@@ -125,10 +129,19 @@ def score(user_repr, item_repr):
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def decay(scales, side, alpha, lr_sum, count):
-    """Lazy L2: shrink every parameter of a side by 1 / (1 + alpha * mean local lr)."""
-    if alpha > 0.0 and count > 0:
-        scales[side] *= 1.0 + alpha * (lr_sum / count)
+def decay(scales, alphas, lr_sum, count):
+    """Lazy L2 after one training step: shrink every parameter of side ``s`` by
+    ``1 / (1 + alphas[s] * mean local learning rate)``.
+
+    The mean is over every parameter the step updated, users' and items' alike
+    (as in the original LightFM), so both sides decay at the same pace per step.
+    """
+    if count == 0:  # rows without features: nothing was updated
+        return
+    mean_rate = lr_sum / count
+    for side in range(2):
+        if alphas[side] > 0.0:
+            scales[side] *= 1.0 + alphas[side] * mean_rate
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -148,6 +161,12 @@ def is_positive(pos_indptr, pos_indices, user, item):
     return False
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _folded(value, inv):
+    value *= inv
+    return np.float32(0.0) if abs(value) < _FLUSH_BELOW else value  # NaN stays NaN
+
+
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def renormalise(params, scales, side, threshold):
     """Fold ``scales[side]`` back into the stored parameters once it exceeds ``threshold``."""
@@ -159,6 +178,7 @@ def renormalise(params, scales, side, threshold):
     bias = params[3]
     for f in range(emb.shape[0]):
         for c in range(emb.shape[1]):
-            emb[f, c] *= inv
-        bias[f] *= inv
+            emb[f, c] = _folded(emb[f, c], inv)
+        bias[f] = _folded(bias[f], inv)
     scales[side] = 1.0
+
