@@ -228,14 +228,11 @@ def test_ranking_losses_never_draw_a_users_own_items_as_negatives(board, loss):
     an entry for every item, has no negative to train on, so its parameters never move."""
     train, _ = board
     dense = train.toarray()
-    dense[0][dense[0] == 0] = -1
-    dense[1][dense[1] == 0] = 0  # explicit zeros: stored entries too
-    rows, cols = np.nonzero(dense != 0)
-    rows, cols = np.concatenate([rows, np.ones(np.sum(dense[1] == 0), int)]), np.concatenate(
-        [cols, np.flatnonzero(dense[1] == 0)]
-    )
-    data = dense[rows, cols]
-    matrix = sp.coo_matrix((data, (rows, cols)), shape=dense.shape)
+    stored = dense != 0
+    stored[:2] = True  # users 0 and 1 have an entry for every item:
+    dense[0][dense[0] == 0] = -1  # user 0 -1 where it had none, user 1 explicit zeros
+    rows, cols = np.nonzero(stored)
+    matrix = sp.coo_matrix((dense[rows, cols], (rows, cols)), shape=dense.shape)
     model = LightFM(loss=loss, random_state=0).fit(matrix, epochs=0)
     before = model.user_embeddings.copy()
     model.fit_partial(matrix, epochs=3)

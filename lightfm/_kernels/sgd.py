@@ -181,4 +181,3 @@ def renormalise(params, scales, side, threshold):
             emb[f, c] = _folded(emb[f, c], inv)
         bias[f] = _folded(bias[f], inv)
     scales[side] = 1.0
-
