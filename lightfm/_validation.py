@@ -21,12 +21,25 @@ CACHE_LINE_BYTES = 64
 
 
 class ParameterError(ValueError, AssertionError):
-    """An invalid hyperparameter.
+    """An invalid hyperparameter (exported as ``lightfm.ParameterError``).
 
     Both a :class:`ValueError` and an :class:`AssertionError`, because code
     written against the original LightFM catches the latter for most parameters
     and the former for ``max_sampled``.
     """
+
+    __module__ = "lightfm"
+
+
+class InputTypeError(TypeError, ValueError):
+    """An argument of the wrong type (a string for ids, a dense vector for a matrix, ...).
+
+    Both a :class:`TypeError` and a :class:`ValueError`: the original LightFM
+    raises ValueError for these, so existing ``except ValueError`` clauses
+    keep catching them. Exported as ``lightfm.InputTypeError``.
+    """
+
+    __module__ = "lightfm"
 
 
 class FeatureMatrix(NamedTuple):
@@ -91,14 +104,21 @@ def _require_sparse(matrix, name: str):
     if isinstance(matrix, np.ndarray) and matrix.ndim == 2:
         return sp.coo_matrix(matrix)
     if not sp.issparse(matrix):
-        raise TypeError(f"{name} must be a scipy.sparse matrix (or a 2-d NumPy array), got {type(matrix).__name__}.")
+        raise InputTypeError(
+            f"{name} must be a scipy.sparse matrix (or a 2-d NumPy array), got {type(matrix).__name__}."
+        )
     if matrix.ndim != 2:
         raise ValueError(f"{name} must be 2-dimensional, got shape {matrix.shape}.")
     if not (np.issubdtype(matrix.dtype, np.number) or matrix.dtype == np.bool_) or np.issubdtype(
         matrix.dtype, np.complexfloating
     ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}.")
+        raise InputTypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}.")
     return matrix
+
+
+def n_rows(matrix, name: str) -> int:
+    """The number of rows of a matrix argument, refusing anything that is not one."""
+    return _require_sparse(matrix, name).shape[0]
 
 
 def _as_float32(values: np.ndarray, name: str) -> np.ndarray:
@@ -237,7 +257,7 @@ def to_id_array(ids, name: str) -> np.ndarray:
         if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
             array = array.astype(np.int64)
         else:
-            raise TypeError(f"{name} must hold integer ids, got dtype {array.dtype}.")
+            raise InputTypeError(f"{name} must hold integer ids, got dtype {array.dtype}.")
     return np.ascontiguousarray(array, dtype=np.int64)
 
 

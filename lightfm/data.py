@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._validation import InputTypeError
+
 __all__ = ["Dataset"]
 
 
@@ -405,8 +407,9 @@ class Dataset:
 
         Raises
         ------
-        TypeError
-            If an id or feature name is not a string, number, boolean or None.
+        InputTypeError
+            (A TypeError and ValueError) if an id or feature name is not a
+            string, number, boolean or None.
 
         Examples
         --------
@@ -470,7 +473,7 @@ def _json_id(key, what: str):
         key = key.item()
     if key is None or isinstance(key, (str, bool, int, float)):
         return key
-    raise TypeError(
+    raise InputTypeError(
         f"Cannot save {what} id {key!r} of type {type(key).__name__}: "
         "only strings, numbers, booleans and None can be saved."
     )

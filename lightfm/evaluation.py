@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels.scoring import auc_from_ranks
-from ._validation import check_num_threads
+from ._validation import check_num_threads, to_pattern
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
 
@@ -42,11 +42,34 @@ def _ranks(model, test_interactions, train_interactions, user_features, item_fea
 
 
 def _ranks_and_train(model, test_interactions, train_interactions, user_features, item_features, num_threads, check):
-    """Ranks of the test interactions, and the train CSR excluded (rows of the test users)."""
+    """Ranks of the test interactions, and the train CSR excluded (rows of the test users).
+
+    The ranks come from ``model.predict_rank``, as in the original, so that a
+    subclass or wrapper overriding it is honoured. A model whose
+    ``predict_rank`` is LightFM's own takes a path that also hands back the
+    train matrix it converted, instead of converting it twice.
+    """
+    from .lightfm import LightFM
+
     check_num_threads(num_threads)
-    return model._rank_test_interactions(
-        test_interactions, train_interactions, item_features, user_features, num_threads, check
+    if getattr(type(model), "predict_rank", None) is LightFM.predict_rank:
+        return model._rank_test_interactions(
+            test_interactions, train_interactions, item_features, user_features, num_threads, check
+        )
+    ranks = model.predict_rank(
+        test_interactions,
+        train_interactions=train_interactions,
+        item_features=item_features,
+        user_features=user_features,
+        num_threads=num_threads,
+        check_intersections=check,
     )
+    ranks = sp.csr_matrix(ranks)
+    if train_interactions is None:
+        train = sp.csr_matrix(ranks.shape, dtype=np.float32)
+    else:
+        train = to_pattern(train_interactions, "train_interactions", keep_rows=np.diff(ranks.indptr) > 0)
+    return ranks, train
 
 
 def _per_user(values, ranks, preserve_rows):
@@ -129,8 +152,9 @@ def recall_at_k(
 ):
     """Recall at k: the fraction of a user's test interactions found in their top k.
 
-    Parameters and returns as :func:`precision_at_k`; users without test
-    interactions get 0 when ``preserve_rows``.
+    Parameters as :func:`precision_at_k`. Returns a float64 array, as the
+    original does; users without test interactions get NaN (0 / 0) when
+    ``preserve_rows``.
 
     Examples
     --------
@@ -147,8 +171,8 @@ def recall_at_k(
     )
     hits = _row_sums(ranks, (ranks.data < k).astype(np.float64))
     counts = np.diff(ranks.indptr)
-    recall = np.divide(hits, counts, out=np.zeros_like(hits), where=counts > 0)
-    return _per_user(recall.astype(np.float32), ranks, preserve_rows)
+    recall = np.divide(hits, counts, out=np.full_like(hits, np.nan), where=counts > 0)
+    return _per_user(recall, ranks, preserve_rows)
 
 
 def auc_score(

@@ -26,6 +26,7 @@ from ._validation import (
     cache_aligned_zeros,
     check_index_range,
     check_num_threads,
+    n_rows,
     to_features,
     to_id_array,
     to_interactions,
@@ -206,6 +207,11 @@ class LightFM(RecommenderMixin):
     - ``'warp-kos'``: k-th order statistic WARP (Weston et al. 2013); trains on
       the k-th best of up to n sampled positives of each user.
 
+    What the ranking losses do with stored entries <= 0 (as the original
+    LightFM does; see :meth:`fit`): they are never examples, but they still
+    count as the user's own items, which are never drawn as that user's
+    negatives.
+
     Parameters
     ----------
     no_components : int, default 10
@@ -226,9 +232,12 @@ class LightFM(RecommenderMixin):
     epsilon : float, default 1e-6
         Conditioning constant for the adadelta schedule, >= 0.
     item_alpha : float, default 0.0
-        L2 penalty on item features, applied lazily as weight decay.
+        L2 penalty on item features, applied lazily as weight decay: after each
+        training step every item parameter shrinks by a factor
+        ``1 / (1 + item_alpha * r)``, with ``r`` the mean adagrad/adadelta
+        learning rate over the parameters the step updated (users' and items').
     user_alpha : float, default 0.0
-        L2 penalty on user features.
+        L2 penalty on user features, likewise.
     max_sampled : int, default 10
         Maximum number of negatives WARP draws per positive.
     random_state : int, numpy.random.RandomState or None, default None
@@ -266,7 +275,7 @@ class LightFM(RecommenderMixin):
     >>> LightFM(loss="hinge")
     Traceback (most recent call last):
     ...
-    lightfm._validation.ParameterError: Invalid loss='hinge': must be one of 'logistic', 'warp', 'bpr', 'warp-kos'.
+    lightfm.ParameterError: Invalid loss='hinge': must be one of 'logistic', 'warp', 'bpr', 'warp-kos'.
     """
 
     def __init__(
@@ -359,13 +368,22 @@ class LightFM(RecommenderMixin):
             raise ValueError("user_embeddings and item_embeddings have different numbers of components.")
 
     def _check_finite(self, epoch=None):
-        for name in ("item_embeddings", "item_biases", "user_embeddings", "user_biases"):
-            if not np.isfinite(np.sum(getattr(self, name), dtype=np.float64)):
+        """Raise ValueError once training has diverged.
+
+        The criterion: a parameter or an optimiser accumulator is no longer a
+        finite float32. An accumulator overflows when a squared gradient passes
+        float32's range (3.4e38), which freezes its parameter for good even while
+        the parameter itself is still finite.
+        """
+        in_use = [name for name in _PARAMETER_NAMES if "momentum" not in name or self.learning_schedule == "adadelta"]
+        with np.errstate(invalid="ignore", over="ignore"):
+            for name in in_use:
+                if np.isfinite(np.sum(getattr(self, name), dtype=np.float64)):
+                    continue
                 when = f" in epoch {epoch}" if epoch is not None else ""
                 raise ValueError(
-                    f"Not all estimated parameters are finite: the model diverged{when}. "
-                    "Try a lower learning_rate, normalising feature values and sample weights, "
-                    "or more regularisation (item_alpha, user_alpha)."
+                    f"Not all estimated parameters are finite ({name}): the model diverged{when}. "
+                    "Try a lower learning_rate, or normalising feature values and sample weights."
                 )
 
     def _side_parameters(self, side, adadelta=True):
@@ -411,15 +429,30 @@ class LightFM(RecommenderMixin):
         """Fit the model from scratch.
 
         Discards any previous state and trains for ``epochs`` epochs. For
-        resuming training use :meth:`fit_partial`.
+        resuming training use :meth:`fit_partial`. If it raises (bad input,
+        divergence, an interrupt), the model keeps the state it had before.
 
         Parameters
         ----------
         interactions : scipy sparse matrix of shape [n_users, n_items]
-            Any format and numeric dtype (converted to float32 COO). Every
-            stored entry is one training example. For the ranking losses entries
-            > 0 are positives and others are ignored; for logistic, entries
-            <= 0 are negatives.
+            Any format and numeric dtype (converted to float32 COO). What each
+            loss does with the stored entries, as in the original LightFM:
+
+            - ``'logistic'``: every entry is an example, > 0 a positive and
+              <= 0 (an explicit 0 or -1) a negative.
+            - ``'warp'``, ``'bpr'``: every entry > 0 is an example. Every
+              stored entry, whatever its value, is one of the user's own
+              items, never drawn as that user's negative: an item a user rated
+              -1 is simply not trained on for them. WARP draws negatives
+              uniformly over the items; BPR from the items of all stored
+              entries (an item as often as it is stored, -1 entries included).
+            - ``'warp-kos'``: every stored entry is a visit to its user, who
+              is trained on the k-th best of up to ``n`` items drawn from their
+              own items (-1 entries included); negatives as for WARP.
+
+            To train the ranking losses on positives only, remove the other
+            entries first (``matrix.data[matrix.data <= 0] = 0;
+            matrix.eliminate_zeros()`` on a CSR matrix).
         user_features : scipy sparse matrix of shape [n_users, n_user_features], optional
             Each row holds that user's feature weights. Identity if absent.
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
@@ -444,7 +477,10 @@ class LightFM(RecommenderMixin):
         ------
         ValueError
             On non-finite input, mismatched shapes, bad sample weights, or
-            divergence during training.
+            divergence during training: a parameter or optimiser accumulator
+            that is no longer a finite float32 (NaN, or a squared gradient
+            beyond float32's range). Strong regularisation alone never
+            diverges: it shrinks the model towards 0.
         NotImplementedError
             If ``sample_weight`` is given with the ``'warp-kos'`` loss.
 
@@ -457,16 +493,23 @@ class LightFM(RecommenderMixin):
         >>> model.user_embeddings.shape, model.item_embeddings.shape
         ((20, 3), (10, 3))
         """
+        # Training starts from fresh arrays, so the previous ones are intact if it fails.
+        previous = {name: getattr(self, name) for name in _PARAMETER_NAMES}
         self._reset_state()
-        return self.fit_partial(
-            interactions,
-            user_features=user_features,
-            item_features=item_features,
-            sample_weight=sample_weight,
-            epochs=epochs,
-            num_threads=num_threads,
-            verbose=verbose,
-        )
+        try:
+            return self.fit_partial(
+                interactions,
+                user_features=user_features,
+                item_features=item_features,
+                sample_weight=sample_weight,
+                epochs=epochs,
+                num_threads=num_threads,
+                verbose=verbose,
+            )
+        except BaseException:
+            for name, array in previous.items():
+                setattr(self, name, array)
+            raise
 
     def fit_partial(
         self,
@@ -580,11 +623,13 @@ class LightFM(RecommenderMixin):
             np.ascontiguousarray(matrix @ biases[:n], dtype=np.float32),
         )
 
-    def _prediction_features(self, user_features, item_features, n_users, n_items):
+    def _prediction_features(self, user_features, item_features, n_users, n_items, exact=False):
+        """Both sides' features checked against the model: at most as many columns as embeddings
+        (``predict``, lenient as the original's), or exactly as many (``exact``: ranking)."""
         users = to_features(user_features, n_users, "user_features")
         items = to_features(item_features, n_items, "item_features")
-        self._check_feature_columns(users, "user", exact=False)
-        self._check_feature_columns(items, "item", exact=False)
+        self._check_feature_columns(users, "user", exact=exact)
+        self._check_feature_columns(items, "item", exact=exact)
         return users, items
 
     def predict(self, user_ids, item_ids, item_features=None, user_features=None, num_threads=1):
@@ -639,8 +684,8 @@ class LightFM(RecommenderMixin):
                 f"Expected the number of user ids ({user_ids.size}) to equal the number of item ids "
                 f"({item_ids.size}): predict scores pairs (user_ids[i], item_ids[i])."
             )
-        n_users = self.user_embeddings.shape[0] if user_features is None else user_features.shape[0]
-        n_items = self.item_embeddings.shape[0] if item_features is None else item_features.shape[0]
+        n_users = self.user_embeddings.shape[0] if user_features is None else n_rows(user_features, "user_features")
+        n_items = self.item_embeddings.shape[0] if item_features is None else n_rows(item_features, "item_features")
         check_index_range(user_ids, n_users, "user_ids", "user id")
         check_index_range(item_ids, n_items, "item_ids", "item id")
         # Identity features cover exactly the ids asked for; explicit ones must have their rows.
@@ -759,7 +804,9 @@ class LightFM(RecommenderMixin):
                 )
             if check_intersections:
                 self._check_test_train_intersections(test, train)
-        users, items = self._prediction_features(user_features, item_features, n_users, n_items)
+        # As in the original, the feature matrices (identity ones included: the shape of the test
+        # matrix) must cover every embedding: anything else means features were left out or mixed up.
+        users, items = self._prediction_features(user_features, item_features, n_users, n_items, exact=True)
 
         ranks = np.zeros(test.nnz, dtype=np.float32)
         test_users = np.flatnonzero(np.diff(test.indptr))

@@ -27,6 +27,24 @@ def movielens():
     return fetch_movielens(data_home=home, min_rating=4.0, download_if_missing=False)
 
 
+@pytest.fixture(scope="session")
+def signed_movielens():
+    """The original's MovieLens configuration: every rating stored, >= 4 as +1, the rest as -1."""
+    home = movielens_home()
+    if home is None:
+        pytest.skip("MovieLens 100k not found (set LIGHTFM_DATA_HOME)")
+    from lightfm.datasets import fetch_movielens
+
+    data = fetch_movielens(data_home=home, download_if_missing=False)
+
+    def signed(matrix):
+        matrix = matrix.astype(np.float32)
+        matrix.data = np.where(matrix.data >= 4, 1.0, -1.0).astype(np.float32)
+        return matrix
+
+    return signed(data["train"]), signed(data["test"])
+
+
 def checkerboard(n_users=60, n_items=40, density=0.5, seed=0, negatives=False):
     """Two user groups, each liking one half of the items; returns (train, test) COO.
 

@@ -16,13 +16,25 @@ def test_data_home_from_environment(tmp_path, monkeypatch):
         fetch_movielens(download_if_missing=False)
 
 
-def test_corrupt_archive_is_removed(tmp_path):
+def test_corrupt_archive_of_the_user_is_kept(tmp_path):
+    """A file the package did not download is never deleted, even when it cannot be read."""
     path = tmp_path / "movielens100k" / "movielens.zip"
     path.parent.mkdir()
     path.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="Corrupted"):
+    with pytest.raises(ValueError, match="Corrupted.*delete or replace it"):
         fetch_movielens(data_home=tmp_path, download_if_missing=False)
-    assert not os.path.exists(path)
+    assert path.read_bytes() == b"not a zip file"
+
+
+def test_corrupt_download_is_removed(tmp_path, monkeypatch):
+    from lightfm.datasets import movielens
+
+    source = tmp_path / "garbage.zip"
+    source.write_bytes(b"not a zip file")
+    monkeypatch.setattr(movielens, "URL", source.as_uri())  # a file:// URL stands in for the network
+    with pytest.raises(ValueError, match="Corrupted.*download was removed"):
+        fetch_movielens(data_home=tmp_path / "home")
+    assert os.listdir(tmp_path / "home" / "movielens100k") == []
 
 
 def test_needs_some_features(tmp_path):
@@ -91,7 +103,7 @@ def test_stackexchange_errors(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="Corrupted"):
         fetch_stackexchange("crossvalidated", data_home=tmp_path, download_if_missing=False)
-    assert not path.exists()
+    assert path.read_bytes() == b"garbage"
 
 
 def test_download_goes_through_a_temporary_file(tmp_path, monkeypatch):

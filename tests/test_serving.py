@@ -79,7 +79,7 @@ def test_recommend_scores_are_predictions_and_sorted(board):
     assert items.shape == scores.shape == (users.size, 7)
     assert np.all(np.diff(scores, axis=1) <= 0)
     np.testing.assert_allclose(
-        scores, model.predict(np.repeat(users, 7), items.ravel()).reshape(items.shape), rtol=1e-5
+        scores, model.predict(np.repeat(users, 7), items.ravel()).reshape(items.shape), rtol=1e-5, atol=1e-5
     )
     assert sp.csr_matrix(train)[np.repeat(users, 7), items.ravel()].sum() == 0
     # Trained on a checkerboard: recommendations come from the user's half of the items.

@@ -38,9 +38,20 @@ def next_below(state, n):
     return state, np.int64(r)
 
 
+# Words of a Mersenne Twister's state: drawing as many regenerates it at least once.
+_MT_STATE_WORDS = 624
+
+
 def seed_states(random_state, n_threads):
-    """Draw ``n_threads`` non-zero xorshift states from a ``np.random.RandomState``."""
-    seeds = random_state.randint(1, 2**31 - 1, size=(n_threads, 2)).astype(np.uint64)
+    """Draw ``n_threads`` non-zero xorshift states from a ``np.random.RandomState``.
+
+    At least a whole Mersenne Twister state's worth of words is drawn, so that
+    ``random_state.get_state()`` visibly changes on every call: the original
+    LightFM shuffles with the RandomState every epoch, and code (its tests among
+    it) checks that a fit advanced it.
+    """
+    words = random_state.randint(1, 2**31 - 1, size=max(_MT_STATE_WORDS, 2 * n_threads))
+    seeds = words[: 2 * n_threads].astype(np.uint64).reshape(n_threads, 2)
     states = (seeds[:, 0] << np.uint64(31)) ^ seeds[:, 1] ^ _GOLDEN
     states[states == _ZERO] = _GOLDEN
     return np.ascontiguousarray(states)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -34,8 +35,13 @@ def _download(url: str, dest_path: str) -> None:
             os.unlink(tmp_path)
 
 
-def get_data(data_home, url: str, dest_subdir: str, dest_filename: str, download_if_missing: bool) -> str:
+def get_data(data_home, url: str, dest_subdir: str, dest_filename: str, download_if_missing: bool):
     """Path of a dataset file, downloading it first when missing and allowed.
+
+    Returns
+    -------
+    (path, downloaded) :
+        Where the file is, and whether this call downloaded it.
 
     Raises
     ------
@@ -44,11 +50,27 @@ def get_data(data_home, url: str, dest_subdir: str, dest_filename: str, download
         download fails.
     """
     dest_path = os.path.join(get_data_home(data_home), dest_subdir, dest_filename)
-    if not os.path.isfile(dest_path):
-        if not download_if_missing:
-            raise OSError(
-                f"Dataset missing: {dest_path} does not exist and download_if_missing is False. "
-                f"Pass data_home= or set LIGHTFM_DATA_HOME to the folder holding {dest_subdir}/{dest_filename}."
-            )
-        _download(url, dest_path)
-    return dest_path
+    if os.path.isfile(dest_path):
+        return dest_path, False
+    if not download_if_missing:
+        raise OSError(
+            f"Dataset missing: {dest_path} does not exist and download_if_missing is False. "
+            f"Pass data_home= or set LIGHTFM_DATA_HOME to the folder holding {dest_subdir}/{dest_filename}."
+        )
+    _download(url, dest_path)
+    return dest_path, True
+
+
+def corrupt_archive(path: str, downloaded: bool, what: str, error: Exception) -> ValueError:
+    """The error for an archive that cannot be read.
+
+    One this call downloaded is removed, so that the next call downloads it
+    again; one that was already there may be the user's own, and is left alone.
+    """
+    if downloaded:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        advice = "the download was removed; call again to download it anew"
+    else:
+        advice = "delete or replace it (a missing archive is downloaded anew)"
+    return ValueError(f"Corrupted {what} archive at {path} ({error}): {advice}.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 
 import numpy as np
@@ -91,8 +90,9 @@ def fetch_movielens(
     Raises
     ------
     ValueError
-        If neither feature kind is requested, or the archive is corrupt (it is
-        then deleted so that the next call downloads it again).
+        If neither feature kind is requested, or the archive is corrupt (an
+        archive this call downloaded is then deleted; one that was already
+        there is left alone).
     OSError
         If the archive is missing and cannot or may not be downloaded.
 
@@ -105,7 +105,7 @@ def fetch_movielens(
     """
     if not (indicator_features or genre_features):
         raise ValueError("At least one of indicator_features or genre_features must be True.")
-    zip_path = _common.get_data(data_home, URL, "movielens100k", "movielens.zip", download_if_missing)
+    zip_path, downloaded = _common.get_data(data_home, URL, "movielens100k", "movielens.zip", download_if_missing)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             train_text = archive.read("ml-100k/ua.base").decode("latin-1")
@@ -115,13 +115,7 @@ def fetch_movielens(
         train_ratings = _read_ratings(train_text)
         test_ratings = _read_ratings(test_text)
     except (zipfile.BadZipFile, KeyError, ValueError) as error:
-        try:
-            os.unlink(zip_path)
-        except OSError:
-            pass
-        raise ValueError(
-            f"Corrupted MovieLens archive at {zip_path} ({error}); it was removed, call again to re-download."
-        ) from None
+        raise _common.corrupt_archive(zip_path, downloaded, "MovieLens", error) from None
 
     everything = np.vstack([train_ratings, test_ratings])
     shape = (int(everything[:, 0].max()) + 1, int(everything[:, 1].max()) + 1)
@@ -141,6 +135,7 @@ def fetch_movielens(
         "train": train,
         "test": test,
         "item_features": features,
-        "item_feature_labels": np.concatenate(labels),
+        # With indicator features only, the labels are the titles themselves (the same object, as in the original).
+        "item_feature_labels": np.concatenate(labels) if len(labels) > 1 else labels[0],
         "item_labels": titles,
     }

@@ -20,7 +20,7 @@ _ARRAYS = (
 )  # fmt: skip
 
 
-def _load(path):
+def _load(path, downloaded):
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [name for name in _ARRAYS if name not in archive.files]
@@ -28,13 +28,7 @@ def _load(path):
                 raise ValueError(f"missing arrays {missing}")
             return {name: archive[name] for name in _ARRAYS}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        raise ValueError(
-            f"Corrupted StackExchange archive at {path} ({error}); it was removed, call again to re-download."
-        ) from None
+        raise _common.corrupt_archive(path, downloaded, "StackExchange", error) from None
 
 
 def fetch_stackexchange(
@@ -82,7 +76,7 @@ def fetch_stackexchange(
     ------
     ValueError
         On an unknown dataset, a fraction outside (0, 1), no features requested,
-        or a corrupt archive (which is removed).
+        or a corrupt archive (removed if this call downloaded it).
     OSError
         If the archive is missing and cannot or may not be downloaded.
     """
@@ -92,10 +86,10 @@ def fetch_stackexchange(
         raise ValueError(f"Unknown dataset {dataset!r}: must be one of {sorted(URLS)}.")
     if not 0.0 < test_set_fraction < 1.0:
         raise ValueError(f"test_set_fraction must be between 0 and 1, got {test_set_fraction!r}.")
-    path = _common.get_data(
+    path, downloaded = _common.get_data(
         data_home, URLS[dataset], os.path.join("stackexchange", dataset), "data.npz", download_if_missing
     )
-    data = _load(path)
+    data = _load(path, downloaded)
     interactions = sp.coo_matrix(
         (data["interactions_data"], (data["interactions_row"], data["interactions_col"])),
         shape=tuple(data["interactions_shape"].ravel()),
