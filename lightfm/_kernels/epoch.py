@@ -76,8 +76,7 @@ def _prefetch_ahead(p, hi, loss_code, order, rows, cols, lookup, user_feats, use
             prefetch_row(user_params[0], user)
             prefetch_row(user_params[1], user)
             prefetch(user_params[3], user)
-            if not ranking:  # only logistic steps the user's bias
-                prefetch(user_params[4], user)
+            prefetch(user_params[4], user)
         if item_feats is None:
             item = cols[ahead]
             prefetch_row(item_params[0], item)
