@@ -118,12 +118,12 @@ def _as_random_state(random_state) -> np.random.RandomState:
 class _EpochJob:
     """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
 
-    def __init__(self, loss_code, positives_only, samples, weights, lookup, loss_args, user, item, schedule, alphas):
+    def __init__(
+        self, loss_code, positives_only, order, samples, weights, lookup, loss_args, user, item, schedule, alphas
+    ):
         self.loss_code = loss_code
         self.positives_only = positives_only
-        labels = samples[2]
-        n_examples = int(np.count_nonzero(labels > 0)) if positives_only else labels.size
-        self.order = np.empty(n_examples, dtype=np.int32)
+        self.order = order  # one int32 per stored entry; each epoch writes its examples to the start
         self.samples = samples
         self.weights = weights
         self.lookup = lookup
@@ -146,8 +146,7 @@ class _EpochJob:
         resumes where it stopped. At the end of the epoch every scale is folded,
         so the parameter arrays hold effective values.
         """
-        fill_examples(self.samples[2], self.positives_only, self.order)
-        n = self.order.size
+        n = fill_examples(self.samples[2], self.positives_only, self.order)
         n_threads = states.size
         chunk = -(-n // n_threads) if n else 0
         starts = [min(n, t * chunk) for t in range(n_threads)]
@@ -566,23 +565,24 @@ class LightFM(RecommenderMixin):
             raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
 
         ranking = self.loss != "logistic"
-        every_entry = np.arange(data.data.size, dtype=np.int32)
+        # Every entry, for the positives lookup; then the epochs' example order, in place.
+        order = np.arange(data.data.size, dtype=np.int32)
         adadelta = self.learning_schedule == "adadelta"
         job = _EpochJob(
             loss_code=LOSS_CODES[self.loss],
             # WARP and BPR step on the positive entries; k-OS WARP on every entry (a visit
             # to its user), logistic on every entry (> 0 positive, <= 0 negative).
             positives_only=self.loss in ("warp", "bpr"),
+            order=order,
             samples=(data.rows, data.cols, data.data),
             weights=weights,
-            lookup=self._positives_lookup(data, every_entry, n_items) if ranking else _NO_LOOKUP,
+            lookup=self._positives_lookup(data, order, n_items) if ranking else _NO_LOOKUP,
             loss_args=(int(self.max_sampled), int(self.k), int(self.n)),
             user=(users.arrays, self._side_parameters("user", adadelta)),
             item=(items.arrays, self._side_parameters("item", adadelta)),
             schedule=(np.float32(self.learning_rate), np.float32(self.rho), np.float32(self.epsilon)),
             alphas=(np.float32(self.user_alpha), np.float32(self.item_alpha)),
         )
-        del every_entry
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
             for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
                 job.run(seed_states(self.random_state, num_threads), pool)

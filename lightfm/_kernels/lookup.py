@@ -133,7 +133,7 @@ def count_shared(indptr_a, indices_a, indptr_b, indices_b):
 
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def fill_examples(labels, positives_only, order):
-    """Write the positions of the training examples into ``order``, in COO order.
+    """Write the positions of the training examples to the start of ``order``, in COO order; return their count.
 
     Every entry is an example, or with ``positives_only`` every entry > 0.
     Rewritten at the start of each epoch, so that an epoch's shuffle never
@@ -145,3 +145,4 @@ def fill_examples(labels, positives_only, order):
         if not positives_only or labels[i] > 0:
             order[n] = i
             n += 1
+    return n
