@@ -5,10 +5,9 @@ tuples, against the reference's tuple iteration, each in a fresh process.
 """
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
+
+from _side import run_json
 
 SCRIPT = r"""
 import json, sys, time
@@ -33,10 +32,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, "nnz": int(interaction
 
 
 def run(python, n, mode):
-    out = subprocess.run(
-        [python, "-c", SCRIPT, str(n), mode], capture_output=True, text=True, check=True, cwd=tempfile.gettempdir()
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json(python, "-c", SCRIPT, n, mode)
 
 
 def main():

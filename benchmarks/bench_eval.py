@@ -8,12 +8,12 @@ median of the repeats), each in its own process. The metric values must agree.
 """
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _side import run_json
 
 HERE = Path(__file__).resolve().parent
 DATA_HOME = os.environ.get("LIGHTFM_DATA_HOME", str(HERE.parent.parent / "shared" / "data"))
@@ -79,11 +79,7 @@ def prepare(kind, path):
 
 
 def run(python, path, repeats, threads):
-    out = subprocess.run(
-        [python, "-c", SCRIPT, path, str(repeats), str(threads)],
-        capture_output=True, text=True, check=True, cwd=tempfile.gettempdir(),
-    )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json(python, "-c", SCRIPT, path, repeats, threads)
 
 
 def main():

@@ -10,10 +10,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _side import run_json
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_worker.py"
@@ -21,15 +22,7 @@ DATA_HOME = os.environ.get("LIGHTFM_DATA_HOME", str(HERE.parent.parent / "shared
 
 
 def run(python, config, env=None):
-    out = subprocess.run(
-        [python, str(WORKER), json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),  # never import the repo's lightfm from the reference's interpreter
-        env=env,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json(python, WORKER, json.dumps(config), env=env)
 
 
 def memory(result):

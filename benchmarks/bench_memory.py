@@ -9,11 +9,11 @@ its peak. Ours and the reference alternate.
 """
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _side import run_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,14 +40,7 @@ print(json.dumps({"before": before, "peak": peak, "fit": seconds, "nnz": int(tra
 
 
 def measure(python, path, loss):
-    out = subprocess.run(
-        [python, "-c", CHILD, str(path), loss, str(HERE)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),  # never import the repo's lightfm from the reference's interpreter
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json(python, "-c", CHILD, path, loss, HERE)
 
 
 def main():

@@ -17,11 +17,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
+
+from _side import run_json
 
 HERE = Path(__file__).resolve().parent
 DATA_HOME = os.environ.get("LIGHTFM_DATA_HOME", str(HERE.parent.parent / "shared" / "data"))
@@ -93,14 +93,7 @@ def worker(config):
 
 
 def run(python, config):
-    out = subprocess.run(
-        [python, str(Path(__file__).resolve()), "--worker", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),  # never import the repo's lightfm from the reference's interpreter
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_json(python, Path(__file__).resolve(), "--worker", json.dumps(config))
 
 
 def main():
