@@ -574,3 +574,16 @@ def test_parameters_are_cache_line_aligned_for_training(board):
     for fitted in (model, restored):
         for name in _PARAMETER_NAMES:
             assert getattr(fitted, name).ctypes.data % 64 == 0, name
+
+
+def test_a_failed_fit_keeps_the_previous_model(board):
+    """A deliberate difference: the original resets the model before validating fit's input."""
+    train, _ = board
+    model = LightFM(loss="warp", random_state=0).fit(train, epochs=2)
+    before = {name: getattr(model, name).copy() for name in ("user_embeddings", "item_biases")}
+    with pytest.raises(ValueError):
+        model.fit(train, sample_weight=np.zeros(3))
+    with pytest.raises(ValueError, match="diverged"):
+        model.set_params(learning_rate=1e7).fit(train, epochs=3)
+    for name, array in before.items():
+        np.testing.assert_array_equal(getattr(model, name), array)
