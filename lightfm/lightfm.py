@@ -15,7 +15,7 @@ from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
 from ._kernels.lookup import alias_table, build_positives, count_columns, count_shared, fill_examples
 from ._kernels.rng import seed_states, shuffle_range
 from ._kernels.scoring import predict_pairs, rank_block
-from ._kernels.sgd import renormalise
+from ._kernels.sgd import GROWTH_BITS, renormalise
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
 from ._threads import numba_threads, run_blocks
@@ -41,6 +41,7 @@ SCHEDULES = ("adagrad", "adadelta")
 # Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
 # about twice a server core's L2 cache. Below it prefetching only costs instructions.
 _PREFETCH_ABOVE_BYTES = 4 << 20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Rows of embeddings initialised per random draw (bounds the float64 temporaries).
 _INIT_BLOCK_ROWS = 16384
 # Score-matrix size (users x items) from which ranking uses more than one thread.
@@ -91,15 +92,12 @@ def _validate_hyperparameters(params: dict) -> None:
     for name in ("no_components", "k", "n", "max_sampled"):
         if not _is_int(params[name]) or params[name] < 1:
             fail(name, "an integer >= 1")
-    if (
-        not _is_real(params["learning_rate"])
-        or not params["learning_rate"] > 0
-        or not np.isfinite(params["learning_rate"])
-    ):
-        fail("learning_rate", "a finite number > 0")
+    # The kernels compute in float32: a larger value would turn into infinity there.
+    if not _is_real(params["learning_rate"]) or not 0 < params["learning_rate"] <= _FLOAT32_MAX:
+        fail("learning_rate", f"a number > 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
     for name in ("item_alpha", "user_alpha", "epsilon"):
-        if not _is_real(params[name]) or not params[name] >= 0 or not np.isfinite(params[name]):
-            fail(name, "a finite number >= 0")
+        if not _is_real(params[name]) or not 0 <= params[name] <= _FLOAT32_MAX:
+            fail(name, f"a number >= 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
     if not _is_real(params["rho"]) or not 0 < params["rho"] < 1:
         fail("rho", "a number strictly between 0 and 1")
     state = params["random_state"]
@@ -152,6 +150,7 @@ class _EpochJob:
         starts = [min(n, t * chunk) for t in range(n_threads)]
         ends = [min(n, start + chunk) for start in starts]
         positions = list(starts)
+        shuffled = [False] * n_threads
         scratches = [make_scratch(self.user[1][0].shape[1], self.loss_args[2]) for _ in range(n_threads)]
         scales = np.ones(2, dtype=np.float64)
         opt = (self.schedule, self.alphas, scales)
@@ -159,9 +158,10 @@ class _EpochJob:
 
         def walk(t):
             state = states[t]
-            if positions[t] == starts[t]:
+            if not shuffled[t]:
                 # Numba returns uint64 as a Python int, which it would re-type as int64.
                 state = np.uint64(shuffle_range(self.order, starts[t], ends[t], state))
+                shuffled[t] = True
             state, positions[t] = run_chunk(
                 self.loss_code, self.order, positions[t], ends[t], state, self.samples, self.weights,
                 self.lookup, self.loss_args, self.user[0], self.user[1], self.item[0], self.item[1],
@@ -204,7 +204,7 @@ class LightFM(RecommenderMixin):
       samples negatives until one scores within the margin, weighting the update
       by the rank this implies. Best for precision at the top of the list.
     - ``'warp-kos'``: k-th order statistic WARP (Weston et al. 2013); trains on
-      the k-th best of up to n sampled positives of each user.
+      the k-th best of up to n items sampled from each user's own.
 
     What the ranking losses do with stored entries <= 0 (as the original
     LightFM does; see :meth:`fit`): they are never examples, but they still
@@ -494,6 +494,7 @@ class LightFM(RecommenderMixin):
         """
         # Training starts from fresh arrays, so the previous ones are intact if it fails.
         previous = {name: getattr(self, name) for name in _PARAMETER_NAMES}
+        random_state = self.random_state.get_state() if isinstance(self.random_state, np.random.RandomState) else None
         self._reset_state()
         try:
             return self.fit_partial(
@@ -508,6 +509,8 @@ class LightFM(RecommenderMixin):
         except BaseException:
             for name, array in previous.items():
                 setattr(self, name, array)
+            if random_state is not None:
+                self.random_state.set_state(random_state)
             raise
 
     def fit_partial(
@@ -581,7 +584,8 @@ class LightFM(RecommenderMixin):
             user=(users.arrays, self._side_parameters("user", adadelta)),
             item=(items.arrays, self._side_parameters("item", adadelta)),
             schedule=(np.float32(self.learning_rate), np.float32(self.rho), np.float32(self.epsilon)),
-            alphas=(np.float32(self.user_alpha), np.float32(self.item_alpha)),
+            # The cap on one step's scale growth (see lightfm._kernels.sgd): 2 ** (GROWTH_BITS / threads).
+            alphas=(np.float32(self.user_alpha), np.float32(self.item_alpha), np.float32(2.0 ** (GROWTH_BITS / num_threads))),
         )
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
             for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):

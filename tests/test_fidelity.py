@@ -110,15 +110,38 @@ def test_excessive_regularisation_shrinks_and_never_explodes(signed_movielens, l
 
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
 @pytest.mark.parametrize("learning_rate", [0.05, 1.0])
-def test_strong_regularisation_with_features_stays_finite(board, schedule, learning_rate):
+def test_strong_regularisation_with_features_shrinks_the_model(board, schedule, learning_rate):
     train, _ = board
     features = sp.hstack([sp.identity(train.shape[1]), sp.random(train.shape[1], 5, density=0.5, random_state=0)])
     for alpha in (0.5, 10.0):
         model = LightFM(
-            loss="warp", learning_schedule=schedule, learning_rate=learning_rate, item_alpha=alpha, user_alpha=alpha
+            loss="warp",
+            learning_schedule=schedule,
+            learning_rate=learning_rate,
+            item_alpha=alpha,
+            user_alpha=alpha,
+            random_state=0,
         )
         model.fit(train, item_features=features.tocsr(), epochs=5, num_threads=2)
-        assert np.isfinite(model.item_embeddings).all() and np.abs(model.item_embeddings).max() < 1.0
+        assert np.abs(model.item_embeddings).max() < 1e-3 and np.abs(model.user_embeddings).max() < 1e-3
+
+
+@pytest.mark.parametrize("alpha", [100.0, 1e6, 1e30])
+def test_many_threads_under_huge_regularisation_never_overflow(alpha):
+    """Threads in a step when a scale passes the fold threshold each grow it once more: bounded."""
+    interactions = sp.random(400, 300, density=0.05, format="coo", random_state=0)
+    interactions.data[:] = 1
+    for learning_rate in (0.05, 1.0):
+        model = LightFM(
+            loss="warp", learning_rate=learning_rate, user_alpha=alpha, item_alpha=alpha, random_state=0
+        ).fit(interactions, epochs=2, num_threads=16)
+        assert np.abs(model.item_embeddings).max() < 1e-3
+
+
+def test_hyperparameters_beyond_float32_are_refused():
+    for name in ("learning_rate", "item_alpha", "user_alpha", "epsilon"):
+        with pytest.raises(ValueError, match=name):
+            LightFM(**{name: 1e300})
 
 
 @pytest.mark.parametrize("loss", RANKING_AND_LOGISTIC)

@@ -581,9 +581,11 @@ def test_a_failed_fit_keeps_the_previous_model(board):
     train, _ = board
     model = LightFM(loss="warp", random_state=0).fit(train, epochs=2)
     before = {name: getattr(model, name).copy() for name in ("user_embeddings", "item_biases")}
+    random_state = model.random_state.get_state()[1].copy()
     with pytest.raises(ValueError):
         model.fit(train, sample_weight=np.zeros(3))
     with pytest.raises(ValueError, match="diverged"):
         model.set_params(learning_rate=1e7).fit(train, epochs=3)
     for name, array in before.items():
         np.testing.assert_array_equal(getattr(model, name), array)
+    np.testing.assert_array_equal(model.random_state.get_state()[1], random_state)

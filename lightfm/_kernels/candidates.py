@@ -1,7 +1,7 @@
 """Negative candidates drawn a few draws ahead, so that their rows are in cache when used.
 
 The ranking losses draw negative items at random (uniformly for WARP and
-k-OS WARP, from the training items' empirical distribution for BPR) and read
+k-OS WARP, from the items of all stored entries for BPR) and read
 each one's embedding row at once: a cache miss nothing could have predicted.
 Instead each thread keeps a ring of its next ``RING_SIZE`` candidates. Taking
 one draws its replacement and prefetches the replacement's rows, which are

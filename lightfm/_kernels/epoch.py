@@ -17,8 +17,8 @@ Arguments, all plain arrays, scalars and tuples of them:
 - ``samples = (rows, cols, labels)``: the COO interactions; ``weights``: the
   sample weights aligned with them, or None for weight 1.
 - ``lookup = (pos_indptr, pos_indices, (neg_prob, neg_alias), n_items)``: each
-  user's sorted positive items, and the alias table BPR draws negatives from
-  (:mod:`lightfm._kernels.candidates` draws them ahead of use).
+  user's own items (every stored entry, sorted), and the alias table BPR
+  draws negatives from (:mod:`lightfm._kernels.candidates` draws them ahead of use).
 - ``loss_args = (max_sampled, k, n)``.
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
   :mod:`lightfm._kernels.sgd`.
@@ -26,10 +26,10 @@ Arguments, all plain arrays, scalars and tuples of them:
   with ``scales`` the float64 lazy-regularisation scales, shared by threads.
 
 A kernel call returns ``(state, p)``: the advanced RNG state and the position
-it reached. It stops before ``hi`` once a scale passes
+it reached, possibly ``lo`` itself. It stops before ``hi`` once a scale passes
 :data:`lightfm._kernels.sgd.FOLD_ABOVE`; the caller folds the scales back into
-the parameters and calls again from ``p`` with the same ``scratch``, so that a
-run is the same whether or not it was interrupted.
+the parameters and calls again from ``p`` with the same ``scratch``, so that
+the random stream is the same whether or not a run was interrupted.
 
 Numba's cache is keyed on the source file of each compiled function, not on the
 files it calls into: after editing ``losses.py``, ``sgd.py`` or ``schedules.py``
@@ -112,6 +112,9 @@ def _walk(
         state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, ring, prefetch_rows)
     p = lo
     while p < hi:
+        # Checked before the step too: another thread may have grown a scale meanwhile.
+        if scales[0] > FOLD_ABOVE or scales[1] > FOLD_ABOVE:
+            break
         if prefetch_rows:
             _prefetch_ahead(
                 p, hi, loss_code, order, rows, cols, lookup, user_feats, user_params, item_feats, item_params
@@ -121,8 +124,6 @@ def _walk(
             user_feats, user_params, item_feats, item_params, opt, scratch,
         )  # fmt: skip
         p += 1
-        if scales[0] > FOLD_ABOVE or scales[1] > FOLD_ABOVE:
-            break
     return state, p
 
 

@@ -75,9 +75,9 @@ def count_columns(cols, entries, n_cols):
 def alias_table(counts):
     """Walker/Vose alias table drawing index ``i`` with probability ``counts[i] / counts.sum()``.
 
-    BPR draws its negatives from the training items' empirical distribution;
-    the table (two arrays of n_items) stays in cache, unlike a pool of every
-    training example's item.
+    BPR draws its negatives from the items of all stored entries (an item as
+    often as it is stored); the table (two arrays of n_items) stays in cache,
+    unlike a pool of every entry's item.
     """
     n = counts.shape[0]
     prob = np.ones(n, dtype=np.float32)

@@ -89,7 +89,7 @@ def logistic_step(
 def bpr_step(
     i, state, samples, weights, lookup, loss_args, user_feats, user_params, item_feats, item_params, opt, scratch
 ):
-    """BPR (Rendle et al. 2009): the negative comes from the training items' empirical distribution."""
+    """BPR (Rendle et al. 2009): the negative follows the items of all stored entries, not the user's own."""
     rows, cols, _ = samples
     pos_indptr, pos_indices, _, n_items = lookup
     urep, irep, jrep = scratch[0], scratch[1], scratch[2]

@@ -13,9 +13,15 @@ A *side* (users or items) is described by two arguments:
 Stored parameters are the effective ones multiplied by the side's lazy
 regularisation scale (``scales[0]`` users, ``scales[1]`` items), so that L2
 decay of every parameter costs one multiplication of a scalar per sample.
-The epoch kernels stop once a scale passes :data:`FOLD_ABOVE`, and the caller
-folds it back into the parameters (:func:`renormalise`) before they go on: a
-scale can never grow far enough to overflow, whatever the regularisation.
+The epoch kernels stop once a scale passes :data:`FOLD_ABOVE` (checked before
+and after every step), and the caller folds it back into the parameters
+(:func:`renormalise`) before they go on. Threads already in a step when the
+scale passes may each grow it once more, so one step's growth is capped at
+``2 ** (GROWTH_BITS / n_threads)``: a scale stays below
+``FOLD_ABOVE * 2 ** GROWTH_BITS``, and stored values far inside float32's range,
+whatever the regularisation. The cap binds only when ``alpha * rate`` exceeds
+it (``alpha`` in the hundreds at 16 threads), where a step's shrinking is
+merely smaller than asked.
 """
 
 import numpy as np
@@ -28,6 +34,9 @@ from .schedules import step_bias, step_row
 # O(parameters) pass). Stored values are then at most 1e12 times the effective ones, far
 # from float32's limit; a higher value would fold less often with no other gain.
 FOLD_ABOVE = 1e12
+# Bits of growth a scale may gain beyond FOLD_ABOVE, shared out between the threads (1e12 * 2**64
+# is 1.8e31: stored values of effective magnitude up to 1e7 stay finite in float32).
+GROWTH_BITS = 64
 # Folded values below this become 0: a strongly regularised parameter would otherwise
 # decay into subnormal floats, whose arithmetic is up to a hundred times slower.
 _FLUSH_BELOW = np.float32(1e-30)
@@ -131,17 +140,19 @@ def score(user_repr, item_repr):
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def decay(scales, alphas, lr_sum, count):
     """Lazy L2 after one training step: shrink every parameter of side ``s`` by
-    ``1 / (1 + alphas[s] * mean local learning rate)``.
+    ``1 / (1 + alphas[s] * mean local learning rate)``, at most by ``1 / alphas[2]``.
 
     The mean is over every parameter the step updated, users' and items' alike
     (as in the original LightFM), so both sides decay at the same pace per step.
+    ``alphas = (user_alpha, item_alpha, max_growth)``; see the module docstring
+    for the cap.
     """
     if count == 0:  # rows without features: nothing was updated
         return
     mean_rate = lr_sum / count
     for side in range(2):
         if alphas[side] > 0.0:
-            scales[side] *= 1.0 + alphas[side] * mean_rate
+            scales[side] *= min(1.0 + alphas[side] * mean_rate, alphas[2])
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
