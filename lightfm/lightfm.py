@@ -584,8 +584,8 @@ class LightFM(RecommenderMixin):
             user=(users.arrays, self._side_parameters("user", adadelta)),
             item=(items.arrays, self._side_parameters("item", adadelta)),
             schedule=(np.float32(self.learning_rate), np.float32(self.rho), np.float32(self.epsilon)),
-            # The cap on one step's scale growth (see lightfm._kernels.sgd): 2 ** (GROWTH_BITS / threads).
-            alphas=(np.float32(self.user_alpha), np.float32(self.item_alpha), np.float32(2.0 ** (GROWTH_BITS / num_threads))),
+            # The third entry caps one step's scale growth (see lightfm._kernels.sgd).
+            alphas=tuple(np.float32(a) for a in (self.user_alpha, self.item_alpha, 2.0 ** (GROWTH_BITS / num_threads))),
         )
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
             for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
