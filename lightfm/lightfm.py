@@ -18,12 +18,12 @@ from ._kernels.scoring import predict_pairs, rank_block
 from ._kernels.sgd import GROWTH_BITS, renormalise
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
+from ._state import PARAMETER_NAMES, ModelState, Side
 from ._threads import numba_threads, run_blocks
 from ._validation import (
     FeatureMatrix,
     ParameterError,
     cache_aligned,
-    cache_aligned_zeros,
     check_index_range,
     check_num_threads,
     n_rows,
@@ -42,8 +42,6 @@ SCHEDULES = ("adagrad", "adadelta")
 # about twice a server core's L2 cache. Below it prefetching only costs instructions.
 _PREFETCH_ABOVE_BYTES = 4 << 20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-# Rows of embeddings initialised per random draw (bounds the float64 temporaries).
-_INIT_BLOCK_ROWS = 16384
 # Score-matrix size (users x items) from which ranking uses more than one thread.
 _PARALLEL_RANKING_ABOVE = 1_000_000
 
@@ -55,20 +53,6 @@ _NO_LOOKUP = (
     0,
 )
 
-_PARAMETER_NAMES = (
-    "item_embeddings",
-    "item_embedding_gradients",
-    "item_embedding_momentum",
-    "item_biases",
-    "item_bias_gradients",
-    "item_bias_momentum",
-    "user_embeddings",
-    "user_embedding_gradients",
-    "user_embedding_momentum",
-    "user_biases",
-    "user_bias_gradients",
-    "user_bias_momentum",
-)
 
 
 def _is_int(value) -> bool:
@@ -309,81 +293,19 @@ class LightFM(RecommenderMixin):
 
     # -- state -----------------------------------------------------------------
 
+    def __setstate__(self, state):
+        # Pickles of earlier versions (and of the original LightFM) hold the arrays as attributes.
+        arrays = {name: state.pop(name) for name in PARAMETER_NAMES if name in state}
+        self.__dict__.update(state)
+        if "_state" not in self.__dict__:
+            self._state = ModelState(arrays)
+
     def _reset_state(self):
-        for name in _PARAMETER_NAMES:
-            setattr(self, name, None)
-
-    def _initialize(self, no_components, no_item_features, no_user_features):
-        """Draw fresh embeddings, zero biases and reset the optimiser state."""
-        for side, n_features in (("item", no_item_features), ("user", no_user_features)):
-            for name, array in self._fresh_side(n_features, no_components).items():
-                setattr(self, f"{side}_{name}", array)
-
-    def _fresh_side(self, n_features, no_components):
-        """Newly initialised parameter and optimiser rows for ``n_features`` features of one side."""
-        accumulator_start = 1.0 if self.learning_schedule == "adagrad" else 0.0
-        rows = {}
-        for name, shape, value in (
-            ("embeddings", (n_features, no_components), None),
-            ("embedding_gradients", (n_features, no_components), accumulator_start),
-            ("embedding_momentum", (n_features, no_components), 0.0),
-            ("biases", (n_features,), 0.0),
-            ("bias_gradients", (n_features,), accumulator_start),
-            ("bias_momentum", (n_features,), 0.0),
-        ):
-            rows[name] = cache_aligned_zeros(shape)
-            if value:
-                rows[name].fill(value)
-        # Drawn in blocks of rows (the same random stream as one call) so that the float64
-        # temporaries stay small: for 200k rows one call would transiently hold 100 MB.
-        for start in range(0, n_features, _INIT_BLOCK_ROWS):
-            stop = min(n_features, start + _INIT_BLOCK_ROWS)
-            block = self.random_state.rand(stop - start, no_components)
-            rows["embeddings"][start:stop] = (block - 0.5) / no_components
-        return rows
-
-    def _is_fitted(self) -> bool:
-        return all(getattr(self, name, None) is not None for name in _PARAMETER_NAMES)
+        self._state = ModelState()
 
     def _check_initialized(self):
         """Raise ValueError unless the model is fitted and its parameter arrays are consistent."""
-        if not self._is_fitted():
-            raise ValueError("This LightFM model is not fitted yet: call fit() or fit_partial() before predicting.")
-        for side in ("user", "item"):
-            embeddings = getattr(self, f"{side}_embeddings")
-            for name in _PARAMETER_NAMES:
-                if not name.startswith(side):
-                    continue
-                array = getattr(self, name)
-                expected = embeddings.shape if "embedding" in name else embeddings.shape[:1]
-                if not isinstance(array, np.ndarray) or array.dtype != np.float32 or array.shape != expected:
-                    raise ValueError(
-                        f"{name} must be a float32 array of shape {expected}, got "
-                        f"{getattr(array, 'dtype', type(array).__name__)} {getattr(array, 'shape', '')}."
-                    )
-                if not array.flags.c_contiguous:
-                    setattr(self, name, np.ascontiguousarray(array))
-        if self.item_embeddings.shape[1] != self.user_embeddings.shape[1]:
-            raise ValueError("user_embeddings and item_embeddings have different numbers of components.")
-
-    def _check_finite(self, epoch=None):
-        """Raise ValueError once training has diverged.
-
-        The criterion: a parameter or an optimiser accumulator is no longer a
-        finite float32. An accumulator overflows when a squared gradient passes
-        float32's range (3.4e38), which freezes its parameter for good even while
-        the parameter itself is still finite.
-        """
-        in_use = [name for name in _PARAMETER_NAMES if "momentum" not in name or self.learning_schedule == "adadelta"]
-        with np.errstate(invalid="ignore", over="ignore"):
-            for name in in_use:
-                if np.isfinite(np.sum(getattr(self, name), dtype=np.float64)):
-                    continue
-                when = f" in epoch {epoch}" if epoch is not None else ""
-                raise ValueError(
-                    f"Not all estimated parameters are finite ({name}): the model diverged{when}. "
-                    "Try a lower learning_rate, or normalising feature values and sample weights."
-                )
+        self._state.validate()
 
     def _side_parameters(self, side, adadelta=True):
         """The kernel's ``params`` tuple; adagrad passes None for the unused momentum arrays.
@@ -392,16 +314,15 @@ class LightFM(RecommenderMixin):
         are re-allocated first: the training kernels read whole rows. Only training
         needs it, so prediction and serving never copy.
         """
-        for name in _PARAMETER_NAMES:
-            if name.startswith(side):
-                setattr(self, name, cache_aligned(getattr(self, name)))
+        arrays = Side(*(cache_aligned(array) for array in self._state.side(side)))
+        self._state.set_side(side, arrays)
         return (
-            getattr(self, f"{side}_embeddings"),
-            getattr(self, f"{side}_embedding_gradients"),
-            getattr(self, f"{side}_embedding_momentum") if adadelta else None,
-            getattr(self, f"{side}_biases"),
-            getattr(self, f"{side}_bias_gradients"),
-            getattr(self, f"{side}_bias_momentum") if adadelta else None,
+            arrays.embeddings,
+            arrays.embedding_gradients,
+            arrays.embedding_momentum if adadelta else None,
+            arrays.biases,
+            arrays.bias_gradients,
+            arrays.bias_momentum if adadelta else None,
         )
 
     def _check_feature_columns(self, features: FeatureMatrix, side: str, exact: bool):
@@ -493,7 +414,7 @@ class LightFM(RecommenderMixin):
         ((20, 3), (10, 3))
         """
         # Training starts from fresh arrays, so the previous ones are intact if it fails.
-        previous = {name: getattr(self, name) for name in _PARAMETER_NAMES}
+        previous = self._state
         random_state = self.random_state.get_state() if isinstance(self.random_state, np.random.RandomState) else None
         self._reset_state()
         try:
@@ -507,8 +428,7 @@ class LightFM(RecommenderMixin):
                 verbose=verbose,
             )
         except BaseException:
-            for name, array in previous.items():
-                setattr(self, name, array)
+            self._state = previous
             if random_state is not None:
                 self.random_state.set_state(random_state)
             raise
@@ -555,7 +475,9 @@ class LightFM(RecommenderMixin):
         items = to_features(item_features, n_items, "item_features")
 
         if self.item_embeddings is None:
-            self._initialize(self.no_components, items.n_features, users.n_features)
+            self._state = ModelState.fresh(
+                self.no_components, users.n_features, items.n_features, self.learning_schedule, self.random_state
+            )
         self._check_initialized()
         if self.user_embeddings.shape[1] != self.no_components:
             raise ValueError(
@@ -590,7 +512,7 @@ class LightFM(RecommenderMixin):
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
             for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
                 job.run(seed_states(self.random_state, num_threads), pool)
-                self._check_finite(epoch)
+                self._state.check_finite(adadelta, epoch)
         return self
 
     @staticmethod
@@ -950,11 +872,7 @@ class LightFM(RecommenderMixin):
                     f"n_{side}_features must be an integer >= the current {current} {side} feature embeddings "
                     f"(models only grow), got {target!r}."
                 )
-            extra = target - current
-            grown = self._fresh_side(extra, self.no_components)
-            for name, new_rows in grown.items():
-                old = getattr(self, f"{side}_{name}")
-                setattr(self, f"{side}_{name}", np.concatenate([old, new_rows]))
+            self._state.grow(side, target, self.learning_schedule, self.random_state)
         return self
 
     def save(self, path, dataset=None, *, user_features=None, item_features=None, interactions=None):
@@ -1007,9 +925,9 @@ class LightFM(RecommenderMixin):
             name: value.item() if isinstance(value, np.generic) else value for name, value in hyperparameters.items()
         }
         parameters = None
-        if self._is_fitted():
+        if self._state.is_fitted:
             self._check_initialized()
-            parameters = {name: getattr(self, name) for name in _PARAMETER_NAMES}
+            parameters = dict(self._state.arrays)
         dataset_json = dataset.to_json() if dataset is not None else None
         matrices = self._matrices_to_save(user_features, item_features, interactions)
         save_model(path, hyperparameters, self.random_state, parameters, dataset_json, matrices)
@@ -1019,7 +937,7 @@ class LightFM(RecommenderMixin):
         for side, features in (("user", user_features), ("item", item_features)):
             if features is not None:
                 matrix = to_features(features, 0, f"{side}_features")
-                if self._is_fitted():
+                if self._state.is_fitted:
                     self._check_feature_columns(matrix, side, exact=True)
                 identity = sp.identity(matrix.n_rows, dtype=np.float32, format="csr")
                 matrices[f"{side}_features"] = identity if matrix.matrix is None else matrix.matrix
@@ -1096,7 +1014,7 @@ class LightFM(RecommenderMixin):
             if metadata.get("fitted"):
                 for side in ("user", "item"):
                     n_rows = file.array(f"{side}_embeddings", np.float32, (None, model.no_components)).shape[0]
-                    for name in _PARAMETER_NAMES:
+                    for name in PARAMETER_NAMES:
                         if name.startswith(side):
                             shape = (n_rows, model.no_components) if "embedding" in name else (n_rows,)
                             setattr(model, name, cls._checked_parameter(file, name, shape))
@@ -1190,3 +1108,17 @@ class LightFM(RecommenderMixin):
             if name != "random_state" and value != defaults[name].default
         ]
         return f"LightFM({', '.join(changed)})"
+
+
+def _state_attribute(name):
+    def get(self):
+        return self._state.arrays[name]
+
+    def set(self, value):
+        self._state.arrays[name] = value
+
+    return property(get, set, doc=f"The model's ``{name}`` array (see :mod:`lightfm._state`); None before fitting.")
+
+
+for _name in PARAMETER_NAMES:
+    setattr(LightFM, _name, _state_attribute(_name))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lightfm import LightFM, ParameterError
 from lightfm.evaluation import auc_score
-from lightfm.lightfm import _PARAMETER_NAMES
+from lightfm._state import PARAMETER_NAMES as _PARAMETER_NAMES
 
 from .conftest import checkerboard, zero_model
 from .oracles import brute_force_ranks
@@ -493,7 +493,7 @@ def _tiny_model():
 def test_resize_keeps_old_rows_and_initialises_new_ones(schedule):
     train, _ = checkerboard(n_users=20, n_items=10)
     model = LightFM(no_components=5, learning_schedule=schedule, random_state=0).fit(train, epochs=2)
-    before = {name: value.copy() for name, value in vars(model).items() if isinstance(value, np.ndarray)}
+    before = {name: getattr(model, name).copy() for name in _PARAMETER_NAMES}
     users, items = np.nonzero(np.ones(train.shape))
     predictions = model.predict(users, items)
     assert model.resize(n_user_features=25) is model
@@ -589,3 +589,18 @@ def test_a_failed_fit_keeps_the_previous_model(board):
     for name, array in before.items():
         np.testing.assert_array_equal(getattr(model, name), array)
     np.testing.assert_array_equal(model.random_state.get_state()[1], random_state)
+
+
+def test_pickles_of_version_0_1_0_load():
+    """Models pickled before the state object (arrays as attributes, as the original's) still load."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    with open(data / "model_0.1.0_pickle.pkl", "rb") as file:
+        model = pickle.load(file)
+    expected = np.load(data / "model_0.1.0_scores.npy")
+    np.testing.assert_array_equal(model.predict(np.repeat(np.arange(4), 4), np.tile(np.arange(4), 4)), expected)
+    assert model.item_embeddings.shape == (4, 3) and model.user_bias_gradients.shape == (4,)
+    model.fit_partial(sp.coo_matrix(np.eye(4, dtype=np.float32)))
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.item_embeddings, model.item_embeddings)
