@@ -12,7 +12,7 @@ attribute of the same name (``model.item_embeddings``, ...), as the original doe
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -64,7 +64,8 @@ class ModelState:
     """The twelve learned arrays of a model, by name (:data:`PARAMETER_NAMES`); None before fitting."""
 
     def __init__(self, arrays: dict | None = None):
-        self.arrays: dict[str, np.ndarray | None] = dict.fromkeys(PARAMETER_NAMES)
+        # Any values: these are public attributes users may assign; validate() checks them.
+        self.arrays: dict[str, Any] = dict.fromkeys(PARAMETER_NAMES)
         if arrays:
             self.arrays.update(arrays)
 
@@ -141,7 +142,8 @@ class ModelState:
     def grow(self, side: str, n_features: int, schedule: str, random_state) -> None:
         """Add rows up to ``n_features`` to one side, initialised as a fresh model's; old rows untouched."""
         extra = fresh_side(n_features - self.n_features(side), self.no_components, schedule, random_state)
-        self.set_side(side, Side(*(np.concatenate([old, new]) for old, new in zip(self.side(side), extra, strict=True))))
+        grown = (np.concatenate([old, new]) for old, new in zip(self.side(side), extra, strict=True))
+        self.set_side(side, Side(*grown))
 
     def copy(self) -> ModelState:
         return ModelState({name: None if array is None else array.copy() for name, array in self.arrays.items()})

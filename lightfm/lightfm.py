@@ -54,7 +54,6 @@ _NO_LOOKUP = (
 )
 
 
-
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

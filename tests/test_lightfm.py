@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lightfm import LightFM, ParameterError
-from lightfm.evaluation import auc_score
 from lightfm._state import PARAMETER_NAMES as _PARAMETER_NAMES
+from lightfm.evaluation import auc_score
 
 from .conftest import checkerboard, zero_model
 from .oracles import brute_force_ranks
