@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.scoring import top_n_block
-from ._threads import run_blocks
 from ._validation import check_index_range, check_num_threads, to_id_array, to_pattern
-
-# Target size of one block of scores (queries x candidates, float32).
-SCORE_BLOCK_BYTES = 16 * 2**20
+from .backends import get_backend
 
 
 def _check_n(n) -> int:
@@ -35,43 +31,6 @@ def _exclusion_csr(exclude, shape):
             "(typically the training interactions)."
         )
     return pattern.indptr.astype(np.int64), pattern.indices
-
-
-def top_n(query_block, query_ids, target_side, n, exclusions, rows, candidates, num_threads):
-    """Best ``n`` candidates per query, best first: ``(items int64, scores float32)``.
-
-    ``query_block(ids)`` gives the query vectors of ``ids``; their product with
-    ``target_side`` (one column per candidate) gives the scores. Row ``rows[q]``
-    of ``exclusions`` lists query q's excluded items. ``candidates`` (sorted,
-    unique item indices) are the columns of ``target_side``, or None for every
-    item in order.
-    """
-    n_items = exclusions[2]
-    if candidates is None:
-        candidates = np.arange(n_items, dtype=np.int64)
-        column_of = candidates
-    else:
-        column_of = np.full(n_items, -1, dtype=np.int64)
-        column_of[candidates] = np.arange(candidates.size)
-    items = np.empty((query_ids.size, n), dtype=np.int64)
-    scores = np.empty((query_ids.size, n), dtype=np.float32)
-
-    def work(start, stop):
-        block_scores = np.ascontiguousarray(query_block(query_ids[start:stop]) @ target_side, dtype=np.float32)
-        top_n_block(
-            block_scores,
-            rows[start:stop],
-            exclusions[0],
-            exclusions[1],
-            column_of,
-            candidates,
-            items[start:stop],
-            scores[start:stop],
-        )
-
-    block = max(1, SCORE_BLOCK_BYTES // (4 * max(candidates.size, 1)))
-    run_blocks(query_ids.size, block, num_threads, work)
-    return items, scores
 
 
 class RecommenderMixin:
@@ -155,7 +114,7 @@ class RecommenderMixin:
             candidates = np.unique(candidates)
         indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
         item_side = self._item_side(items_features, n_items, candidates)
-        found, scores = top_n(
+        found, scores = get_backend().top_n(
             lambda ids: self._user_side(users, ids),
             user_ids,
             item_side,
@@ -227,7 +186,7 @@ class RecommenderMixin:
         unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
         # Each query excludes itself: row q of the exclusions holds ids[q].
         exclusions = (np.arange(ids.size + 1, dtype=np.int64), ids.astype(np.int32), matrix.n_rows)
-        found, similarities = top_n(
+        found, similarities = get_backend().top_n(
             lambda query: unit[query],
             ids,
             np.ascontiguousarray(unit.T),

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels.lookup import build_positives
+from .backends.cpu.kernels.lookup import build_positives
 
 INDEX_LIMIT = np.iinfo(np.int32).max
 # Parameter rows are read and written whole by the training kernels: a row that starts on a

@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels.scoring import auc_from_ranks
 from ._validation import check_num_threads, to_pattern
+from .backends.cpu.kernels.scoring import auc_from_ranks
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
 

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
-from ._kernels.epoch import LOSS_CODES, make_scratch, run_chunk
-from ._kernels.lookup import alias_table, build_positives, count_columns, count_shared, fill_examples
-from ._kernels.rng import seed_states, shuffle_range
-from ._kernels.scoring import predict_pairs, rank_block
-from ._kernels.sgd import GROWTH_BITS, renormalise
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
-from ._serving import SCORE_BLOCK_BYTES, RecommenderMixin
-from ._state import PARAMETER_NAMES, ModelState, Side
-from ._threads import numba_threads, run_blocks
+from ._serving import RecommenderMixin
+from ._state import PARAMETER_NAMES, ModelState
 from ._validation import (
     FeatureMatrix,
     ParameterError,
-    cache_aligned,
     check_index_range,
     check_num_threads,
     n_rows,
@@ -33,25 +23,14 @@ from ._validation import (
     to_pattern,
     to_sample_weight,
 )
+from .backends import TrainingConfig, TrainingData, get_backend
+from .backends.cpu.kernels.lookup import count_shared
 
 __all__ = ["LightFM", "ParameterError"]
 
 LOSSES = ("logistic", "warp", "bpr", "warp-kos")
 SCHEDULES = ("adagrad", "adadelta")
-# Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
-# about twice a server core's L2 cache. Below it prefetching only costs instructions.
-_PREFETCH_ABOVE_BYTES = 4 << 20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-# Score-matrix size (users x items) from which ranking uses more than one thread.
-_PARALLEL_RANKING_ABOVE = 1_000_000
-
-# Logistic training samples no negatives, so it needs no positives lookup.
-_NO_LOOKUP = (
-    np.zeros(1, dtype=np.int64),
-    np.zeros(0, dtype=np.int32),
-    (np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32)),
-    0,
-)
 
 
 def _is_int(value) -> bool:
@@ -94,76 +73,6 @@ def _as_random_state(random_state) -> np.random.RandomState:
     if isinstance(random_state, np.random.RandomState):
         return random_state
     return np.random.RandomState(random_state)
-
-
-class _EpochJob:
-    """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
-
-    def __init__(
-        self, loss_code, positives_only, order, samples, weights, lookup, loss_args, user, item, schedule, alphas
-    ):
-        self.loss_code = loss_code
-        self.positives_only = positives_only
-        self.order = order  # one int32 per stored entry; each epoch writes its examples to the start
-        self.samples = samples
-        self.weights = weights
-        self.lookup = lookup
-        self.loss_args = loss_args
-        self.user = user
-        self.item = item
-        self.schedule = schedule
-        self.alphas = alphas
-
-    @property
-    def prefetch_rows(self):
-        """Whether the embedding rows and accumulators outgrow a core's cache, so prefetching pays."""
-        return sum(side[1][0].nbytes + side[1][1].nbytes for side in (self.user, self.item)) > _PREFETCH_ABOVE_BYTES
-
-    def run(self, states, pool):
-        """One epoch: each thread shuffles its chunk of the examples and walks it.
-
-        The kernels stop when a lazy-regularisation scale grows past FOLD_ABOVE;
-        the scales are then folded back into the parameters and every thread
-        resumes where it stopped. At the end of the epoch every scale is folded,
-        so the parameter arrays hold effective values.
-        """
-        n = fill_examples(self.samples[2], self.positives_only, self.order)
-        n_threads = states.size
-        chunk = -(-n // n_threads) if n else 0
-        starts = [min(n, t * chunk) for t in range(n_threads)]
-        ends = [min(n, start + chunk) for start in starts]
-        positions = list(starts)
-        shuffled = [False] * n_threads
-        scratches = [make_scratch(self.user[1][0].shape[1], self.loss_args[2]) for _ in range(n_threads)]
-        scales = np.ones(2, dtype=np.float64)
-        opt = (self.schedule, self.alphas, scales)
-        prefetch_rows = self.prefetch_rows
-
-        def walk(t):
-            state = states[t]
-            if not shuffled[t]:
-                # Numba returns uint64 as a Python int, which it would re-type as int64.
-                state = np.uint64(shuffle_range(self.order, starts[t], ends[t], state))
-                shuffled[t] = True
-            state, positions[t] = run_chunk(
-                self.loss_code, self.order, positions[t], ends[t], state, self.samples, self.weights,
-                self.lookup, self.loss_args, self.user[0], self.user[1], self.item[0], self.item[1],
-                opt, scratches[t], prefetch_rows,
-            )  # fmt: skip
-            states[t] = np.uint64(state)
-
-        while True:
-            active = [t for t in range(n_threads) if positions[t] < ends[t]]
-            if not active:
-                break
-            if pool is None or len(active) == 1:
-                for t in active:
-                    walk(t)
-            else:
-                for future in [pool.submit(walk, t) for t in active]:
-                    future.result()
-            for side, params in enumerate((self.user[1], self.item[1])):
-                renormalise(params, scales, side, 1.0)
 
 
 class LightFM(RecommenderMixin):
@@ -305,24 +214,6 @@ class LightFM(RecommenderMixin):
     def _check_initialized(self):
         """Raise ValueError unless the model is fitted and its parameter arrays are consistent."""
         self._state.validate()
-
-    def _side_parameters(self, side, adadelta=True):
-        """The kernel's ``params`` tuple; adagrad passes None for the unused momentum arrays.
-
-        Arrays not starting on a cache line (after unpickling, loading or ``resize``)
-        are re-allocated first: the training kernels read whole rows. Only training
-        needs it, so prediction and serving never copy.
-        """
-        arrays = Side(*(cache_aligned(array) for array in self._state.side(side)))
-        self._state.set_side(side, arrays)
-        return (
-            arrays.embeddings,
-            arrays.embedding_gradients,
-            arrays.embedding_momentum if adadelta else None,
-            arrays.biases,
-            arrays.bias_gradients,
-            arrays.bias_momentum if adadelta else None,
-        )
 
     def _check_feature_columns(self, features: FeatureMatrix, side: str, exact: bool):
         n_embeddings = getattr(self, f"{side}_embeddings").shape[0]
@@ -485,46 +376,13 @@ class LightFM(RecommenderMixin):
             )
         self._check_feature_columns(users, "user", exact=True)
         self._check_feature_columns(items, "item", exact=True)
-        if self.loss not in LOSS_CODES:
+        if self.loss not in LOSSES:
             raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
 
-        ranking = self.loss != "logistic"
-        # Every entry, for the positives lookup; then the epochs' example order, in place.
-        order = np.arange(data.data.size, dtype=np.int32)
-        adadelta = self.learning_schedule == "adadelta"
-        job = _EpochJob(
-            loss_code=LOSS_CODES[self.loss],
-            # WARP and BPR step on the positive entries; k-OS WARP on every entry (a visit
-            # to its user), logistic on every entry (> 0 positive, <= 0 negative).
-            positives_only=self.loss in ("warp", "bpr"),
-            order=order,
-            samples=(data.rows, data.cols, data.data),
-            weights=weights,
-            lookup=self._positives_lookup(data, order, n_items) if ranking else _NO_LOOKUP,
-            loss_args=(int(self.max_sampled), int(self.k), int(self.n)),
-            user=(users.arrays, self._side_parameters("user", adadelta)),
-            item=(items.arrays, self._side_parameters("item", adadelta)),
-            schedule=(np.float32(self.learning_rate), np.float32(self.rho), np.float32(self.epsilon)),
-            # The third entry caps one step's scale growth (see lightfm._kernels.sgd).
-            alphas=tuple(np.float32(a) for a in (self.user_alpha, self.item_alpha, 2.0 ** (GROWTH_BITS / num_threads))),
-        )
-        with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
-            for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
-                job.run(seed_states(self.random_state, num_threads), pool)
-                self._state.check_finite(adadelta, epoch)
+        data = TrainingData(data.rows, data.cols, data.data, weights, users.arrays, items.arrays, n_users, n_items)
+        config = TrainingConfig(*(getattr(self, name) for name in TrainingConfig._fields))
+        get_backend().fit_epochs(self._state, data, config, epochs, num_threads, self.random_state, verbose)
         return self
-
-    @staticmethod
-    def _positives_lookup(data, entries, n_items):
-        """Each user's own items (sorted, unique), and BPR's negative sampler, from ``entries``.
-
-        Every stored entry counts, whatever its value: an item a user rated -1 is
-        not drawn as that user's negative either (as in the original LightFM).
-        BPR draws negatives from the empirical item distribution of the stored
-        entries (an item as often as it is stored), through an alias table.
-        """
-        indptr, indices = build_positives(data.rows, data.cols, entries, data.shape[0], n_items)
-        return (indptr, indices, alias_table(count_columns(data.cols, entries, n_items)), n_items)
 
     # -- prediction ------------------------------------------------------------
 
@@ -625,10 +483,9 @@ class LightFM(RecommenderMixin):
         item_rows, item_index = self._rows_for(items, item_ids)
         user_repr, user_bias = self._representations(users, "user", user_rows)
         item_repr, item_bias = self._representations(items, "item", item_rows)
-        predictions = np.empty(user_ids.size, dtype=np.float32)
-        with numba_threads(num_threads):
-            predict_pairs(user_repr, user_bias, user_index, item_repr, item_bias, item_index, predictions)
-        return predictions
+        return get_backend().predict_pairs(
+            user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads
+        )
 
     @staticmethod
     def _rows_for(features: FeatureMatrix, ids):
@@ -733,21 +590,11 @@ class LightFM(RecommenderMixin):
         # matrix) must cover every embedding: anything else means features were left out or mixed up.
         users, items = self._prediction_features(user_features, item_features, n_users, n_items, exact=True)
 
-        ranks = np.zeros(test.nnz, dtype=np.float32)
         test_users = np.flatnonzero(np.diff(test.indptr))
-        if test_users.size:
-            item_side = self._item_side(items, n_items)
-            test_indptr = test.indptr.astype(np.int64)
-            train_indptr = train.indptr.astype(np.int64)
-
-            def work(start, stop):
-                block_users = test_users[start:stop]
-                scores = self._user_side(users, block_users) @ item_side
-                rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
-
-            # Small rankings finish before a second thread has started: run them on one.
-            rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
-            run_blocks(test_users.size, max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1))), rank_threads, work)
+        item_side = self._item_side(items, n_items) if test_users.size else None
+        ranks = get_backend().rank(
+            lambda block_users: self._user_side(users, block_users), test_users, item_side, test, train, num_threads
+        )
         return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape), train
 
     @staticmethod

@@ -108,6 +108,7 @@ def test_excessive_regularisation_shrinks_and_never_explodes(signed_movielens, l
         assert np.abs(getattr(model, name)).max() < 0.1, name
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
 @pytest.mark.parametrize("learning_rate", [0.05, 1.0])
 def test_strong_regularisation_with_features_shrinks_the_model(board, schedule, learning_rate):
@@ -155,6 +156,7 @@ def test_a_blown_up_model_is_reported(loss):
 # -- errors that `except ValueError` catches -----------------------------------------------------
 
 
+@pytest.mark.bounds_checked
 def test_bad_argument_types_are_value_errors(board):
     train, _ = board
     model = LightFM(random_state=0).fit(train)
@@ -177,6 +179,7 @@ def test_bad_argument_types_are_value_errors(board):
 # -- shapes and features in ranking and metrics --------------------------------------------------
 
 
+@pytest.mark.bounds_checked
 def test_predict_rank_refuses_a_matrix_of_another_shape(board):
     train, _ = board
     model = LightFM(random_state=0).fit(train)
@@ -185,6 +188,7 @@ def test_predict_rank_refuses_a_matrix_of_another_shape(board):
             model.predict_rank(sp.csr_matrix(shape))
 
 
+@pytest.mark.bounds_checked
 def test_ranking_a_feature_model_without_its_features_is_refused(board):
     train, test = board
     item_features = sp.hstack([sp.identity(train.shape[1]), sp.random(train.shape[1], 4, density=0.5)]).tocsr()
@@ -200,6 +204,7 @@ def test_ranking_a_feature_model_without_its_features_is_refused(board):
     assert model.predict(0, np.arange(train.shape[1])).shape == (train.shape[1],)
 
 
+@pytest.mark.bounds_checked
 def test_metrics_go_through_an_overridden_predict_rank(board):
     train, test = board
 
@@ -261,6 +266,7 @@ def test_zero_weights_leave_accumulators_untouched(signed_movielens, loss):
     assert not np.allclose(model.user_bias_gradients[~odd], 1.0)
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("loss", RANKING_AND_LOGISTIC)
 def test_one_epoch_at_a_time_equals_all_epochs_at_once(board, loss):
     train, _ = board

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lightfm import LightFM
-from lightfm._kernels.rng import next_below, seed_states, shuffle_range
+from lightfm.backends.cpu.kernels.rng import next_below, seed_states, shuffle_range
 
 from .oracles import Trainer, XorShift, bpr_epoch, logistic_epoch, own_items, warp_epoch, warp_kos_epoch
 
@@ -34,6 +34,7 @@ def _assert_params_close(model, expected):
         np.testing.assert_allclose(getattr(model, name), value, rtol=2e-4, atol=2e-5, err_msg=name)
 
 
+@pytest.mark.bounds_checked
 def test_rng_matches_python_twin():
     state = np.uint64(123456789)
     twin = XorShift(state)
@@ -51,6 +52,7 @@ def test_rng_matches_python_twin():
     assert order[:5].tolist() == list(range(5)) and sorted(order.tolist()) == list(range(50))
 
 
+@pytest.mark.bounds_checked
 def test_seed_states_are_nonzero_and_reproducible():
     a = seed_states(np.random.RandomState(3), 4)
     b = seed_states(np.random.RandomState(3), 4)
@@ -78,7 +80,7 @@ def _oracle_case(loss, seed, random_state, alphas=(0.0, 0.0), shape=(12, 9), **p
 
 def _oracle_epochs(loss, model, trainer, interactions, own, epochs):
     """Run the oracle for ``epochs`` epochs with the seeds the model will draw."""
-    from lightfm._kernels.lookup import alias_table
+    from lightfm.backends.cpu.kernels.lookup import alias_table
 
     random_state = copy.deepcopy(model.random_state)
     rows, cols, labels = interactions.row, interactions.col, interactions.data
@@ -97,6 +99,7 @@ def _oracle_epochs(loss, model, trainer, interactions, own, epochs):
     trainer.done()
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("alphas", [(0.0, 0.0), (0.02, 0.05)])
 @pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos"])
 def test_epochs_match_oracle(loss, alphas):
@@ -108,21 +111,22 @@ def test_epochs_match_oracle(loss, alphas):
     _assert_params_close(model, trainer.out)
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("loss", ["logistic", "warp"])
 def test_strong_regularisation_folds_mid_epoch_and_matches_oracle(loss, monkeypatch):
     """alpha = 1 grows a scale past FOLD_ABOVE within an epoch: the kernels stop, the scales are
     folded, training resumes, and the result is still the oracle's (biases and accumulators stay
     measurable; embeddings shrink to about 0)."""
-    import lightfm.lightfm as estimator
+    import lightfm.backends.cpu.training as training
 
     calls = []
 
     def counting(*args):
         calls.append(args[2])
-        return estimator_run_chunk(*args)
+        return kernel(*args)
 
-    estimator_run_chunk = estimator.run_chunk
-    monkeypatch.setattr(estimator, "run_chunk", counting)
+    kernel = training.run_chunk
+    monkeypatch.setattr(training, "run_chunk", counting)
     interactions, model, trainer, own = _oracle_case(loss, 4, 17, (1.0, 1.0), shape=(50, 40))
     _oracle_epochs(loss, model, trainer, interactions, own, epochs=1)
     model.fit_partial(interactions, epochs=1)
@@ -164,8 +168,8 @@ def test_jit_matches_pure_python(tmp_path):
 
 
 def test_alias_table_draws_the_empirical_distribution():
-    from lightfm._kernels.lookup import alias_table
-    from lightfm._kernels.rng import next_alias
+    from lightfm.backends.cpu.kernels.lookup import alias_table
+    from lightfm.backends.cpu.kernels.rng import next_alias
 
     counts = np.array([5.0, 0.0, 1.0, 10.0, 4.0, 0.0, 30.0])
     prob, alias = alias_table(counts)
@@ -183,6 +187,7 @@ def test_alias_table_draws_the_empirical_distribution():
     np.testing.assert_allclose(hits / hits.sum(), counts / counts.sum(), atol=0.02)
 
 
+@pytest.mark.bounds_checked
 @settings(max_examples=60, deadline=None)
 @given(
     n_rows=st.integers(1, 6),
@@ -192,7 +197,7 @@ def test_alias_table_draws_the_empirical_distribution():
 )
 def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, order):
     """Both paths (entries in (row, column) order, and any order) give each row's sorted, unique columns."""
-    from lightfm._kernels.lookup import build_positives
+    from lightfm.backends.cpu.kernels.lookup import build_positives
 
     pairs = data.draw(st.lists(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_cols - 1)), max_size=30))
     if order == "by row":

@@ -137,6 +137,7 @@ def test_fit_resets_but_fit_partial_resumes(board):
     assert model.user_embeddings.shape[0] == n_before + 5
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("loss", LOSSES)
 def test_single_thread_runs_are_reproducible(board, loss):
     train, _ = board
@@ -222,6 +223,7 @@ def test_sample_weight_validation(board):
         LightFM().fit(train, sample_weight=negative)
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("loss", ["bpr", "warp", "warp-kos"])
 def test_ranking_losses_never_draw_a_users_own_items_as_negatives(board, loss):
     """Every stored entry, -1 and 0 included, is the user's own (as in the original): user 0, who has
@@ -257,6 +259,7 @@ def test_explicit_identity_features_match_implicit(board):
     np.testing.assert_array_equal(a.item_embeddings, b.item_embeddings)
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("loss", LOSSES)
 def test_feature_model_learns_and_predicts_consistently(loss):
     train, test = checkerboard(n_users=80, n_items=60, seed=2)
@@ -293,6 +296,7 @@ def test_feature_rows_and_columns_are_checked(board):
 # -- prediction ------------------------------------------------------------------
 
 
+@pytest.mark.bounds_checked
 def test_predict_matches_brute_force(board):
     train, _ = board
     model = LightFM(no_components=5, loss="bpr", random_state=0).fit(train, epochs=3)
@@ -310,6 +314,7 @@ def test_predict_matches_brute_force(board):
     assert np.any(model.user_embeddings != 0)
 
 
+@pytest.mark.bounds_checked
 def test_predict_errors(board):
     train, _ = board
     with pytest.raises(ValueError, match="not fitted"):
@@ -329,6 +334,7 @@ def test_predict_errors(board):
         model.predict(0, [0], num_threads=0)
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("n_test_per_user", [3, 150])  # both the counting and the binning paths
 def test_predict_rank_matches_brute_force(n_test_per_user):
     rs = np.random.RandomState(0)
@@ -346,6 +352,7 @@ def test_predict_rank_matches_brute_force(n_test_per_user):
     np.testing.assert_array_equal(model.predict_rank(test).data, brute_force_ranks(scores, test, None))
 
 
+@pytest.mark.bounds_checked
 def test_predict_rank_ties_are_pessimistic():
     model = zero_model(2, 5)
     test = sp.csr_matrix(np.array([[0, 1, 0, 1, 0], [1, 0, 0, 0, 0]], dtype=np.float32))
@@ -354,6 +361,7 @@ def test_predict_rank_ties_are_pessimistic():
     np.testing.assert_array_equal(model.predict_rank(test, train).toarray(), [[0, 3, 0, 3, 0], [4, 0, 0, 0, 0]])
 
 
+@pytest.mark.bounds_checked
 def test_predict_rank_ties_with_many_test_items():
     model = zero_model(1, 200)
     test = sp.csr_matrix((np.ones(120), (np.zeros(120, int), np.arange(120))), shape=(1, 200))
@@ -362,6 +370,7 @@ def test_predict_rank_ties_with_many_test_items():
     np.testing.assert_array_equal(model.predict_rank(test, train).data, np.full(120, 189.0))
 
 
+@pytest.mark.bounds_checked
 def test_predict_rank_intersections(board):
     train, _ = board
     model = LightFM(random_state=0).fit(train)
@@ -439,6 +448,7 @@ def test_input_formats_and_dtypes(board):
         LightFM().fit(sp.coo_matrix(np.ones((2, 2), dtype=np.complex64)))
 
 
+@pytest.mark.bounds_checked
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_users=st.integers(1, 6),
@@ -489,6 +499,7 @@ def _tiny_model():
 # -- growing a trained model ---------------------------------------------------------
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_resize_keeps_old_rows_and_initialises_new_ones(schedule):
     train, _ = checkerboard(n_users=20, n_items=10)
@@ -512,6 +523,7 @@ def test_resize_keeps_old_rows_and_initialises_new_ones(schedule):
         assert np.all(getattr(model, f"{side}_bias_momentum")[old:] == 0)
 
 
+@pytest.mark.bounds_checked
 def test_resize_errors():
     with pytest.raises(ValueError, match="not fitted"):
         LightFM().resize(n_user_features=3)

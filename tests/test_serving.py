@@ -46,6 +46,7 @@ def exclusion_sets(matrix, rows):
     return [set(csr.indices[csr.indptr[r] : csr.indptr[r + 1]].tolist()) for r in rows]
 
 
+@pytest.mark.bounds_checked
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n_users=st.integers(1, 12),
@@ -94,6 +95,7 @@ def test_scalar_user_gives_one_dimensional_results():
     np.testing.assert_array_equal(both_items, [items, items])
 
 
+@pytest.mark.bounds_checked
 def test_short_rows_are_padded():
     model = integer_model(2, 5)
     exclude = sp.csr_matrix(np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]))
@@ -157,6 +159,7 @@ def brute_force_cosine(representations):
     return unit @ unit.T
 
 
+@pytest.mark.bounds_checked
 @pytest.mark.parametrize("side", ["item", "user"])
 def test_similar_matches_brute_force_cosine(side, board):
     train, _ = board
@@ -175,6 +178,7 @@ def test_similar_matches_brute_force_cosine(side, board):
     np.testing.assert_allclose(similarities[:, 4], fifth_best, atol=1e-5)
 
 
+@pytest.mark.bounds_checked
 def test_similar_items_with_features_padding_and_zero_vectors():
     model = integer_model(3, 4)
     model.item_embeddings[2] = 0.0

@@ -13,27 +13,27 @@ Arguments, all plain arrays, scalars and tuples of them:
 
 - ``order``: int32 positions into the COO arrays; ``order[lo:hi]`` is the
   part of the thread's chunk this call walks (the caller shuffles each chunk
-  with :func:`lightfm._kernels.rng.shuffle_range` at the start of an epoch).
+  with :func:`lightfm.backends.cpu.kernels.rng.shuffle_range` at the start of an epoch).
 - ``samples = (rows, cols, labels)``: the COO interactions; ``weights``: the
   sample weights aligned with them, or None for weight 1.
 - ``lookup = (pos_indptr, pos_indices, (neg_prob, neg_alias), n_items)``: each
   user's own items (every stored entry, sorted), and the alias table BPR
-  draws negatives from (:mod:`lightfm._kernels.candidates` draws them ahead of use).
+  draws negatives from (:mod:`lightfm.backends.cpu.kernels.candidates` draws them ahead of use).
 - ``loss_args = (max_sampled, k, n)``.
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
-  :mod:`lightfm._kernels.sgd`.
+  :mod:`lightfm.backends.cpu.kernels.sgd`.
 - ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha), scales)``
   with ``scales`` the float64 lazy-regularisation scales, shared by threads.
 
 A kernel call returns ``(state, p)``: the advanced RNG state and the position
 it reached, possibly ``lo`` itself. It stops before ``hi`` once a scale passes
-:data:`lightfm._kernels.sgd.FOLD_ABOVE`; the caller folds the scales back into
+:data:`lightfm.backends.cpu.kernels.sgd.FOLD_ABOVE`; the caller folds the scales back into
 the parameters and calls again from ``p`` with the same ``scratch``, so that
 the random stream is the same whether or not a run was interrupted.
 
 Numba's cache is keyed on the source file of each compiled function, not on the
 files it calls into: after editing ``losses.py``, ``sgd.py`` or ``schedules.py``
-during development, delete ``lightfm/_kernels/__pycache__/*.nb*`` (an installed
+during development, delete ``lightfm/backends/cpu/kernels/__pycache__/*.nb*`` (an installed
 package is rewritten whole on upgrade, which invalidates every entry).
 """
 
@@ -182,7 +182,7 @@ def run_chunk(
 
 def make_scratch(no_components, n):
     """One thread's working memory: four representation-sized buffers, k-OS's sample buffers
-    and the ring of negative candidates (:mod:`lightfm._kernels.candidates`)."""
+    and the ring of negative candidates (:mod:`lightfm.backends.cpu.kernels.candidates`)."""
     return (
         np.zeros(no_components + 1, dtype=np.float32),
         np.zeros(no_components + 1, dtype=np.float32),

@@ -2,7 +2,7 @@
 
 ``mom`` is None for adagrad (Duchi et al. 2011) and the squared-step
 accumulator for adadelta (Zeiler 2012); :func:`step_row` and :func:`step_bias`
-pick the schedule at compile time (see :mod:`lightfm._kernels.dispatch`).
+pick the schedule at compile time (see :mod:`lightfm.backends.cpu.kernels.dispatch`).
 
 Each applies the gradient ``coef * grad[c]`` to component ``c`` of row ``f`` and
 returns the sum of the local learning rates it used, which the lazy L2

@@ -5,7 +5,7 @@ A *side* (users or items) is described by two arguments:
 - ``feats``: ``(indptr, indices, data)`` of its CSR feature matrix, or None for
   identity features (row ``r`` is feature ``r`` with weight 1, read directly
   with no sparse indirection; chosen at compile time, see
-  :mod:`lightfm._kernels.dispatch`);
+  :mod:`lightfm.backends.cpu.kernels.dispatch`);
 - ``params``: ``(emb, emb_acc, emb_mom, bias, bias_acc, bias_mom)``, float32
   parameters and optimiser accumulators; the ``_mom`` entries are None under
   adagrad.

@@ -7,7 +7,7 @@ single line per loss::
          user_feats, user_params, item_feats, item_params, opt, scratch) -> state
 
 ``i`` is the index of the example in the COO arrays and ``state`` the thread's
-RNG word; the other arguments are described in :mod:`lightfm._kernels.epoch`.
+RNG word; the other arguments are described in :mod:`lightfm.backends.cpu.kernels.epoch`.
 """
 
 import math

@@ -1,0 +1,24 @@
+"""Engines behind :class:`lightfm.LightFM` (see :mod:`lightfm.backends.base` for the interface).
+
+``cpu`` is the Numba engine, the only one today.
+"""
+
+from __future__ import annotations
+
+from .base import Backend, TrainingConfig, TrainingData
+
+__all__ = ["Backend", "TrainingConfig", "TrainingData", "get_backend"]
+
+
+_ENGINES: dict[str, Backend] = {}
+
+
+def get_backend(name: str = "cpu") -> Backend:
+    """The engine called ``name`` (one shared instance each; engines hold no model state)."""
+    if name not in _ENGINES:
+        if name != "cpu":
+            raise ValueError(f"Unknown backend {name!r}: the available one is 'cpu'.")
+        from .cpu import CPUBackend
+
+        _ENGINES[name] = CPUBackend()
+    return _ENGINES[name]

@@ -1,0 +1,92 @@
+"""The engine interface: what :class:`lightfm.LightFM` asks of a backend.
+
+The estimator validates user input and turns it into plain arrays
+(:class:`TrainingData`, feature CSR arrays, score blocks); a backend trains a
+:class:`lightfm._state.ModelState` in place and scores with it. Engines never
+see sparse objects or the estimator, so a new one (GPU, distributed) implements
+these four methods and nothing else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class TrainingData(NamedTuple):
+    """One ``fit_partial`` call's input, validated: COO interactions and both sides' features.
+
+    ``rows``, ``cols`` int32 and ``labels`` float32 are the stored entries;
+    ``weights`` float32 aligned with them, or None for weight 1; ``user_feats``
+    / ``item_feats`` the CSR ``(indptr, indices, data)`` of the feature
+    matrices, or None for identity features.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray | None
+    user_feats: tuple | None
+    item_feats: tuple | None
+    n_users: int
+    n_items: int
+
+
+class TrainingConfig(NamedTuple):
+    """The hyperparameters training reads (validated by the estimator)."""
+
+    loss: str
+    learning_schedule: str
+    learning_rate: float
+    rho: float
+    epsilon: float
+    user_alpha: float
+    item_alpha: float
+    max_sampled: int
+    k: int
+    n: int
+
+
+class Backend(ABC):
+    """An engine that trains and scores a :class:`~lightfm._state.ModelState`."""
+
+    name: str
+
+    @abstractmethod
+    def fit_epochs(
+        self,
+        state,
+        data: TrainingData,
+        config: TrainingConfig,
+        epochs: int,
+        num_threads: int,
+        random_state: np.random.RandomState,
+        verbose: bool,
+    ) -> None:
+        """Train ``state`` in place for ``epochs`` epochs; ValueError if it diverges."""
+
+    @abstractmethod
+    def predict_pairs(self, user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads):
+        """Scores of pairs ``(user_index[i], item_index[i])`` of representation rows, float32."""
+
+    @abstractmethod
+    def rank(self, user_block, test_users, item_side, test, train, num_threads) -> np.ndarray:
+        """Ranks (float32, aligned with ``test.indices``) of the test entries among the non-train items.
+
+        ``user_block(users)`` gives rows that, times ``item_side``, are the users'
+        scores of every item; ``test`` and ``train`` are CSR patterns with
+        sorted, unique indices; only ``test_users`` have test entries.
+        """
+
+    @abstractmethod
+    def top_n(self, query_block, query_ids, target_side, n, exclusions, rows, candidates, num_threads) -> Any:
+        """Best ``n`` candidates per query, best first: ``(items int64, scores float32)``.
+
+        ``query_block(ids)`` gives the query vectors of ``ids``; their product
+        with ``target_side`` (one column per candidate) gives the scores. Row
+        ``rows[q]`` of ``exclusions = (indptr, indices, n_items)`` lists query
+        q's excluded items. ``candidates`` (sorted, unique item indices) are the
+        columns of ``target_side``, or None for every item in order.
+        """

@@ -1,0 +1,164 @@
+"""Hogwild training on the CPU: one ``fit_partial`` call's epochs over the Numba kernels.
+
+Each epoch, every thread shuffles its contiguous chunk of the examples and walks
+it with the epoch kernel of the loss (:mod:`.kernels.epoch`), all threads
+sharing the parameter arrays without locks. The kernels stop when a
+lazy-regularisation scale grows past ``FOLD_ABOVE``; the scales are then folded
+back into the parameters and every thread resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..._state import Side
+from ..._validation import cache_aligned
+from .kernels.epoch import LOSS_CODES, make_scratch, run_chunk
+from .kernels.lookup import alias_table, build_positives, count_columns, fill_examples
+from .kernels.rng import seed_states, shuffle_range
+from .kernels.sgd import GROWTH_BITS, renormalise
+
+# Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
+# about twice a server core's L2 cache. Below it prefetching only costs instructions.
+_PREFETCH_ABOVE_BYTES = 4 << 20
+
+# Logistic training samples no negatives, so it needs no positives lookup.
+_NO_LOOKUP = (
+    np.zeros(1, dtype=np.int64),
+    np.zeros(0, dtype=np.int32),
+    (np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32)),
+    0,
+)
+
+
+def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
+    """Train ``state`` in place (see :meth:`lightfm.backends.base.Backend.fit_epochs`)."""
+    ranking = config.loss != "logistic"
+    # Every entry, for the positives lookup; then the epochs' example order, in place.
+    order = np.arange(data.labels.size, dtype=np.int32)
+    adadelta = config.learning_schedule == "adadelta"
+    job = _EpochJob(
+        loss_code=LOSS_CODES[config.loss],
+        # WARP and BPR step on the positive entries; k-OS WARP on every entry (a visit
+        # to its user), logistic on every entry (> 0 positive, <= 0 negative).
+        positives_only=config.loss in ("warp", "bpr"),
+        order=order,
+        samples=(data.rows, data.cols, data.labels),
+        weights=data.weights,
+        lookup=_positives_lookup(data, order) if ranking else _NO_LOOKUP,
+        loss_args=(int(config.max_sampled), int(config.k), int(config.n)),
+        user=(data.user_feats, _side_parameters(state, "user", adadelta)),
+        item=(data.item_feats, _side_parameters(state, "item", adadelta)),
+        schedule=(np.float32(config.learning_rate), np.float32(config.rho), np.float32(config.epsilon)),
+        # The third entry caps one step's scale growth (see .kernels.sgd).
+        alphas=tuple(np.float32(a) for a in (config.user_alpha, config.item_alpha, 2.0 ** (GROWTH_BITS / num_threads))),
+    )
+    with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
+        for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
+            job.run(seed_states(random_state, num_threads), pool)
+            state.check_finite(adadelta, epoch)
+
+
+def _positives_lookup(data, entries):
+    """Each user's own items (sorted, unique), and BPR's negative sampler, from ``entries``.
+
+    Every stored entry counts, whatever its value: an item a user rated -1 is
+    not drawn as that user's negative either (as in the original LightFM).
+    BPR draws negatives from the empirical item distribution of the stored
+    entries (an item as often as it is stored), through an alias table.
+    """
+    indptr, indices = build_positives(data.rows, data.cols, entries, data.n_users, data.n_items)
+    return (indptr, indices, alias_table(count_columns(data.cols, entries, data.n_items)), data.n_items)
+
+
+def _side_parameters(state, side, adadelta):
+    """The kernel's ``params`` tuple; adagrad passes None for the unused momentum arrays.
+
+    Arrays not starting on a cache line (after unpickling, loading or ``resize``)
+    are re-allocated first: the training kernels read whole rows. Only training
+    needs it, so prediction and serving never copy.
+    """
+    arrays = Side(*(cache_aligned(array) for array in state.side(side)))
+    state.set_side(side, arrays)
+    return (
+        arrays.embeddings,
+        arrays.embedding_gradients,
+        arrays.embedding_momentum if adadelta else None,
+        arrays.biases,
+        arrays.bias_gradients,
+        arrays.bias_momentum if adadelta else None,
+    )
+
+
+class _EpochJob:
+    """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
+
+    def __init__(
+        self, loss_code, positives_only, order, samples, weights, lookup, loss_args, user, item, schedule, alphas
+    ):
+        self.loss_code = loss_code
+        self.positives_only = positives_only
+        self.order = order  # one int32 per stored entry; each epoch writes its examples to the start
+        self.samples = samples
+        self.weights = weights
+        self.lookup = lookup
+        self.loss_args = loss_args
+        self.user = user
+        self.item = item
+        self.schedule = schedule
+        self.alphas = alphas
+
+    @property
+    def prefetch_rows(self):
+        """Whether the embedding rows and accumulators outgrow a core's cache, so prefetching pays."""
+        return sum(side[1][0].nbytes + side[1][1].nbytes for side in (self.user, self.item)) > _PREFETCH_ABOVE_BYTES
+
+    def run(self, states, pool):
+        """One epoch: each thread shuffles its chunk of the examples and walks it.
+
+        The kernels stop when a lazy-regularisation scale grows past FOLD_ABOVE;
+        the scales are then folded back into the parameters and every thread
+        resumes where it stopped. At the end of the epoch every scale is folded,
+        so the parameter arrays hold effective values.
+        """
+        n = fill_examples(self.samples[2], self.positives_only, self.order)
+        n_threads = states.size
+        chunk = -(-n // n_threads) if n else 0
+        starts = [min(n, t * chunk) for t in range(n_threads)]
+        ends = [min(n, start + chunk) for start in starts]
+        positions = list(starts)
+        shuffled = [False] * n_threads
+        scratches = [make_scratch(self.user[1][0].shape[1], self.loss_args[2]) for _ in range(n_threads)]
+        scales = np.ones(2, dtype=np.float64)
+        opt = (self.schedule, self.alphas, scales)
+        prefetch_rows = self.prefetch_rows
+
+        def walk(t):
+            state = states[t]
+            if not shuffled[t]:
+                # Numba returns uint64 as a Python int, which it would re-type as int64.
+                state = np.uint64(shuffle_range(self.order, starts[t], ends[t], state))
+                shuffled[t] = True
+            state, positions[t] = run_chunk(
+                self.loss_code, self.order, positions[t], ends[t], state, self.samples, self.weights,
+                self.lookup, self.loss_args, self.user[0], self.user[1], self.item[0], self.item[1],
+                opt, scratches[t], prefetch_rows,
+            )  # fmt: skip
+            states[t] = np.uint64(state)
+
+        while True:
+            active = [t for t in range(n_threads) if positions[t] < ends[t]]
+            if not active:
+                break
+            if pool is None or len(active) == 1:
+                for t in active:
+                    walk(t)
+            else:
+                for future in [pool.submit(walk, t) for t in active]:
+                    future.result()
+            for side, params in enumerate((self.user[1], self.item[1])):
+                renormalise(params, scales, side, 1.0)
