@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _scoring
 from ._validation import check_index_range, check_num_threads, to_id_array, to_pattern
 from .backends import get_backend
 
@@ -98,13 +99,13 @@ class RecommenderMixin:
         >>> items.shape
         (5,)
         """
-        self._check_initialized()
+        self._state.validate()
         num_threads = check_num_threads(num_threads)
         n = _check_n(n)
         scalar = np.ndim(user_ids) == 0
         user_ids = to_id_array(user_ids, "user_ids")
-        users = self._side_features(user_features, "user")
-        items_features = self._side_features(item_features, "item")
+        users = _scoring.side_features(self._state, user_features, "user")
+        items_features = _scoring.side_features(self._state, item_features, "item")
         n_users, n_items = users.n_rows, items_features.n_rows
         check_index_range(user_ids, n_users, "user_ids", "user id")
         candidates = None
@@ -113,9 +114,9 @@ class RecommenderMixin:
             check_index_range(candidates, n_items, "items", "item id")
             candidates = np.unique(candidates)
         indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
-        item_side = self._item_side(items_features, n_items, candidates)
+        item_side = _scoring.item_side(self._state, items_features, n_items, candidates)
         found, scores = get_backend().top_n(
-            lambda ids: self._user_side(users, ids),
+            lambda ids: _scoring.user_side(self._state, users, ids),
             user_ids,
             item_side,
             n,
@@ -174,14 +175,14 @@ class RecommenderMixin:
         return self._similar(user_ids, n, user_features, "user", num_threads)
 
     def _similar(self, ids, n, features, side, num_threads):
-        self._check_initialized()
+        self._state.validate()
         num_threads = check_num_threads(num_threads)
         n = _check_n(n)
         scalar = np.ndim(ids) == 0
         ids = to_id_array(ids, f"{side}_ids")
-        matrix = self._side_features(features, side)
+        matrix = _scoring.side_features(self._state, features, side)
         check_index_range(ids, matrix.n_rows, f"{side}_ids", f"{side} id")
-        representations = self._representations(matrix, side)[0]
+        representations = _scoring.representations(self._state, matrix, side)[0]
         norms = np.linalg.norm(representations, axis=1).astype(np.float32)
         unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
         # Each query excludes itself: row q of the exclusions holds ids[q].

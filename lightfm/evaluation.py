@@ -23,7 +23,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._scoring import rank_test_interactions
 from ._validation import check_num_threads, to_pattern
+from .backends import get_backend
 from .backends.cpu.kernels.scoring import auc_from_ranks
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
@@ -53,9 +55,10 @@ def _ranks_and_train(model, test_interactions, train_interactions, user_features
 
     check_num_threads(num_threads)
     if getattr(type(model), "predict_rank", None) is LightFM.predict_rank:
-        return model._rank_test_interactions(
-            test_interactions, train_interactions, item_features, user_features, num_threads, check
-        )
+        return rank_test_interactions(
+            model._state, get_backend(), test_interactions, train_interactions, item_features, user_features,
+            num_threads, check,
+        )  # fmt: skip
     ranks = model.predict_rank(
         test_interactions,
         train_interactions=train_interactions,

@@ -8,11 +8,11 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from . import _scoring
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import RecommenderMixin
 from ._state import PARAMETER_NAMES, ModelState
 from ._validation import (
-    FeatureMatrix,
     ParameterError,
     check_index_range,
     check_num_threads,
@@ -20,11 +20,9 @@ from ._validation import (
     to_features,
     to_id_array,
     to_interactions,
-    to_pattern,
     to_sample_weight,
 )
 from .backends import TrainingConfig, TrainingData, get_backend
-from .backends.cpu.kernels.lookup import count_shared
 
 __all__ = ["LightFM", "ParameterError"]
 
@@ -211,19 +209,6 @@ class LightFM(RecommenderMixin):
     def _reset_state(self):
         self._state = ModelState()
 
-    def _check_initialized(self):
-        """Raise ValueError unless the model is fitted and its parameter arrays are consistent."""
-        self._state.validate()
-
-    def _check_feature_columns(self, features: FeatureMatrix, side: str, exact: bool):
-        n_embeddings = getattr(self, f"{side}_embeddings").shape[0]
-        if features.n_features > n_embeddings or (exact and features.n_features != n_embeddings):
-            what = "columns" if not features.identity else f"{side}s (identity features)"
-            raise ValueError(
-                f"Incorrect number of features in {side}_features: {features.n_features} {what}, "
-                f"but the model has {n_embeddings} {side} feature embeddings."
-            )
-
     # -- training --------------------------------------------------------------
 
     def fit(
@@ -368,14 +353,14 @@ class LightFM(RecommenderMixin):
             self._state = ModelState.fresh(
                 self.no_components, users.n_features, items.n_features, self.learning_schedule, self.random_state
             )
-        self._check_initialized()
+        self._state.validate()
         if self.user_embeddings.shape[1] != self.no_components:
             raise ValueError(
                 f"no_components is {self.no_components} but the fitted embeddings have "
                 f"{self.user_embeddings.shape[1]} components; call fit() to retrain from scratch."
             )
-        self._check_feature_columns(users, "user", exact=True)
-        self._check_feature_columns(items, "item", exact=True)
+        _scoring.check_feature_columns(self._state, users, "user", exact=True)
+        _scoring.check_feature_columns(self._state, items, "item", exact=True)
         if self.loss not in LOSSES:
             raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
 
@@ -385,35 +370,6 @@ class LightFM(RecommenderMixin):
         return self
 
     # -- prediction ------------------------------------------------------------
-
-    def _representations(self, features: FeatureMatrix, side: str, rows=None):
-        """(embeddings, biases) of ``rows`` (all rows if None) as float32 arrays.
-
-        Identity features with ``rows=None`` return the parameter arrays themselves.
-        """
-        embeddings = getattr(self, f"{side}_embeddings")
-        biases = getattr(self, f"{side}_biases")
-        if features.identity:
-            if rows is None:
-                return embeddings[: features.n_rows], biases[: features.n_rows]
-            return embeddings[rows], biases[rows]
-        assert features.matrix is not None  # not identity
-        matrix = features.matrix if rows is None else features.matrix[rows]
-        matrix = matrix.astype(np.float32)
-        n = features.n_features
-        return (
-            np.ascontiguousarray(matrix @ embeddings[:n], dtype=np.float32),
-            np.ascontiguousarray(matrix @ biases[:n], dtype=np.float32),
-        )
-
-    def _prediction_features(self, user_features, item_features, n_users, n_items, exact=False):
-        """Both sides' features checked against the model: at most as many columns as embeddings
-        (``predict``, lenient as the original's), or exactly as many (``exact``: ranking)."""
-        users = to_features(user_features, n_users, "user_features")
-        items = to_features(item_features, n_items, "item_features")
-        self._check_feature_columns(users, "user", exact=exact)
-        self._check_feature_columns(items, "item", exact=exact)
-        return users, items
 
     def predict(self, user_ids, item_ids, item_features=None, user_features=None, num_threads=1):
         """Compute the scores of user-item pairs.
@@ -455,7 +411,7 @@ class LightFM(RecommenderMixin):
         >>> model.predict(0, [0, 1, 2]).shape
         (3,)
         """
-        self._check_initialized()
+        self._state.validate()
         num_threads = check_num_threads(num_threads)
         item_ids = to_id_array(item_ids, "item_ids")
         if np.ndim(user_ids) == 0:
@@ -472,52 +428,21 @@ class LightFM(RecommenderMixin):
         check_index_range(user_ids, n_users, "user_ids", "user id")
         check_index_range(item_ids, n_items, "item_ids", "item id")
         # Identity features cover exactly the ids asked for; explicit ones must have their rows.
-        users, items = self._prediction_features(
+        users, items = _scoring.both_sides(
+            self._state,
             user_features,
             item_features,
             int(user_ids.max()) + 1 if user_ids.size else 0,
             int(item_ids.max()) + 1 if item_ids.size else 0,
         )
 
-        user_rows, user_index = self._rows_for(users, user_ids)
-        item_rows, item_index = self._rows_for(items, item_ids)
-        user_repr, user_bias = self._representations(users, "user", user_rows)
-        item_repr, item_bias = self._representations(items, "item", item_rows)
+        user_rows, user_index = _scoring.rows_for(users, user_ids)
+        item_rows, item_index = _scoring.rows_for(items, item_ids)
+        user_repr, user_bias = _scoring.representations(self._state, users, "user", user_rows)
+        item_repr, item_bias = _scoring.representations(self._state, items, "item", item_rows)
         return get_backend().predict_pairs(
             user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads
         )
-
-    @staticmethod
-    def _rows_for(features: FeatureMatrix, ids):
-        """Which representation rows to compute for ``ids``, and each id's position among them."""
-        if features.identity:
-            return None, ids
-        unique, inverse = np.unique(ids, return_inverse=True)
-        return unique, inverse.astype(np.int64)
-
-    def _user_side(self, users: FeatureMatrix, rows):
-        """Rows ``[representation, bias, 1]`` of ``rows``: times :meth:`_item_side`, the scores."""
-        user_repr, user_bias = self._representations(users, "user", rows)
-        user_side = np.empty((user_repr.shape[0], user_repr.shape[1] + 2), dtype=np.float32)
-        user_side[:, :-2] = user_repr
-        user_side[:, -2] = user_bias
-        user_side[:, -1] = 1.0
-        return user_side
-
-    def _item_side(self, items: FeatureMatrix, n_items, columns=None):
-        """Columns ``[representation, 1, bias]`` of the first ``n_items`` items (or of ``columns``).
-
-        Biases ride along in one BLAS product with :meth:`_user_side`.
-        """
-        item_repr, item_bias = self._representations(items, "item")
-        item_repr, item_bias = item_repr[:n_items], item_bias[:n_items]
-        if columns is not None:
-            item_repr, item_bias = item_repr[columns], item_bias[columns]
-        item_side = np.empty((item_repr.shape[1] + 2, item_repr.shape[0]), dtype=np.float32)
-        item_side[:-2] = item_repr.T
-        item_side[-2] = 1.0
-        item_side[-1] = item_bias
-        return item_side
 
     def predict_rank(
         self,
@@ -563,49 +488,17 @@ class LightFM(RecommenderMixin):
         >>> bool(ranks.data.max() <= 2)
         True
         """
-        return self._rank_test_interactions(
-            test_interactions, train_interactions, item_features, user_features, num_threads, check_intersections
-        )[0]
-
-    def _rank_test_interactions(
-        self, test_interactions, train_interactions, item_features, user_features, num_threads, check_intersections
-    ):
-        """:meth:`predict_rank`'s ranks, and the train CSR it excluded (only the test users' rows kept)."""
-        self._check_initialized()
         num_threads = check_num_threads(num_threads)
-        test = to_pattern(test_interactions, "test_interactions")
-        n_users, n_items = test.shape
-        if train_interactions is None:
-            train = sp.csr_matrix((n_users, n_items), dtype=np.float32)
-        else:
-            # Only the rows of users with test interactions matter (to exclude and to check).
-            train = to_pattern(train_interactions, "train_interactions", keep_rows=np.diff(test.indptr) > 0)
-            if train.shape != test.shape:
-                raise ValueError(
-                    f"train_interactions has shape {train.shape} but test_interactions has shape {test.shape}."
-                )
-            if check_intersections:
-                self._check_test_train_intersections(test, train)
-        # As in the original, the feature matrices (identity ones included: the shape of the test
-        # matrix) must cover every embedding: anything else means features were left out or mixed up.
-        users, items = self._prediction_features(user_features, item_features, n_users, n_items, exact=True)
-
-        test_users = np.flatnonzero(np.diff(test.indptr))
-        item_side = self._item_side(items, n_items) if test_users.size else None
-        ranks = get_backend().rank(
-            lambda block_users: self._user_side(users, block_users), test_users, item_side, test, train, num_threads
-        )
-        return sp.csr_matrix((ranks, test.indices.copy(), test.indptr.copy()), shape=test.shape), train
-
-    @staticmethod
-    def _check_test_train_intersections(test, train):
-        shared = count_shared(test.indptr.astype(np.int64), test.indices, train.indptr.astype(np.int64), train.indices)
-        if shared:
-            raise ValueError(
-                f"Test interactions matrix and train interactions matrix share {shared} interactions. "
-                "This will cause incorrect evaluation, check your data split "
-                "(or pass check_intersections=False)."
-            )
+        return _scoring.rank_test_interactions(
+            self._state,
+            get_backend(),
+            test_interactions,
+            train_interactions,
+            item_features,
+            user_features,
+            num_threads,
+            check_intersections,
+        )[0]
 
     def get_item_representations(self, features=None):
         """Latent representations of items: the feature-weighted sums of embeddings and biases.
@@ -656,16 +549,11 @@ class LightFM(RecommenderMixin):
         """
         return self._public_representations(features, "user")
 
-    def _side_features(self, features, side: str) -> FeatureMatrix:
-        """``features`` (None: identity over every embedding row) checked against the model."""
-        n_rows = getattr(self, f"{side}_embeddings").shape[0] if features is None else 0
-        matrix = to_features(features, n_rows, f"{side}_features")
-        self._check_feature_columns(matrix, side, exact=False)
-        return matrix
-
     def _public_representations(self, features, side):
-        self._check_initialized()
-        embeddings, biases = self._representations(self._side_features(features, side), side)
+        self._state.validate()
+        embeddings, biases = _scoring.representations(
+            self._state, _scoring.side_features(self._state, features, side), side
+        )
         return biases.copy(), embeddings.copy()
 
     # -- growing, saving and loading ----------------------------------------------
@@ -708,7 +596,7 @@ class LightFM(RecommenderMixin):
         >>> bool(np.array_equal(model.predict(0, np.arange(6)), before))
         True
         """
-        self._check_initialized()
+        self._state.validate()
         for side, target in (("user", n_user_features), ("item", n_item_features)):
             if target is None:
                 continue
@@ -772,7 +660,7 @@ class LightFM(RecommenderMixin):
         }
         parameters = None
         if self._state.is_fitted:
-            self._check_initialized()
+            self._state.validate()
             parameters = dict(self._state.arrays)
         dataset_json = dataset.to_json() if dataset is not None else None
         matrices = self._matrices_to_save(user_features, item_features, interactions)
@@ -784,7 +672,7 @@ class LightFM(RecommenderMixin):
             if features is not None:
                 matrix = to_features(features, 0, f"{side}_features")
                 if self._state.is_fitted:
-                    self._check_feature_columns(matrix, side, exact=True)
+                    _scoring.check_feature_columns(self._state, matrix, side, exact=True)
                 identity = sp.identity(matrix.n_rows, dtype=np.float32, format="csr")
                 matrices[f"{side}_features"] = identity if matrix.matrix is None else matrix.matrix
         if interactions is not None:
