@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._validation import all_finite
+
 FORMAT_NAME = "lightfm-ng model"
 FORMAT_VERSION = 1
 _MT_KEYS = 624
@@ -169,7 +171,7 @@ class ModelFile:
             matrix.check_format(full_check=True)
         except ValueError as error:
             raise ValueError(f"{self.path}: the matrix {name!r} is malformed ({error}).") from None
-        if not np.isfinite(np.sum(data, dtype=np.float64)):
+        if not all_finite(data):
             raise ValueError(f"{self.path}: the matrix {name!r} holds non-finite values.")
         return matrix
 

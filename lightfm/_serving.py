@@ -11,14 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _scoring
-from ._validation import check_index_range, check_num_threads, to_id_array, to_pattern
+from ._validation import check_index_range, check_int, check_num_threads, to_id_array, to_pattern
 from .backends import get_backend
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}.")
-    return int(n)
+    return check_int(n, "n")
 
 
 def _exclusion_csr(exclude, shape):

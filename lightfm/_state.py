@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validation import cache_aligned_zeros
+from ._validation import all_finite, cache_aligned_zeros
 
 SIDES = ("user", "item")
 KINDS = ("embeddings", "embedding_gradients", "embedding_momentum", "biases", "bias_gradients", "bias_momentum")
@@ -127,17 +127,14 @@ class ModelState:
         gradient passes float32's range (3.4e38), which freezes its parameter
         for good even while the parameter itself is still finite.
         """
-        with np.errstate(invalid="ignore", over="ignore"):
-            for name, array in self.arrays.items():
-                if name.endswith("momentum") and not adadelta:
-                    continue
-                if np.isfinite(np.sum(array, dtype=np.float64)):
-                    continue
-                when = f" in epoch {epoch}" if epoch is not None else ""
-                raise ValueError(
-                    f"Not all estimated parameters are finite ({name}): the model diverged{when}. "
-                    "Try a lower learning_rate, or normalising feature values and sample weights."
-                )
+        for name, array in self.arrays.items():
+            if (name.endswith("momentum") and not adadelta) or all_finite(array):
+                continue
+            when = f" in epoch {epoch}" if epoch is not None else ""
+            raise ValueError(
+                f"Not all estimated parameters are finite ({name}): the model diverged{when}. "
+                "Try a lower learning_rate, or normalising feature values and sample weights."
+            )
 
     def grow(self, side: str, n_features: int, schedule: str, random_state) -> None:
         """Add rows up to ``n_features`` to one side, initialised as a fresh model's; old rows untouched."""

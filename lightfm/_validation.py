@@ -13,11 +13,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from .backends.cpu.kernels.lookup import build_positives
+from .backends.cpu.kernels.prefetch import CACHE_LINE
 
 INDEX_LIMIT = np.iinfo(np.int32).max
 # Parameter rows are read and written whole by the training kernels: a row that starts on a
 # cache-line boundary spans the fewest lines (a 128-byte row, 32 float32, two rather than three).
-CACHE_LINE_BYTES = 64
+CACHE_LINE_BYTES = CACHE_LINE
 
 
 class ParameterError(ValueError, AssertionError):
@@ -91,10 +92,17 @@ def cache_aligned(array: np.ndarray) -> np.ndarray:
     return aligned
 
 
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite (no NaN or infinity)."""
+    # A sum is finite only if every term is (terms are at most float32's range, so it cannot
+    # overflow float64), and it needs no boolean temporary of the array's size.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(np.isfinite(np.sum(values, dtype=np.float64)))
+
+
 def check_finite(values: np.ndarray, name: str) -> None:
     """Raise ValueError when ``values`` hold NaN or infinity."""
-    # A sum is finite only if every term is, and avoids a boolean temporary.
-    if values.size and not np.isfinite(np.sum(values, dtype=np.float64)):
+    if values.size and not all_finite(values):
         raise ValueError(
             f"{name} contains NaN or infinite values; remove or replace them before fitting or predicting."
         )
@@ -261,8 +269,23 @@ def to_id_array(ids, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
+def is_int(value) -> bool:
+    """An integer (NumPy's included), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A real number (NumPy's included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int, or raise ValueError naming ``name`` unless it is an integer >= ``minimum``."""
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
 def check_num_threads(num_threads) -> int:
     """Return ``num_threads`` as an int, or raise ValueError if it is not a positive integer."""
-    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral) or num_threads < 1:
-        raise ValueError(f"num_threads must be an integer >= 1, got {num_threads!r}.")
-    return int(num_threads)
+    return check_int(num_threads, "num_threads")

@@ -18,10 +18,9 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from . import LightFM
+from ._params import LOSSES, check_sample_weight_loss
 from .data import Dataset, _IdIndex
 from .evaluation import auc_score, precision_at_k, recall_at_k
-
-LOSSES = ("warp", "bpr", "logistic", "warp-kos")
 
 
 class CLIError(Exception):
@@ -294,8 +293,10 @@ def _split(interactions, weights, fraction: float, seed: int):
 def run_train(args) -> int:
     if not 0 <= args.test_fraction < 1:
         raise CLIError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
-    if args.weight_col and args.loss == "warp-kos":
-        raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)")
+    try:
+        check_sample_weight_loss(args.loss, bool(args.weight_col))
+    except NotImplementedError:
+        raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)") from None
     if args.epochs < 1 or args.components < 1 or args.threads < 1:
         raise CLIError("--epochs, --components and --threads must be at least 1")
     id_flags = {args.user_col: "--user-col", args.item_col: "--item-col"}

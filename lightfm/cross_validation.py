@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
+
+from ._params import as_random_state
 
 __all__ = ["random_train_test_split"]
 
@@ -40,8 +41,7 @@ def random_train_test_split(interactions, test_percentage=0.2, random_state=None
         raise ValueError("interactions must be a scipy.sparse matrix.")
     if not 0.0 <= test_percentage <= 1.0:
         raise ValueError(f"test_percentage must be between 0 and 1, got {test_percentage!r}.")
-    if not isinstance(random_state, np.random.RandomState):
-        random_state = np.random.RandomState(random_state)
+    random_state = as_random_state(random_state)
     coo = interactions.tocoo()
     order = random_state.permutation(coo.nnz)
     cutoff = int((1.0 - test_percentage) * coo.nnz)

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._scoring import rank_test_interactions
-from ._validation import check_num_threads, to_pattern
+from ._validation import check_int, check_num_threads, to_pattern
 from .backends import get_backend
 from .backends.cpu.kernels.scoring import auc_from_ranks
 
@@ -32,9 +32,7 @@ __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndc
 
 
 def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}.")
-    return int(k)
+    return check_int(k, "k")
 
 
 def _ranks(model, test_interactions, train_interactions, user_features, item_features, num_threads, check):

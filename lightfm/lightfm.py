@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import inspect
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import _scoring
+from ._params import LOSSES, as_random_state, check_sample_weight_loss, is_int, validate_hyperparameters
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import RecommenderMixin
 from ._state import PARAMETER_NAMES, ModelState
 from ._validation import (
     ParameterError,
+    all_finite,
     check_index_range,
+    check_int,
     check_num_threads,
     n_rows,
     to_features,
@@ -25,52 +27,6 @@ from ._validation import (
 from .backends import TrainingConfig, TrainingData, get_backend
 
 __all__ = ["LightFM", "ParameterError"]
-
-LOSSES = ("logistic", "warp", "bpr", "warp-kos")
-SCHEDULES = ("adagrad", "adadelta")
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _validate_hyperparameters(params: dict) -> None:
-    """Raise :class:`ParameterError` naming the first invalid hyperparameter."""
-
-    def fail(name, allowed):
-        raise ParameterError(f"Invalid {name}={params[name]!r}: must be {allowed}.")
-
-    if params["loss"] not in LOSSES:
-        fail("loss", "one of " + ", ".join(repr(x) for x in LOSSES))
-    if params["learning_schedule"] not in SCHEDULES:
-        fail("learning_schedule", "one of " + ", ".join(repr(x) for x in SCHEDULES))
-    for name in ("no_components", "k", "n", "max_sampled"):
-        if not _is_int(params[name]) or params[name] < 1:
-            fail(name, "an integer >= 1")
-    # The kernels compute in float32: a larger value would turn into infinity there.
-    if not _is_real(params["learning_rate"]) or not 0 < params["learning_rate"] <= _FLOAT32_MAX:
-        fail("learning_rate", f"a number > 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
-    for name in ("item_alpha", "user_alpha", "epsilon"):
-        if not _is_real(params[name]) or not 0 <= params[name] <= _FLOAT32_MAX:
-            fail(name, f"a number >= 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
-    if not _is_real(params["rho"]) or not 0 < params["rho"] < 1:
-        fail("rho", "a number strictly between 0 and 1")
-    state = params["random_state"]
-    if not (state is None or _is_int(state) or isinstance(state, np.random.RandomState)):
-        fail("random_state", "None, an integer seed or a numpy.random.RandomState")
-    if _is_int(state) and not 0 <= state < 2**32:
-        fail("random_state", "an integer seed between 0 and 2**32 - 1")
-
-
-def _as_random_state(random_state) -> np.random.RandomState:
-    if isinstance(random_state, np.random.RandomState):
-        return random_state
-    return np.random.RandomState(random_state)
 
 
 class LightFM(RecommenderMixin):
@@ -182,7 +138,7 @@ class LightFM(RecommenderMixin):
         max_sampled=10,
         random_state=None,
     ):
-        _validate_hyperparameters(dict(locals()))
+        validate_hyperparameters(dict(locals()))
         self.loss = loss
         self.learning_schedule = learning_schedule
         self.no_components = no_components
@@ -194,7 +150,7 @@ class LightFM(RecommenderMixin):
         self.max_sampled = max_sampled
         self.item_alpha = item_alpha
         self.user_alpha = user_alpha
-        self.random_state = _as_random_state(random_state)
+        self.random_state = as_random_state(random_state)
         self._reset_state()
 
     # -- state -----------------------------------------------------------------
@@ -338,13 +294,11 @@ class LightFM(RecommenderMixin):
         >>> for _ in range(3):
         ...     model = model.fit_partial(interactions)
         """
-        if not _is_int(epochs) or epochs < 0:
-            raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}.")
+        check_int(epochs, "epochs", minimum=0)
         num_threads = check_num_threads(num_threads)
         data = to_interactions(interactions)
         n_users, n_items = data.shape
-        if sample_weight is not None and self.loss == "warp-kos":
-            raise NotImplementedError("sample_weight is not supported with the 'warp-kos' loss.")
+        check_sample_weight_loss(self.loss, sample_weight is not None)
         weights = to_sample_weight(sample_weight, data) if sample_weight is not None else None
         users = to_features(user_features, n_users, "user_features")
         items = to_features(item_features, n_items, "item_features")
@@ -601,7 +555,7 @@ class LightFM(RecommenderMixin):
             if target is None:
                 continue
             current = getattr(self, f"{side}_embeddings").shape[0]
-            if not _is_int(target) or target < current:
+            if not is_int(target) or target < current:
                 raise ValueError(
                     f"n_{side}_features must be an integer >= the current {current} {side} feature embeddings "
                     f"(models only grow), got {target!r}."
@@ -651,7 +605,7 @@ class LightFM(RecommenderMixin):
         """
         hyperparameters = {name: value for name, value in self.get_params().items() if name != "random_state"}
         try:
-            _validate_hyperparameters({**hyperparameters, "random_state": None})
+            validate_hyperparameters({**hyperparameters, "random_state": None})
         except ParameterError as error:
             raise ValueError(f"Cannot save a model with invalid hyperparameters: {error}") from None
         # NumPy scalars (from a parameter search, say) become plain JSON numbers.
@@ -757,7 +711,7 @@ class LightFM(RecommenderMixin):
     @staticmethod
     def _checked_parameter(file, name, shape):
         array = np.ascontiguousarray(file.array(name, np.float32, shape))
-        if not np.isfinite(np.sum(array, dtype=np.float64)):
+        if not all_finite(array):
             raise ValueError(f"{file.path}: the array {name!r} holds non-finite values.")
         if ("gradients" in name or "momentum" in name) and array.size and array.min() < 0:
             raise ValueError(f"{file.path}: the array {name!r} holds negative accumulators.")
@@ -818,9 +772,9 @@ class LightFM(RecommenderMixin):
                 )
         merged = self.get_params()
         merged.update(params)
-        _validate_hyperparameters(merged)
+        validate_hyperparameters(merged)
         for name, value in params.items():
-            setattr(self, name, _as_random_state(value) if name == "random_state" else value)
+            setattr(self, name, as_random_state(value) if name == "random_state" else value)
         return self
 
     def __sklearn_tags__(self):

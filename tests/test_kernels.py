@@ -213,3 +213,10 @@ def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, order):
         expected = sorted({int(cols[e]) for e in entries if rows[e] == r})
         assert indices[indptr[r] : indptr[r + 1]].tolist() == expected
     assert indptr[0] == 0 and indptr[-1] == indices.size
+
+
+def test_every_loss_has_a_kernel():
+    from lightfm._params import LOSSES
+    from lightfm.backends.cpu.kernels.epoch import LOSS_CODES
+
+    assert set(LOSS_CODES) == set(LOSSES)

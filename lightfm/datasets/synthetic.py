@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._params import as_random_state
+
 _GENRES = [
     "jazz", "rock", "classical", "hip-hop", "electronic", "folk", "metal", "pop",
     "blues", "reggae", "soul", "country", "ambient", "punk", "latin", "gospel",
@@ -98,7 +100,7 @@ def make_synthetic(
     >>> world["cold_test"].tocsr()[:, world["cold_items"]].nnz == world["cold_test"].nnz
     True
     """
-    rs = random_state if isinstance(random_state, np.random.RandomState) else np.random.RandomState(random_state)
+    rs = as_random_state(random_state)
     low, high = interactions_per_user
     if not 1 <= low <= high <= n_items:
         raise ValueError(

@@ -46,6 +46,7 @@ from .prefetch import prefetch, prefetch_row
 from .sgd import FOLD_ABOVE
 
 LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
+# Keyed by the names in lightfm._params.LOSSES (tests check they are the same).
 LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_KOS}
 # Prefetch distances, in examples (see _prefetch_ahead). Longer or shorter ones (24/12/6,
 # 10/5/3) were slower on the 10M-interaction benchmark.

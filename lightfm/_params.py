@@ -1,0 +1,52 @@
+"""The hyperparameters of a model: their names, allowed values and checks, in one place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import ParameterError, is_int, is_real
+
+LOSSES = ("logistic", "warp", "bpr", "warp-kos")
+SCHEDULES = ("adagrad", "adadelta")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def validate_hyperparameters(params: dict) -> None:
+    """Raise :class:`ParameterError` naming the first invalid hyperparameter."""
+
+    def fail(name, allowed):
+        raise ParameterError(f"Invalid {name}={params[name]!r}: must be {allowed}.")
+
+    if params["loss"] not in LOSSES:
+        fail("loss", "one of " + ", ".join(repr(x) for x in LOSSES))
+    if params["learning_schedule"] not in SCHEDULES:
+        fail("learning_schedule", "one of " + ", ".join(repr(x) for x in SCHEDULES))
+    for name in ("no_components", "k", "n", "max_sampled"):
+        if not is_int(params[name]) or params[name] < 1:
+            fail(name, "an integer >= 1")
+    # The kernels compute in float32: a larger value would turn into infinity there.
+    if not is_real(params["learning_rate"]) or not 0 < params["learning_rate"] <= _FLOAT32_MAX:
+        fail("learning_rate", f"a number > 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
+    for name in ("item_alpha", "user_alpha", "epsilon"):
+        if not is_real(params[name]) or not 0 <= params[name] <= _FLOAT32_MAX:
+            fail(name, f"a number >= 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
+    if not is_real(params["rho"]) or not 0 < params["rho"] < 1:
+        fail("rho", "a number strictly between 0 and 1")
+    state = params["random_state"]
+    if not (state is None or is_int(state) or isinstance(state, np.random.RandomState)):
+        fail("random_state", "None, an integer seed or a numpy.random.RandomState")
+    if is_int(state) and not 0 <= state < 2**32:
+        fail("random_state", "an integer seed between 0 and 2**32 - 1")
+
+
+def as_random_state(random_state) -> np.random.RandomState:
+    """``random_state`` itself if a RandomState, else a new one seeded with it (None: from the OS)."""
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    return np.random.RandomState(random_state)
+
+
+def check_sample_weight_loss(loss: str, has_weights: bool) -> None:
+    """k-OS WARP takes no sample weights: NotImplementedError, as the original raises."""
+    if has_weights and loss == "warp-kos":
+        raise NotImplementedError("sample_weight is not supported with the 'warp-kos' loss.")
