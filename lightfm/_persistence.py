@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._state import KINDS, SIDES, ModelState
 from ._validation import all_finite
 
 FORMAT_NAME = "lightfm-ng model"
@@ -174,6 +175,23 @@ class ModelFile:
         if not all_finite(data):
             raise ValueError(f"{self.path}: the matrix {name!r} holds non-finite values.")
         return matrix
+
+    def state(self, no_components: int) -> ModelState:
+        """The model's twelve arrays, each checked: dtype, shape, finite, accumulators >= 0."""
+        state = ModelState()
+        for side in SIDES:
+            n_rows = self.array(f"{side}_embeddings", np.float32, (None, no_components)).shape[0]
+            for kind in KINDS:
+                name = f"{side}_{kind}"
+                shape = (n_rows, no_components) if kind.startswith("embedding") else (n_rows,)
+                array = np.ascontiguousarray(self.array(name, np.float32, shape))
+                if not all_finite(array):
+                    raise ValueError(f"{self.path}: the array {name!r} holds non-finite values.")
+                if kind in ("embedding_gradients", "embedding_momentum", "bias_gradients", "bias_momentum"):
+                    if array.size and array.min() < 0:
+                        raise ValueError(f"{self.path}: the array {name!r} holds negative accumulators.")
+                state.arrays[name] = array
+        return state
 
     def random_state(self, metadata: dict) -> np.random.RandomState:
         keys = self.array("random_state_keys", np.uint32, (_MT_KEYS,))

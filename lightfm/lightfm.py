@@ -14,7 +14,6 @@ from ._serving import RecommenderMixin
 from ._state import PARAMETER_NAMES, ModelState
 from ._validation import (
     ParameterError,
-    all_finite,
     check_index_range,
     check_int,
     check_num_threads,
@@ -615,7 +614,7 @@ class LightFM(RecommenderMixin):
         parameters = None
         if self._state.is_fitted:
             self._state.validate()
-            parameters = dict(self._state.arrays)
+            parameters = self._state.arrays
         dataset_json = dataset.to_json() if dataset is not None else None
         matrices = self._matrices_to_save(user_features, item_features, interactions)
         save_model(path, hyperparameters, self.random_state, parameters, dataset_json, matrices)
@@ -700,22 +699,8 @@ class LightFM(RecommenderMixin):
                 raise ValueError(f"{file.path}: invalid hyperparameters: {error}") from None
             model.random_state = file.random_state(metadata)
             if metadata.get("fitted"):
-                for side in ("user", "item"):
-                    n_rows = file.array(f"{side}_embeddings", np.float32, (None, model.no_components)).shape[0]
-                    for name in PARAMETER_NAMES:
-                        if name.startswith(side):
-                            shape = (n_rows, model.no_components) if "embedding" in name else (n_rows,)
-                            setattr(model, name, cls._checked_parameter(file, name, shape))
+                model._state = file.state(model.no_components)
         return model
-
-    @staticmethod
-    def _checked_parameter(file, name, shape):
-        array = np.ascontiguousarray(file.array(name, np.float32, shape))
-        if not all_finite(array):
-            raise ValueError(f"{file.path}: the array {name!r} holds non-finite values.")
-        if ("gradients" in name or "momentum" in name) and array.size and array.min() < 0:
-            raise ValueError(f"{file.path}: the array {name!r} holds negative accumulators.")
-        return array
 
     # -- scikit-learn protocol -------------------------------------------------
 
