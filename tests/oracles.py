@@ -49,63 +49,110 @@ class CandidateRing:
 
 
 class Trainer:
-    """Single-threaded SGD with adagrad on identity features, in float64, with L2 applied eagerly.
+    """Single-threaded SGD in float64, with L2 applied eagerly: the training kernels' twin.
 
-    ``params`` is the list ``[U, Ug, Ub, Ubg, V, Vg, Vb, Vbg]`` (user embeddings,
-    their accumulators, user biases, theirs, then the same for items), updated in
-    place when :meth:`done` is called. After each step every parameter of side
-    ``s`` is multiplied by ``1 / (1 + alphas[s] * r)``, ``r`` the mean local
-    learning rate over the parameters the step updated (the kernels do this
-    lazily, through a scale).
+    ``arrays`` maps the twelve names of :data:`lightfm._state.PARAMETER_NAMES`
+    to a model's arrays (copied); ``config`` holds ``learning_schedule``,
+    ``learning_rate``, ``rho``, ``epsilon``, ``user_alpha``, ``item_alpha``;
+    ``user_features`` / ``item_features`` are CSR matrices or None (identity).
+    A row's representation is the weighted sum of its features' embeddings and
+    biases; a step on it steps every feature by the gradient times its weight.
+    After each step every parameter of side ``s`` is multiplied by
+    ``1 / (1 + alpha_s * r)``, ``r`` the mean local learning rate over the
+    parameters the step updated (the kernels do this lazily, through a scale).
     """
 
-    def __init__(self, params, lr, alphas=(0.0, 0.0)):
-        self.out = params
-        self.params = [p.astype(np.float64) for p in params]
-        self.lr = lr
-        self.alphas = alphas
+    def __init__(self, arrays, config, user_features=None, item_features=None):
+        self.arrays = {name: np.asarray(array, dtype=np.float64).copy() for name, array in arrays.items()}
+        self.config = config
+        self.features = {"user": user_features, "item": item_features}
+        self.alphas = {"user": config.user_alpha, "item": config.item_alpha}
 
-    def side(self, s):
-        """(embeddings, accumulators, biases, bias accumulators) of side 0 (users) or 1 (items)."""
-        return self.params[4 * s : 4 * s + 4]
+    def _entries(self, side, row):
+        features = self.features[side]
+        if features is None:
+            return [(row, 1.0)]
+        start, stop = features.indptr[row], features.indptr[row + 1]
+        return list(zip(features.indices[start:stop], features.data[start:stop].astype(np.float64), strict=True))
+
+    def represent(self, side, row):
+        """(embedding, bias) of a user or item: the weighted sum over its features."""
+        emb, bias = self.arrays[f"{side}_embeddings"], self.arrays[f"{side}_biases"]
+        vector, offset = np.zeros(emb.shape[1]), 0.0
+        for feature, weight in self._entries(side, row):
+            vector += weight * emb[feature]
+            offset += weight * bias[feature]
+        return vector, offset
 
     def score(self, u, i):
-        U, _, Ub, _ = self.side(0)
-        V, _, Vb, _ = self.side(1)
-        return U[u] @ V[i] + Ub[u] + Vb[i]
+        (uvec, ubias), (ivec, ibias) = self.represent("user", u), self.represent("item", i)
+        return uvec @ ivec + ubias + ibias
+
+    def _schedule(self, value, acc, mom, grad):
+        """One step of the schedule on arrays ``value``, ``acc``, ``mom`` (in place); returns the rates."""
+        config = self.config
+        if config.learning_schedule == "adagrad":
+            # The rate comes from the accumulator before the gradient is added, as in the original.
+            rate = config.learning_rate / np.sqrt(acc)
+            acc += grad * grad
+            value -= rate * grad
+            return rate
+        rho, eps = config.rho, config.epsilon
+        acc *= rho
+        acc += (1 - rho) * grad * grad
+        rate = np.sqrt(mom + eps) / np.sqrt(acc + eps)
+        step = rate * grad
+        mom *= rho
+        mom += (1 - rho) * step * step
+        value -= step
+        return rate
 
     def step(self, updates):
-        """Adagrad on ``(side, row, embedding gradient, bias gradient)`` tuples, then the decay.
-
-        The rate comes from the accumulator before the gradient is added, as in the original.
-        """
+        """Steps on ``(side, row, representation gradient, bias gradient)`` tuples, in order, then the decay."""
         rate_sum, count = 0.0, 0
-        for s, row, grad, bias_grad in updates:
-            emb, acc, bias, bias_acc = self.side(s)
-            rate = self.lr / np.sqrt(acc[row])
-            acc[row] += grad * grad
-            emb[row] -= rate * grad
-            bias_rate = self.lr / np.sqrt(bias_acc[row])
-            bias_acc[row] += bias_grad * bias_grad
-            bias[row] -= bias_rate * bias_grad
-            rate_sum += rate.sum() + bias_rate
-            count += rate.size + 1
-        for s, alpha in enumerate(self.alphas):
-            if alpha > 0:
-                emb, _, bias, _ = self.side(s)
+        for side, row, grad, bias_grad in updates:
+            a = self.arrays
+            for feature, weight in self._entries(side, row):
+                rates = self._schedule(
+                    a[f"{side}_embeddings"][feature],
+                    a[f"{side}_embedding_gradients"][feature],
+                    a[f"{side}_embedding_momentum"][feature],
+                    weight * grad,
+                )
+                bias = a[f"{side}_biases"][feature : feature + 1]
+                bias_rate = self._schedule(
+                    bias,
+                    a[f"{side}_bias_gradients"][feature : feature + 1],
+                    a[f"{side}_bias_momentum"][feature : feature + 1],
+                    np.array([weight * bias_grad]),
+                )
+                rate_sum += rates.sum() + bias_rate[0]
+                count += rates.size + 1
+        for side, alpha in self.alphas.items():
+            if alpha > 0 and count:
                 factor = 1.0 / (1.0 + alpha * rate_sum / count)
-                emb *= factor
-                bias *= factor
+                self.arrays[f"{side}_embeddings"] *= factor
+                self.arrays[f"{side}_biases"] *= factor
 
     def pairwise(self, u, pos, neg, loss):
         """Push item ``pos`` up and ``neg`` down for user ``u``; the user's bias gets gradient ``loss``."""
-        U, V = self.params[0], self.params[4]
-        urep, irep, jrep = U[u].copy(), V[pos].copy(), V[neg].copy()
-        self.step(((0, u, loss * (jrep - irep), loss), (1, pos, -loss * urep, -loss), (1, neg, loss * urep, loss)))
+        urep, irep, jrep = self.represent("user", u)[0], self.represent("item", pos)[0], self.represent("item", neg)[0]
+        self.step(
+            (
+                ("user", u, loss * (jrep - irep), loss),
+                ("item", pos, -loss * urep, -loss),
+                ("item", neg, loss * urep, loss),
+            )
+        )
 
-    def done(self):
-        for out, p in zip(self.out, self.params, strict=True):
-            out[:] = p
+    def logistic(self, u, i, y):
+        urep, irep = self.represent("user", u)[0], self.represent("item", i)[0]
+        loss = 1.0 / (1.0 + math.exp(-self.score(u, i))) - y
+        self.step((("user", u, loss * irep, loss), ("item", i, loss * urep, loss)))
+
+    def result(self):
+        """The arrays, as float32."""
+        return {name: array.astype(np.float32) for name, array in self.arrays.items()}
 
 
 def own_items(rows, cols, n_users):
@@ -121,13 +168,8 @@ def logistic_epoch(trainer, rows, cols, labels, state):
     rng = XorShift(state)
     order = list(range(len(rows)))
     rng.shuffle(order, 0, len(order))
-    U, V = trainer.params[0], trainer.params[4]
     for i in order:
-        u, it = rows[i], cols[i]
-        y = 1.0 if labels[i] > 0 else 0.0
-        loss = 1.0 / (1.0 + math.exp(-trainer.score(u, it))) - y
-        urep, irep = U[u].copy(), V[it].copy()
-        trainer.step(((0, u, loss * irep, loss), (1, it, loss * urep, loss)))
+        trainer.logistic(rows[i], cols[i], 1.0 if labels[i] > 0 else 0.0)
     return rng.state
 
 

@@ -8,10 +8,12 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lightfm import LightFM
+from lightfm._state import ModelState
+from lightfm.backends import TrainingConfig, TrainingData, get_backend
 from lightfm.backends.cpu.kernels.rng import next_below, seed_states, shuffle_range
 
-from .oracles import Trainer, XorShift, bpr_epoch, logistic_epoch, own_items, warp_epoch, warp_kos_epoch
+from .backend_contract import assert_arrays_close, oracle_fit
+from .oracles import XorShift
 
 
 def _params(model):
@@ -67,50 +69,6 @@ def _interactions(seed=0, n_users=12, n_items=9, density=0.4, negatives=False):
     return sp.coo_matrix(dense)
 
 
-def _oracle_case(loss, seed, random_state, alphas=(0.0, 0.0), shape=(12, 9), **params):
-    """A fresh model on data with -1 entries, its oracle twin, and the users' own items."""
-    interactions = _interactions(seed=seed, n_users=shape[0], n_items=shape[1], negatives=True)
-    model = LightFM(
-        no_components=4, loss=loss, random_state=random_state, user_alpha=alphas[0], item_alpha=alphas[1], **params
-    ).fit(interactions, epochs=0)
-    trainer = Trainer(_params(model), model.learning_rate, alphas)
-    own = own_items(interactions.row, interactions.col, shape[0])
-    return interactions, model, trainer, own
-
-
-def _oracle_epochs(loss, model, trainer, interactions, own, epochs):
-    """Run the oracle for ``epochs`` epochs with the seeds the model will draw."""
-    from lightfm.backends.cpu.kernels.lookup import alias_table
-
-    random_state = copy.deepcopy(model.random_state)
-    rows, cols, labels = interactions.row, interactions.col, interactions.data
-    n_items = interactions.shape[1]
-    for _ in range(epochs):
-        state = seed_states(random_state, 1)[0]
-        if loss == "logistic":
-            logistic_epoch(trainer, rows, cols, labels, state)
-        elif loss == "warp":
-            warp_epoch(trainer, rows, cols, labels, own, n_items, model.max_sampled, state)
-        elif loss == "warp-kos":
-            warp_kos_epoch(trainer, rows, own, n_items, model.max_sampled, model.k, model.n, state)
-        else:  # BPR's negatives follow the items of every stored entry, -1 entries included
-            prob, alias = alias_table(np.bincount(cols, minlength=n_items).astype(np.float64))
-            bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, state)
-    trainer.done()
-
-
-@pytest.mark.bounds_checked
-@pytest.mark.parametrize("alphas", [(0.0, 0.0), (0.02, 0.05)])
-@pytest.mark.parametrize("loss", ["logistic", "bpr", "warp", "warp-kos"])
-def test_epochs_match_oracle(loss, alphas):
-    """Every loss against its pure-Python twin: -1 entries, user biases, adagrad's order, L2 decay."""
-    params = {"k": 2, "n": 4} if loss == "warp-kos" else {}
-    interactions, model, trainer, own = _oracle_case(loss, 3, 13, alphas, **params)
-    _oracle_epochs(loss, model, trainer, interactions, own, epochs=2)
-    model.fit_partial(interactions, epochs=2)
-    _assert_params_close(model, trainer.out)
-
-
 @pytest.mark.bounds_checked
 @pytest.mark.parametrize("loss", ["logistic", "warp"])
 def test_strong_regularisation_folds_mid_epoch_and_matches_oracle(loss, monkeypatch):
@@ -127,12 +85,20 @@ def test_strong_regularisation_folds_mid_epoch_and_matches_oracle(loss, monkeypa
 
     kernel = training.run_chunk
     monkeypatch.setattr(training, "run_chunk", counting)
-    interactions, model, trainer, own = _oracle_case(loss, 4, 17, (1.0, 1.0), shape=(50, 40))
-    _oracle_epochs(loss, model, trainer, interactions, own, epochs=1)
-    model.fit_partial(interactions, epochs=1)
+    rs = np.random.RandomState(4)
+    dense = (rs.rand(50, 40) < 0.4).astype(np.float32)
+    dense[(dense == 0) & (rs.rand(50, 40) < 0.3)] = -1
+    coo = sp.coo_matrix(dense)
+    data = TrainingData(coo.row.astype(np.int32), coo.col.astype(np.int32), coo.data, None, None, None, 50, 40)
+    config = TrainingConfig(loss, "adagrad", 0.05, 0.95, 1e-6, 1.0, 1.0, 10, 5, 10)
+    random_state = np.random.RandomState(17)
+    state = ModelState.fresh(4, 50, 40, "adagrad", random_state)
+    seeds = [seed_states(copy.deepcopy(random_state), 1)[0]]
+    expected = oracle_fit(state, data, config, None, None, seeds)
+    get_backend().fit_epochs(state, data, config, 1, 1, random_state, False)
     assert len(calls) > 1, "the epoch was expected to stop for a fold"
-    _assert_params_close(model, trainer.out)
-    assert np.abs(model.item_biases).max() > 1e-3
+    assert_arrays_close(state.arrays, {name: value for name, value in expected.items() if "momentum" not in name})
+    assert np.abs(state.arrays["item_biases"]).max() > 1e-3
 
 
 _FIT_SCRIPT = """
