@@ -68,7 +68,7 @@ def _unique_in_order(values: np.ndarray) -> list:
     return values[np.sort(first)].tolist()
 
 
-class _IdIndex:
+class IdIndex:
     """Vectorised external id -> index look-up over a mapping dict (ids map to 0, 1, ... in order)."""
 
     def __init__(self, mapping: dict):
@@ -255,8 +255,8 @@ class Dataset:
             weights = _column(data, weight_col, "weight_col") if weight_col is not None else None
         else:
             users, items, weights = self._unpack(data)
-        rows = _IdIndex(self._user_id_mapping).lookup(np.asarray(users), "User id")
-        cols = _IdIndex(self._item_id_mapping).lookup(np.asarray(items), "Item id")
+        rows = IdIndex(self._user_id_mapping).lookup(np.asarray(users), "User id")
+        cols = IdIndex(self._item_id_mapping).lookup(np.asarray(items), "Item id")
         weights = np.ones(rows.size, dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
         shape = self.interactions_shape()
         interactions = sp.coo_matrix((np.ones(rows.size, dtype=np.int32), (rows, cols)), shape=shape)
@@ -314,7 +314,7 @@ class Dataset:
             rows.append(id_rows)
             cols.append(np.array([features[key] for key in ids], dtype=np.int64))
             weights.append(np.ones(id_rows.size, dtype=np.float32))
-        id_index, feature_index = _IdIndex(ids), _IdIndex(features)
+        id_index, feature_index = IdIndex(ids), IdIndex(features)
         entity_ids, names, values = [], [], []
         for datum in data:
             if len(datum) != 2:

@@ -1,0 +1,130 @@
+"""The command line: subcommands, their options and examples, and the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._params import LOSSES
+from ._io import CLIError
+from .commands import run_evaluate, run_recommend, run_train
+from .demo import run_demo
+
+_EXAMPLES = {
+    "demo": """examples:
+  lightfm demo                      # generated data, no files or network needed
+  lightfm demo --data movielens     # MovieLens 100k (downloaded to ~/lightfm_data if missing)
+  lightfm demo --epochs 30 --threads 2""",
+    "train": """examples:
+  lightfm train ratings.csv --output model.npz
+  lightfm train ratings.csv --user-col userId --item-col movieId --weight-col rating --output model.npz
+  lightfm train plays.parquet --item-features tags.csv --eval-every 5 --plot curve.png --output model.npz
+
+Feature files are long tables with one row per (id, feature): the id column (named as in
+the interactions, --user-col / --item-col), a --feature-col and optionally a --feature-weight-col.""",
+    "evaluate": """examples:
+  lightfm evaluate model.npz holdout.csv
+  lightfm evaluate model.npz holdout.csv --user-col userId --item-col movieId --k 5""",
+    "recommend": """examples:
+  lightfm recommend model.npz --user alice
+  lightfm recommend model.npz --user alice --user bob --n 5 --exclude-seen
+  lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv""",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lightfm",
+        description="Hybrid recommendations with LightFM: try the demo, or train on your own interactions.",
+        epilog="Run 'lightfm COMMAND --help' for a command's options and examples.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, help_text):
+        sub = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("--threads", type=int, default=1, help="threads for training and scoring (default 1)")
+        return sub
+
+    demo = command("demo", "Train on built-in data and show metrics and recommendations.")
+    demo.add_argument(
+        "--data", choices=["synthetic", "movielens"], default="synthetic", help="which data (default synthetic)"
+    )
+    demo.add_argument("--data-home", help="where MovieLens is kept (default: $LIGHTFM_DATA_HOME or ~/lightfm_data)")
+    demo.add_argument("--loss", choices=LOSSES, default="warp", help="loss (default warp)")
+    demo.add_argument("--components", type=int, default=32, help="embedding size (default 32)")
+    demo.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    demo.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(run=run_demo)
+
+    train = command("train", "Train a model on a CSV/TSV/Parquet file of interactions and save it.")
+    train.add_argument("interactions", help="CSV, TSV or Parquet file with one row per interaction")
+    train.add_argument("--output", "-o", required=True, help="model file to write (.npz)")
+    train.add_argument("--user-col", default="user", help="user id column (default 'user')")
+    train.add_argument("--item-col", default="item", help="item id column (default 'item')")
+    train.add_argument("--weight-col", help="optional column of interaction weights (>= 0)")
+    train.add_argument("--user-features", help="optional file of user features (see below)")
+    train.add_argument("--item-features", help="optional file of item features (see below)")
+    train.add_argument(
+        "--feature-col", default="feature", help="feature name column of feature files (default 'feature')"
+    )
+    train.add_argument("--feature-weight-col", help="optional feature weight column of feature files")
+    train.add_argument("--loss", choices=LOSSES, default="warp", help="loss (default warp)")
+    train.add_argument("--components", type=int, default=32, help="embedding size (default 32)")
+    train.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    train.add_argument("--learning-rate", type=float, default=0.05, help="learning rate (default 0.05)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--test-fraction", type=float, default=0.2, help="share of interactions held out (default 0.2)")
+    train.add_argument("--eval-every", type=int, default=0, help="report held-out metrics every N epochs")
+    train.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
+    train.add_argument("--plot", help="draw the learning curve to this image (needs matplotlib)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(run=run_train)
+
+    evaluate = command("evaluate", "Score a saved model on held-out interactions.")
+    evaluate.add_argument("model", help="model file written by 'lightfm train'")
+    evaluate.add_argument("interactions", help="CSV, TSV or Parquet file of held-out interactions")
+    evaluate.add_argument("--user-col", default="user", help="user id column (default 'user')")
+    evaluate.add_argument("--item-col", default="item", help="item id column (default 'item')")
+    evaluate.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
+    evaluate.set_defaults(run=run_evaluate)
+
+    recommend = command("recommend", "Recommend items to users of a saved model.")
+    recommend.add_argument("model", help="model file written by 'lightfm train'")
+    recommend.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
+    recommend.add_argument(
+        "--users-file", help="users to serve: a .txt file (one id per line) or a table with --user-col"
+    )
+    recommend.add_argument("--user-col", default="user", help="user id column of --users-file (default 'user')")
+    recommend.add_argument("--n", type=int, default=10, help="items per user (default 10)")
+    recommend.add_argument("--exclude-seen", action="store_true", help="never recommend items from the training data")
+    recommend.add_argument(
+        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
+    )
+    recommend.add_argument("--output", "-o", help="write to this file instead of the screen")
+    recommend.set_defaults(run=run_recommend)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``lightfm`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CLIError as error:
+        message = str(error)
+    except (ValueError, OSError, NotImplementedError, ImportError, TypeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(f"lightfm {args.command}: error: {message}", file=sys.stderr)
+    return 1
