@@ -30,6 +30,8 @@ from ._state import KINDS, SIDES, ModelState
 from ._validation import all_finite
 
 FORMAT_NAME = "lightfm-ng model"
+# The first bytes of a zip archive (an .npz), as opposed to the JSON Dataset files.
+ZIP_MAGIC = b"PK\x03\x04"
 FORMAT_VERSION = 1
 _MT_KEYS = 624
 
@@ -100,8 +102,8 @@ class ModelFile:
     def __init__(self, path):
         self.path = os.fspath(path)
         with open(self.path, "rb") as file:
-            magic = file.read(4)
-        if magic != b"PK\x03\x04":
+            magic = file.read(len(ZIP_MAGIC))
+        if magic != ZIP_MAGIC:
             raise ValueError(f"{self.path} is not a LightFM model file: it is not an .npz archive.")
         try:
             self._archive = np.load(self.path, allow_pickle=False)

@@ -68,6 +68,17 @@ def _unique_in_order(values: np.ndarray) -> list:
     return values[np.sort(first)].tolist()
 
 
+def normalize_rows(matrix) -> sp.csr_matrix:
+    """``matrix`` (float32 CSR) with every row scaled to an absolute sum of 1, as LightFM's features are."""
+    sums = np.asarray(abs(matrix).sum(axis=1)).ravel()
+    if np.any(sums == 0):
+        raise ValueError(
+            "Cannot normalize feature matrix: some rows have zero norm. "
+            "Ensure that features were provided for all entries (or pass normalize=False)."
+        )
+    return sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ matrix, dtype=np.float32)
+
+
 class IdIndex:
     """Vectorised external id -> index look-up over a mapping dict (ids map to 0, 1, ... in order)."""
 
@@ -337,15 +348,7 @@ class Dataset:
         else:
             matrix = sp.csr_matrix(shape, dtype=np.float32)
         matrix = matrix.astype(np.float32)
-        if normalize:
-            sums = np.asarray(abs(matrix).sum(axis=1)).ravel()
-            if np.any(sums == 0):
-                raise ValueError(
-                    "Cannot normalize feature matrix: some rows have zero norm. "
-                    "Ensure that features were provided for all entries (or pass normalize=False)."
-                )
-            matrix = sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ matrix, dtype=np.float32)
-        return matrix
+        return normalize_rows(matrix) if normalize else matrix
 
     # -- saving and loading ----------------------------------------------------
 
@@ -446,10 +449,10 @@ class Dataset:
         ValueError
             If the file holds no dataset or is not a saved one.
         """
-        from ._persistence import ModelFile
+        from ._persistence import ZIP_MAGIC, ModelFile
 
         with open(path, "rb") as file:
-            is_archive = file.read(4) == b"PK\x03\x04"
+            is_archive = file.read(len(ZIP_MAGIC)) == ZIP_MAGIC
         if not is_archive:
             with open(path, encoding="utf-8") as file:
                 return cls.from_json(file.read())

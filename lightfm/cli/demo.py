@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import LightFM
+from ..data import normalize_rows
 from ._io import _metrics, _table
 
 
@@ -42,12 +43,6 @@ def _movielens_world(seed: int, data_home):
     }
 
 
-def _normalised(matrix):
-    sums = np.asarray(matrix.sum(axis=1)).ravel()
-    sums[sums == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / sums) @ matrix, dtype=np.float32)
-
-
 def _row_labels(matrix, row, labels):
     return [str(labels[c]) for c in matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]]
 
@@ -78,8 +73,8 @@ def run_demo(args) -> int:
     variants = {
         "ids only": (user_ids, item_ids),
         "ids + features": (
-            _normalised(sp.hstack([user_ids, world["user_features"]]).tocsr()),
-            _normalised(sp.hstack([item_ids, world["item_features"]]).tocsr()),
+            normalize_rows(sp.hstack([user_ids, world["user_features"]]).tocsr()),
+            normalize_rows(sp.hstack([item_ids, world["item_features"]]).tocsr()),
         ),
     }
     train_warm = world["train"].tocsc()[:, :n_warm].tocoo()
