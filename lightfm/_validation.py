@@ -108,7 +108,7 @@ def check_finite(values: np.ndarray, name: str) -> None:
         )
 
 
-def _require_sparse(matrix, name: str):
+def require_sparse(matrix, name: str):
     if isinstance(matrix, np.ndarray) and matrix.ndim == 2:
         return sp.coo_matrix(matrix)
     if not sp.issparse(matrix):
@@ -121,12 +121,66 @@ def _require_sparse(matrix, name: str):
         matrix.dtype, np.complexfloating
     ):
         raise InputTypeError(f"{name} must hold real numbers, got dtype {matrix.dtype}.")
+    _check_structure(matrix, name)
     return matrix
+
+
+def _check_structure(matrix, name: str) -> None:
+    """Refuse a sparse matrix whose internal arrays disagree, before anything converts it.
+
+    SciPy's conversions trust these arrays: a CSR ``indptr`` that overshoots or
+    decreases, or a COO index outside the shape (from editing ``.indptr`` or
+    ``.row`` in place, ``check=False``, a corrupt file) makes its C code read
+    and write out of bounds and can crash the interpreter. Vectorised; O(nnz).
+    """
+    fmt = matrix.format
+
+    def bad(problem):
+        raise ValueError(
+            f"{name} is a malformed {fmt.upper()} matrix: {problem}. Rebuild it with "
+            f"scipy.sparse.{fmt}_matrix(...) from valid arrays (matrix.check_format() names the problem)."
+        )
+
+    n_rows, n_cols = (int(n) for n in matrix.shape)
+    if n_rows < 0 or n_cols < 0:
+        bad(f"negative shape {matrix.shape}")
+    if fmt in ("csr", "csc", "bsr"):
+        if fmt == "bsr":
+            block_rows, block_cols = matrix.blocksize
+            if block_rows < 1 or block_cols < 1 or n_rows % block_rows or n_cols % block_cols:
+                bad(f"blocksize {matrix.blocksize} does not divide the shape {matrix.shape}")
+            major, minor = n_rows // block_rows, n_cols // block_cols
+        else:
+            major, minor = (n_rows, n_cols) if fmt == "csr" else (n_cols, n_rows)
+        indptr, indices, data = np.asarray(matrix.indptr), np.asarray(matrix.indices), np.asarray(matrix.data)
+        for label, array in (("indptr", indptr), ("indices", indices)):
+            if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+                bad(f"{label} must be a 1-d integer array, got {array.dtype} of shape {array.shape}")
+        if indptr.size != major + 1:
+            bad(f"indptr has {indptr.size} entries, expected {major + 1}")
+        if indptr[0] != 0 or (major and np.any(indptr[1:] < indptr[:-1])):
+            bad("indptr must start at 0 and never decrease")
+        stored = int(indptr[-1])
+        if stored > indices.size or data.ndim < 1 or stored > data.shape[0]:
+            bad(
+                f"indptr ends at {stored}, past the {min(indices.size, data.shape[0] if data.ndim else 0)} stored entries"
+            )
+        check_index_range(indices[:stored], minor, f"{name} (malformed: indices)", "index")
+    elif fmt == "coo":
+        row, col, data = np.asarray(matrix.row), np.asarray(matrix.col), np.asarray(matrix.data)
+        if row.ndim != 1 or row.shape != col.shape or data.shape != row.shape:
+            bad(f"row, col and data have shapes {row.shape}, {col.shape}, {data.shape}")
+        check_index_range(row, n_rows, f"{name} (malformed: row)", "row index")
+        check_index_range(col, n_cols, f"{name} (malformed: col)", "column index")
+    elif fmt == "dia":
+        data, offsets = np.asarray(matrix.data), np.asarray(matrix.offsets)
+        if data.ndim != 2 or offsets.ndim != 1 or data.shape[0] != offsets.size:
+            bad(f"data {data.shape} and offsets {offsets.shape} do not match")
 
 
 def n_rows(matrix, name: str) -> int:
     """The number of rows of a matrix argument, refusing anything that is not one."""
-    return _require_sparse(matrix, name).shape[0]
+    return require_sparse(matrix, name).shape[0]
 
 
 def _as_float32(values: np.ndarray, name: str) -> np.ndarray:
@@ -164,7 +218,7 @@ def to_interactions(matrix, name: str = "interactions") -> Interactions:
     Every stored entry is kept, duplicates and explicit zeros included: each is a
     training example.
     """
-    coo = _require_sparse(matrix, name).tocoo()
+    coo = require_sparse(matrix, name).tocoo()
     n_users, n_items = coo.shape
     if n_users > INDEX_LIMIT or n_items > INDEX_LIMIT or coo.nnz > INDEX_LIMIT:
         raise ValueError(f"{name} is too large: at most {INDEX_LIMIT} users, items and entries are supported.")
@@ -229,7 +283,7 @@ def to_features(matrix, n_rows: int, name: str) -> FeatureMatrix:
     """
     if matrix is None:
         return identity_features(n_rows)
-    csr = sp.csr_matrix(_require_sparse(matrix, name))
+    csr = sp.csr_matrix(require_sparse(matrix, name))
     if csr.shape[0] < n_rows:
         raise ValueError(
             f"{name} has {csr.shape[0]} rows but {n_rows} are needed (one per "

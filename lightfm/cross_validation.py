@@ -5,6 +5,7 @@ from __future__ import annotations
 import scipy.sparse as sp
 
 from ._params import as_random_state
+from ._validation import require_sparse
 
 __all__ = ["random_train_test_split"]
 
@@ -39,6 +40,7 @@ def random_train_test_split(interactions, test_percentage=0.2, random_state=None
     """
     if not sp.issparse(interactions):
         raise ValueError("interactions must be a scipy.sparse matrix.")
+    require_sparse(interactions, "interactions")  # malformed internals would crash tocoo()
     if not 0.0 <= test_percentage <= 1.0:
         raise ValueError(f"test_percentage must be between 0 and 1, got {test_percentage!r}.")
     random_state = as_random_state(random_state)

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._scoring import rank_test_interactions
-from ._validation import check_int, check_num_threads, to_pattern
+from ._validation import check_int, check_num_threads, require_sparse, to_pattern
 from .backends import get_backend
 from .backends.cpu.kernels.scoring import auc_from_ranks
 
@@ -65,7 +65,7 @@ def _ranks_and_train(model, test_interactions, train_interactions, user_features
         num_threads=num_threads,
         check_intersections=check,
     )
-    ranks = sp.csr_matrix(ranks)
+    ranks = sp.csr_matrix(require_sparse(ranks, "the ranks predict_rank returned"))
     if train_interactions is None:
         train = sp.csr_matrix(ranks.shape, dtype=np.float32)
     else:
