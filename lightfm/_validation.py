@@ -161,10 +161,9 @@ def _check_structure(matrix, name: str) -> None:
         if indptr[0] != 0 or (major and np.any(indptr[1:] < indptr[:-1])):
             bad("indptr must start at 0 and never decrease")
         stored = int(indptr[-1])
-        if stored > indices.size or data.ndim < 1 or stored > data.shape[0]:
-            bad(
-                f"indptr ends at {stored}, past the {min(indices.size, data.shape[0] if data.ndim else 0)} stored entries"
-            )
+        available = min(indices.size, data.shape[0] if data.ndim else 0)
+        if stored > available:
+            bad(f"indptr ends at {stored}, past the {available} stored entries")
         check_index_range(indices[:stored], minor, f"{name} (malformed: indices)", "index")
     elif fmt == "coo":
         row, col, data = np.asarray(matrix.row), np.asarray(matrix.col), np.asarray(matrix.data)
