@@ -11,8 +11,18 @@ SCHEDULES = ("adagrad", "adadelta")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def validate_hyperparameters(params: dict) -> None:
-    """Raise :class:`ParameterError` naming the first invalid hyperparameter."""
+# Integers the kernels take as int32-range counts (a larger k, n or max_sampled means "all").
+_INT_LIMIT = 2**31 - 1
+
+
+def validate_hyperparameters(params: dict, fitting: bool = False) -> None:
+    """Raise :class:`ParameterError` naming the first invalid hyperparameter.
+
+    Run by the constructor and ``set_params``, and again by ``fit`` (``fitting``)
+    because hyperparameters are public attributes that may be assigned directly.
+    At fit time ``max_sampled = 0`` is allowed: the original documents it as a
+    pass over the data that trains nothing.
+    """
 
     def fail(name, allowed):
         raise ParameterError(f"Invalid {name}={params[name]!r}: must be {allowed}.")
@@ -22,8 +32,9 @@ def validate_hyperparameters(params: dict) -> None:
     if params["learning_schedule"] not in SCHEDULES:
         fail("learning_schedule", "one of " + ", ".join(repr(x) for x in SCHEDULES))
     for name in ("no_components", "k", "n", "max_sampled"):
-        if not is_int(params[name]) or params[name] < 1:
-            fail(name, "an integer >= 1")
+        lowest = 0 if fitting and name == "max_sampled" else 1
+        if not is_int(params[name]) or not lowest <= params[name] <= _INT_LIMIT:
+            fail(name, f"an integer from {lowest} to {_INT_LIMIT}")
     # The kernels compute in float32: a larger value would turn into infinity there.
     if not is_real(params["learning_rate"]) or not 0 < params["learning_rate"] <= _FLOAT32_MAX:
         fail("learning_rate", f"a number > 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")

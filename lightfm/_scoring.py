@@ -1,8 +1,9 @@
 """Scoring with a model state: feature checks, representations, and the blocks engines multiply.
 
 Everything here is NumPy/SciPy on a :class:`lightfm._state.ModelState` and
-validated feature matrices; the heavy loops (ranking, top-n selection, pair
-scores) are the engine's (:mod:`lightfm.backends`). Prediction, ranking,
+validated feature matrices (plus a Numba count of shared train/test entries);
+the heavy loops (ranking, top-n selection, pair scores) are the engine's
+(:mod:`lightfm.backends`). Prediction, ranking,
 evaluation and serving all go through these functions.
 """
 

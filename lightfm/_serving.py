@@ -15,10 +15,6 @@ from ._validation import check_index_range, check_int, check_num_threads, to_id_
 from .backends import get_backend
 
 
-def _check_n(n) -> int:
-    return check_int(n, "n")
-
-
 def _exclusion_csr(exclude, shape):
     """CSR ``(indptr, indices)`` of ``exclude``, checked to have ``shape``; stored entries are what counts."""
     if exclude is None:
@@ -99,7 +95,7 @@ class RecommenderMixin:
         """
         self._state.validate()
         num_threads = check_num_threads(num_threads)
-        n = _check_n(n)
+        n = check_int(n, "n")
         scalar = np.ndim(user_ids) == 0
         user_ids = to_id_array(user_ids, "user_ids")
         users = _scoring.side_features(self._state, user_features, "user")
@@ -175,7 +171,7 @@ class RecommenderMixin:
     def _similar(self, ids, n, features, side, num_threads):
         self._state.validate()
         num_threads = check_num_threads(num_threads)
-        n = _check_n(n)
+        n = check_int(n, "n")
         scalar = np.ndim(ids) == 0
         ids = to_id_array(ids, f"{side}_ids")
         matrix = _scoring.side_features(self._state, features, side)

@@ -5,13 +5,14 @@ embeddings ``[n_features, no_components]`` and biases ``[n_features]``, and
 for each of them the optimiser's squared-gradient accumulator
 (``*_gradients``: adagrad's sum, adadelta's average) and adadelta's
 squared-step average (``*_momentum``, unused by adagrad). Creation, growth,
-validation, copies and the divergence check live here; engines train and
+validation and the divergence check live here; engines train and
 score on these arrays, and :class:`lightfm.LightFM` exposes each one as the
 attribute of the same name (``model.item_embeddings``, ...), as the original does.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,6 +45,7 @@ def fresh_side(n_features: int, no_components: int, schedule: str, random_state:
     adagrad's accumulators start at 1 (its first rate is the learning rate),
     adadelta's at 0.
     """
+    _check_memory(n_features, no_components)
     accumulator_start = 1.0 if schedule == "adagrad" else 0.0
     arrays = {}
     for kind in KINDS:
@@ -58,6 +60,20 @@ def fresh_side(n_features: int, no_components: int, schedule: str, random_state:
         block = random_state.rand(stop - start, no_components)
         arrays["embeddings"][start:stop] = (block - 0.5) / no_components
     return Side(**arrays)
+
+
+def _check_memory(n_features: int, no_components: int) -> None:
+    """Refuse a side that would not fit in this machine's memory, before allocating anything."""
+    needed = 6 * 4 * n_features * (no_components + 1)
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not available on this platform
+        return
+    if needed > physical:
+        raise ValueError(
+            f"{n_features} feature embeddings of {no_components} components would need {needed / 2**30:.3g} GiB, "
+            f"more than this machine's {physical / 2**30:.3g} GiB of memory: use fewer features or components."
+        )
 
 
 class ModelState:
@@ -127,8 +143,11 @@ class ModelState:
         gradient passes float32's range (3.4e38), which freezes its parameter
         for good even while the parameter itself is still finite.
         """
-        for name, array in self.arrays.items():
-            if (name.endswith("momentum") and not adadelta) or all_finite(array):
+        in_use = {name: a for name, a in self.arrays.items() if adadelta or not name.endswith("momentum")}
+        if all_finite(*in_use.values()):
+            return
+        for name, array in in_use.items():
+            if all_finite(array):
                 continue
             when = f" in epoch {epoch}" if epoch is not None else ""
             raise ValueError(
@@ -141,6 +160,3 @@ class ModelState:
         extra = fresh_side(n_features - self.n_features(side), self.no_components, schedule, random_state)
         grown = (np.concatenate([old, new]) for old, new in zip(self.side(side), extra, strict=True))
         self.set_side(side, Side(*grown))
-
-    def copy(self) -> ModelState:
-        return ModelState({name: None if array is None else array.copy() for name, array in self.arrays.items()})

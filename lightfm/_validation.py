@@ -18,7 +18,6 @@ from .backends.cpu.kernels.prefetch import CACHE_LINE
 INDEX_LIMIT = np.iinfo(np.int32).max
 # Parameter rows are read and written whole by the training kernels: a row that starts on a
 # cache-line boundary spans the fewest lines (a 128-byte row, 32 float32, two rather than three).
-CACHE_LINE_BYTES = CACHE_LINE
 
 
 class ParameterError(ValueError, AssertionError):
@@ -78,26 +77,26 @@ def cache_aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
     """
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buffer = np.zeros(nbytes + CACHE_LINE_BYTES, dtype=np.uint8)
-    start = -buffer.ctypes.data % CACHE_LINE_BYTES
+    buffer = np.zeros(nbytes + CACHE_LINE, dtype=np.uint8)
+    start = -buffer.ctypes.data % CACHE_LINE
     return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def cache_aligned(array: np.ndarray) -> np.ndarray:
     """``array`` itself if C-contiguous and cache-line aligned, else such a copy."""
-    if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE_BYTES == 0:
+    if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE == 0:
         return array
     aligned = cache_aligned_zeros(array.shape, array.dtype)
     aligned[...] = array
     return aligned
 
 
-def all_finite(values: np.ndarray) -> bool:
-    """Whether every value is finite (no NaN or infinity)."""
+def all_finite(*arrays: np.ndarray) -> bool:
+    """Whether every value of every array is finite (no NaN or infinity)."""
     # A sum is finite only if every term is (terms are at most float32's range, so it cannot
     # overflow float64), and it needs no boolean temporary of the array's size.
     with np.errstate(invalid="ignore", over="ignore"):
-        return bool(np.isfinite(np.sum(values, dtype=np.float64)))
+        return all(np.isfinite(np.sum(values, dtype=np.float64)) for values in arrays)
 
 
 def check_finite(values: np.ndarray, name: str) -> None:

@@ -31,10 +31,6 @@ from .backends.cpu.kernels.scoring import auc_from_ranks
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
 
 
-def _check_k(k):
-    return check_int(k, "k")
-
-
 def _ranks(model, test_interactions, train_interactions, user_features, item_features, num_threads, check):
     return _ranks_and_train(
         model, test_interactions, train_interactions, user_features, item_features, num_threads, check
@@ -132,7 +128,7 @@ def precision_at_k(
     >>> float(precision_at_k(model, sp.coo_matrix(np.eye(3)), k=3).mean())
     0.3333333432674408
     """
-    k = _check_k(k)
+    k = check_int(k, "k")
     ranks = _ranks(
         model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
     )
@@ -166,7 +162,7 @@ def recall_at_k(
     >>> float(recall_at_k(model, sp.coo_matrix(np.eye(3)), k=3).mean())
     1.0
     """
-    k = _check_k(k)
+    k = check_int(k, "k")
     ranks = _ranks(
         model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
     )
@@ -276,7 +272,7 @@ def ndcg_at_k(
     >>> bool(np.all(ndcg_at_k(model, sp.coo_matrix(np.eye(3)), k=3) <= 1))
     True
     """
-    k = _check_k(k)
+    k = check_int(k, "k")
     ranks = _ranks(
         model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
     )

@@ -1,4 +1,5 @@
-"""The LightFM estimator: validation, state, the epoch loop and dispatch to the kernels."""
+"""The LightFM estimator: the public API over a model state (:mod:`lightfm._state`) and an engine
+(:mod:`lightfm.backends`); see the README's "Architecture" section."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _scoring
-from ._params import LOSSES, as_random_state, check_sample_weight_loss, is_int, validate_hyperparameters
+from ._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
 from ._persistence import MATRIX_NAMES, ModelFile, save_model
 from ._serving import RecommenderMixin
 from ._state import PARAMETER_NAMES, ModelState
@@ -17,6 +18,7 @@ from ._validation import (
     check_index_range,
     check_int,
     check_num_threads,
+    is_int,
     n_rows,
     to_features,
     to_id_array,
@@ -153,6 +155,13 @@ class LightFM(RecommenderMixin):
         self._reset_state()
 
     # -- state -----------------------------------------------------------------
+
+    def __getstate__(self):
+        # The arrays as attributes, as in 0.1.0 and the original: such pickles load anywhere, and
+        # copy.copy gives the copy a state of its own.
+        state = {name: value for name, value in self.__dict__.items() if name != "_state"}
+        state.update(self._state.arrays)
+        return state
 
     def __setstate__(self, state):
         # Pickles of earlier versions (and of the original LightFM) hold the arrays as attributes.
@@ -295,6 +304,9 @@ class LightFM(RecommenderMixin):
         """
         check_int(epochs, "epochs", minimum=0)
         num_threads = check_num_threads(num_threads)
+        # Hyperparameters are public attributes: checked again, as the constructor checks them.
+        validate_hyperparameters(self.get_params(), fitting=True)
+        self.random_state = as_random_state(self.random_state)  # a seed may have been assigned
         data = to_interactions(interactions)
         n_users, n_items = data.shape
         check_sample_weight_loss(self.loss, sample_weight is not None)
@@ -314,8 +326,6 @@ class LightFM(RecommenderMixin):
             )
         _scoring.check_feature_columns(self._state, users, "user", exact=True)
         _scoring.check_feature_columns(self._state, items, "item", exact=True)
-        if self.loss not in LOSSES:
-            raise ValueError(f"Unknown loss {self.loss!r}: must be one of {', '.join(LOSSES)}.")
 
         data = TrainingData(data.rows, data.cols, data.data, weights, users.arrays, items.arrays, n_users, n_items)
         config = TrainingConfig(*(getattr(self, name) for name in TrainingConfig._fields))
@@ -788,9 +798,16 @@ def _state_attribute(name):
         return self._state.arrays[name]
 
     def set(self, value):
+        if "_state" not in self.__dict__:  # assigned before LightFM.__init__ ran (a subclass)
+            self._state = ModelState()
         self._state.arrays[name] = value
 
-    return property(get, set, doc=f"The model's ``{name}`` array (see :mod:`lightfm._state`); None before fitting.")
+    def delete(self):
+        self._state.arrays[name] = None
+
+    return property(
+        get, set, delete, doc=f"The model's ``{name}`` array (see :mod:`lightfm._state`); None before fitting."
+    )
 
 
 for _name in PARAMETER_NAMES:

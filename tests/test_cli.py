@@ -80,6 +80,23 @@ def test_train_reports_saves_and_plots(files):
     assert model.no_components == 8 and model.loss == "warp"
 
 
+def test_train_holds_out_the_given_fraction_reproducibly(files):
+    """The hold-out is random_train_test_split of the (merged) entries: exactly the fraction, and a
+    model trained twice with one --seed is the same bit for bit."""
+    folder, _ = files
+    arrays = []
+    for name in ("again1.npz", "again2.npz"):
+        result = run_cli(
+            "train", "plays.csv", "--weight-col", "plays", "--epochs", "2", "--seed", "5", "-o", name, cwd=folder
+        )
+        assert result.returncode == 0, result.stderr
+        arrays.append(LightFM.load(folder / name).item_embeddings)
+        n_train = LightFM.load_matrices(folder / name)["interactions"].nnz
+    np.testing.assert_array_equal(arrays[0], arrays[1])
+    n_entries = pd.read_csv(folder / "plays.csv")[["user", "item"]].drop_duplicates().shape[0]
+    assert n_train == int(0.8 * n_entries)
+
+
 def test_evaluate_matches_the_library(files):
     folder, _ = files
     result = run_cli("evaluate", "model.npz", "holdout.csv", "--k", "5", cwd=folder)

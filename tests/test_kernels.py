@@ -1,4 +1,8 @@
-"""The training kernels against their slow twins in tests/oracles.py."""
+"""The CPU engine's own parts: its random numbers, the fold of the regularisation scale, the
+lookup and sampling kernels, JIT against pure Python, and the estimator's path to the engine.
+
+Training against the pure-Python twin for every loss, schedule and feature kind is the backend
+contract (tests/backend_contract.py)."""
 
 import copy
 
@@ -14,26 +18,6 @@ from lightfm.backends.cpu.kernels.rng import next_below, seed_states, shuffle_ra
 
 from .backend_contract import assert_arrays_close, oracle_fit
 from .oracles import XorShift
-
-
-def _params(model):
-    return [
-        model.user_embeddings.copy(),
-        model.user_embedding_gradients.copy(),
-        model.user_biases.copy(),
-        model.user_bias_gradients.copy(),
-        model.item_embeddings.copy(),
-        model.item_embedding_gradients.copy(),
-        model.item_biases.copy(),
-        model.item_bias_gradients.copy(),
-    ]
-
-
-def _assert_params_close(model, expected):
-    names = ["user_embeddings", "user_embedding_gradients", "user_biases", "user_bias_gradients"]
-    names += [n.replace("user", "item") for n in names]
-    for name, value in zip(names, expected, strict=True):
-        np.testing.assert_allclose(getattr(model, name), value, rtol=2e-4, atol=2e-5, err_msg=name)
 
 
 @pytest.mark.bounds_checked
@@ -59,14 +43,6 @@ def test_seed_states_are_nonzero_and_reproducible():
     a = seed_states(np.random.RandomState(3), 4)
     b = seed_states(np.random.RandomState(3), 4)
     assert a.dtype == np.uint64 and np.all(a != 0) and np.array_equal(a, b)
-
-
-def _interactions(seed=0, n_users=12, n_items=9, density=0.4, negatives=False):
-    rs = np.random.RandomState(seed)
-    dense = (rs.rand(n_users, n_items) < density).astype(np.float32)
-    if negatives:
-        dense[(dense == 0) & (rs.rand(n_users, n_items) < 0.3)] = -1
-    return sp.coo_matrix(dense)
 
 
 @pytest.mark.bounds_checked
@@ -186,3 +162,29 @@ def test_every_loss_has_a_kernel():
     from lightfm.backends.cpu.kernels.epoch import LOSS_CODES
 
     assert set(LOSS_CODES) == set(LOSSES)
+
+
+@pytest.mark.bounds_checked
+@pytest.mark.parametrize("loss", ["logistic", "warp-kos"])
+def test_the_estimator_trains_exactly_as_the_engine(loss):
+    """fit_partial hands the engine the state, data and hyperparameters it was given: same bits."""
+    from lightfm import LightFM
+
+    interactions = sp.random(15, 12, density=0.4, format="coo", random_state=0, dtype=np.float32)
+    features = sp.hstack([sp.identity(12), sp.random(12, 3, density=0.5, random_state=1)], format="csr")
+    params = dict(no_components=5, loss=loss, learning_schedule="adadelta", item_alpha=0.01, k=2, n=4)
+    model = LightFM(random_state=3, **params).fit(interactions, item_features=features, epochs=2)
+
+    from lightfm._validation import to_features
+
+    random_state = np.random.RandomState(3)
+    state = ModelState.fresh(5, 15, 15, "adadelta", random_state)
+    items = to_features(features, 12, "item_features")
+    data = TrainingData(
+        interactions.row.astype(np.int32), interactions.col.astype(np.int32), interactions.data, None,
+        None, items.arrays, 15, 12,
+    )  # fmt: skip
+    config = TrainingConfig(loss, "adadelta", 0.05, 0.95, 1e-6, 0.0, 0.01, 10, 2, 4)
+    get_backend().fit_epochs(state, data, config, 2, 1, random_state, False)
+    for name, array in state.arrays.items():
+        np.testing.assert_array_equal(getattr(model, name), array, err_msg=name)

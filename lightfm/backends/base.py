@@ -1,10 +1,11 @@
 """The engine interface: what :class:`lightfm.LightFM` asks of a backend.
 
 The estimator validates user input and turns it into plain arrays
-(:class:`TrainingData`, feature CSR arrays, score blocks); a backend trains a
-:class:`lightfm._state.ModelState` in place and scores with it. Engines never
-see sparse objects or the estimator, so a new one (GPU, distributed) implements
-these four methods and nothing else.
+(:class:`TrainingData`, feature CSR arrays, score blocks, and for ranking the
+test and train patterns as CSR matrices with sorted, unique indices); a
+backend trains a :class:`lightfm._state.ModelState` in place and scores with
+it. Engines never see the estimator or unchecked input, so a new one (GPU,
+distributed) implements these four methods and nothing else.
 """
 
 from __future__ import annotations

@@ -18,23 +18,23 @@ class CLIError(Exception):
 # -- shared helpers -------------------------------------------------------------------
 
 
-def _require(module: str, extra: str):
+def require_module(module: str, extra: str):
     try:
         return __import__(module)
     except ImportError:
         raise CLIError(f"this needs {module}: pip install 'lightfm-ng[{extra}]'") from None
 
 
-def _read_table(path: str, columns: list, what: str, flags: dict):
+def read_table(path: str, columns: list, what: str, flags: dict):
     """Read a CSV/TSV/Parquet file with ``columns`` (ids as strings); ``flags`` names the option choosing each."""
-    pandas = _require("pandas", "files")
+    pandas = require_module("pandas", "files")
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"{what} file not found: {path}")
     suffix = file.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
-            _require("pyarrow", "files")
+            require_module("pyarrow", "files")
             frame = pandas.read_parquet(file)
         else:
             frame = pandas.read_csv(file, sep="\t" if suffix in (".tsv", ".tab") else ",", dtype=str)
@@ -53,15 +53,15 @@ def _read_table(path: str, columns: list, what: str, flags: dict):
     return frame
 
 
-def _ids(frame, column: str, path: str):
+def read_ids(frame, column: str, path: str):
     values = frame[column]
     if values.isna().any():
         raise CLIError(f"{path}: column {column!r} has empty values (row {int(values.isna().to_numpy().argmax()) + 2})")
     return values.astype(str).str.strip().to_numpy(dtype=object)
 
 
-def _numbers(frame, column: str, path: str):
-    pandas = _require("pandas", "files")
+def read_numbers(frame, column: str, path: str):
+    pandas = require_module("pandas", "files")
     values = pandas.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -72,18 +72,18 @@ def _numbers(frame, column: str, path: str):
     return values
 
 
-def _feature_tuples(frame, id_column, feature_column, weight_column, path):
+def feature_tuples(frame, id_column, feature_column, weight_column, path):
     """``(id, {feature: weight})`` per id from a long table with one row per (id, feature)."""
-    ids = _ids(frame, id_column, path)
-    features = _ids(frame, feature_column, path)
-    weights = _numbers(frame, weight_column, path) if weight_column else np.ones(ids.size)
+    ids = read_ids(frame, id_column, path)
+    features = read_ids(frame, feature_column, path)
+    weights = read_numbers(frame, weight_column, path) if weight_column else np.ones(ids.size)
     grouped: dict = {}
     for entity, feature, weight in zip(ids.tolist(), features.tolist(), weights.tolist(), strict=True):
         grouped.setdefault(entity, {})[feature] = weight
     return list(grouped.items())
 
 
-def _metrics(model, test, train, k, user_features, item_features, threads):
+def held_out_metrics(model, test, train, k, user_features, item_features, threads):
     arguments = {"user_features": user_features, "item_features": item_features, "num_threads": threads}
     return {
         f"precision@{k}": float(precision_at_k(model, test, train, k=k, **arguments).mean()),
@@ -92,7 +92,7 @@ def _metrics(model, test, train, k, user_features, item_features, threads):
     }
 
 
-def _table(headers: list, rows: list) -> str:
+def format_table(headers: list, rows: list) -> str:
     """A plain-text table: numbers right-aligned (floats to 3 decimals), text left-aligned."""
     numeric = [
         all(isinstance(row[i], (int, float, np.number)) or row[i] == "-" for row in rows) for i in range(len(headers))
@@ -109,7 +109,7 @@ def _table(headers: list, rows: list) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _load_bundle(path: str):
+def load_bundle(path: str):
     """Model, dataset and saved matrices from a ``lightfm train`` output."""
     if not Path(path).is_file():
         raise CLIError(f"model file not found: {path}")
@@ -121,7 +121,7 @@ def _load_bundle(path: str):
     return model, dataset, LightFM.load_matrices(path)
 
 
-def _indices(values, mapping: dict, what: str, source: str):
+def indices_of(values, mapping: dict, what: str, source: str):
     positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
     unknown = positions < 0
     if unknown.any():
@@ -130,6 +130,6 @@ def _indices(values, mapping: dict, what: str, source: str):
     return positions
 
 
-def _csv_field(value) -> str:
+def csv_field(value) -> str:
     text = str(value)
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

@@ -16,16 +16,16 @@ from ..cross_validation import random_train_test_split
 from ..data import Dataset
 from ._io import (
     CLIError,
-    _csv_field,
-    _feature_tuples,
-    _ids,
-    _indices,
-    _load_bundle,
-    _metrics,
-    _numbers,
-    _read_table,
-    _require,
-    _table,
+    csv_field,
+    feature_tuples,
+    format_table,
+    held_out_metrics,
+    indices_of,
+    load_bundle,
+    read_ids,
+    read_numbers,
+    read_table,
+    require_module,
 )
 
 # -- train ------------------------------------------------------------------------------
@@ -62,10 +62,10 @@ def run_train(args) -> int:
         raise CLIError("--epochs, --components and --threads must be at least 1")
     id_flags = {args.user_col: "--user-col", args.item_col: "--item-col"}
     columns = [args.user_col, args.item_col] + ([args.weight_col] if args.weight_col else [])
-    frame = _read_table(args.interactions, columns, "interactions", {**id_flags, args.weight_col: "--weight-col"})
-    users = _ids(frame, args.user_col, args.interactions)
-    items = _ids(frame, args.item_col, args.interactions)
-    weights = _numbers(frame, args.weight_col, args.interactions) if args.weight_col else None
+    frame = read_table(args.interactions, columns, "interactions", {**id_flags, args.weight_col: "--weight-col"})
+    users = read_ids(frame, args.user_col, args.interactions)
+    items = read_ids(frame, args.item_col, args.interactions)
+    weights = read_numbers(frame, args.weight_col, args.interactions) if args.weight_col else None
     if weights is not None and weights.min() < 0:
         raise CLIError(f"{args.interactions}: column {args.weight_col!r} has negative weights")
     side_tables = {}
@@ -76,11 +76,11 @@ def run_train(args) -> int:
         if path:
             wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
             flags = {id_column: f"--{side}-col", args.feature_col: "--feature-col"}
-            side_tables[side] = (_read_table(path, wanted, f"{side} features", flags), path, id_column)
+            side_tables[side] = (read_table(path, wanted, f"{side} features", flags), path, id_column)
 
     dataset = Dataset()
-    side_ids = {side: _ids(table, column, path) for side, (table, path, column) in side_tables.items()}
-    side_features = {side: _ids(table, args.feature_col, path) for side, (table, path, _) in side_tables.items()}
+    side_ids = {side: read_ids(table, column, path) for side, (table, path, column) in side_tables.items()}
+    side_features = {side: read_ids(table, args.feature_col, path) for side, (table, path, _) in side_tables.items()}
     nothing = np.array([], dtype=object)
     dataset.fit(
         np.concatenate([users, side_ids.get("user", nothing)]),
@@ -88,14 +88,14 @@ def run_train(args) -> int:
         user_features=side_features.get("user"),
         item_features=side_features.get("item"),
     )
-    pandas = _require("pandas", "files")
+    pandas = require_module("pandas", "files")
     table = pandas.DataFrame(
         {"user": users, "item": items, "weight": np.ones(users.size) if weights is None else weights}
     )
     interactions, weight_matrix = dataset.build_interactions(table, "user", "item", "weight")
     features = {}
     for side, (table, path, column) in side_tables.items():
-        tuples = _feature_tuples(table, column, args.feature_col, args.feature_weight_col, path)
+        tuples = feature_tuples(table, column, args.feature_col, args.feature_weight_col, path)
         build = dataset.build_user_features if side == "user" else dataset.build_item_features
         features[side] = build(tuples)
     user_features, item_features = features.get("user"), features.get("item")
@@ -122,16 +122,16 @@ def run_train(args) -> int:
             num_threads=args.threads,
         )
         if eval_every and (epoch % eval_every == 0 or epoch == args.epochs):
-            metrics = _metrics(model, test, train, args.k, user_features, item_features, args.threads)
+            metrics = held_out_metrics(model, test, train, args.k, user_features, item_features, args.threads)
             history.append({"epoch": epoch, **metrics})
             bar.write(f"epoch {epoch:>3}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
     if test.nnz:
         final = history[-1] if history else None
         if final is None:
-            metrics = _metrics(model, test, train, args.k, user_features, item_features, args.threads)
+            metrics = held_out_metrics(model, test, train, args.k, user_features, item_features, args.threads)
             final = {"epoch": args.epochs, **metrics}
         names = [name for name in final if name != "epoch"]
-        print(_table(["held-out", *names], [[f"epoch {final['epoch']}", *(final[name] for name in names)]]))
+        print(format_table(["held-out", *names], [[f"epoch {final['epoch']}", *(final[name] for name in names)]]))
     model.save(
         args.output, dataset=dataset, user_features=user_features, item_features=item_features, interactions=train
     )
@@ -143,7 +143,7 @@ def run_train(args) -> int:
 
 
 def _plot(history, path, k):
-    matplotlib = _require("matplotlib", "plot")
+    matplotlib = require_module("matplotlib", "plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -165,16 +165,16 @@ def _plot(history, path, k):
 
 
 def run_evaluate(args) -> int:
-    model, dataset, matrices = _load_bundle(args.model)
-    frame = _read_table(
+    model, dataset, matrices = load_bundle(args.model)
+    frame = read_table(
         args.interactions,
         [args.user_col, args.item_col],
         "interactions",
         {args.user_col: "--user-col", args.item_col: "--item-col"},
     )
     user_map, _, item_map, _ = dataset.mapping()
-    rows = _indices(_ids(frame, args.user_col, args.interactions), user_map, "user", args.interactions)
-    cols = _indices(_ids(frame, args.item_col, args.interactions), item_map, "item", args.interactions)
+    rows = indices_of(read_ids(frame, args.user_col, args.interactions), user_map, "user", args.interactions)
+    cols = indices_of(read_ids(frame, args.item_col, args.interactions), item_map, "item", args.interactions)
     shape = dataset.interactions_shape()
     test = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=shape)
     test.sum_duplicates()
@@ -188,11 +188,11 @@ def run_evaluate(args) -> int:
             test.eliminate_zeros()
     if test.nnz == 0:
         raise CLIError(f"{args.interactions} has no interactions to evaluate")
-    metrics = _metrics(
+    metrics = held_out_metrics(
         model, test, train, args.k, matrices.get("user_features"), matrices.get("item_features"), args.threads
     )
     print(f"{test.nnz:,} interactions of {np.count_nonzero(np.diff(test.indptr)):,} users")
-    print(_table(["metric", "value"], [[name, value] for name, value in metrics.items()]))
+    print(format_table(["metric", "value"], [[name, value] for name, value in metrics.items()]))
     return 0
 
 
@@ -203,8 +203,8 @@ def _requested_users(args):
                 raise CLIError(f"users file not found: {args.users_file}")
             lines = Path(args.users_file).read_text().splitlines()
             return [line.strip() for line in lines if line.strip()]
-        frame = _read_table(args.users_file, [args.user_col], "users", {args.user_col: "--user-col"})
-        return _ids(frame, args.user_col, args.users_file).tolist()
+        frame = read_table(args.users_file, [args.user_col], "users", {args.user_col: "--user-col"})
+        return read_ids(frame, args.user_col, args.users_file).tolist()
     return [str(user) for user in args.user]
 
 
@@ -213,10 +213,10 @@ def run_recommend(args) -> int:
         raise CLIError("name the users with --user ID (repeatable) or --users-file FILE")
     if args.n < 1:
         raise CLIError("--n must be at least 1")
-    model, dataset, matrices = _load_bundle(args.model)
+    model, dataset, matrices = load_bundle(args.model)
     requested = np.array(_requested_users(args), dtype=object)
     user_map, _, item_map, _ = dataset.mapping()
-    users = _indices(requested, user_map, "user", args.users_file or "--user")
+    users = indices_of(requested, user_map, "user", args.users_file or "--user")
     exclude = None
     if args.exclude_seen:
         exclude = matrices.get("interactions")
@@ -245,11 +245,13 @@ def run_recommend(args) -> int:
         text = json.dumps(records, indent=1) + "\n"
     elif output_format == "csv":
         text = "user,rank,item,score\n" + "".join(
-            f"{_csv_field(r['user'])},{r['rank']},{_csv_field(r['item'])},{r['score']}\n" for r in records
+            f"{csv_field(r['user'])},{r['rank']},{csv_field(r['item'])},{r['score']}\n" for r in records
         )
     else:
         text = (
-            _table(["user", "rank", "item", "score"], [[r["user"], r["rank"], r["item"], r["score"]] for r in records])
+            format_table(
+                ["user", "rank", "item", "score"], [[r["user"], r["rank"], r["item"], r["score"]] for r in records]
+            )
             + "\n"
         )
     if args.output:

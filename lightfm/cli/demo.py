@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from .. import LightFM
 from ..data import normalize_rows
-from ._io import _metrics, _table
+from ._io import format_table, held_out_metrics
 
 
 def _movielens_world(seed: int, data_home):
@@ -94,15 +94,19 @@ def run_demo(args) -> int:
             verbose=not args.quiet,
         )
         models[name] = model
-        warm = _metrics(model, test_warm, train_warm, args.k, user_features, item_features[:n_warm], args.threads)
+        warm = held_out_metrics(
+            model, test_warm, train_warm, args.k, user_features, item_features[:n_warm], args.threads
+        )
         rows.append([name, "warm items", *warm.values()])
         if name == "ids only":
             rows.append([name, "new items", "-", "-", "-"])  # nothing to score them by
         else:
-            cold = _metrics(model, cold_test, empty_cold, args.k, user_features, item_features[n_warm:], args.threads)
+            cold = held_out_metrics(
+                model, cold_test, empty_cold, args.k, user_features, item_features[n_warm:], args.threads
+            )
             rows.append([name, "new items", *cold.values()])
     print(f"\nHeld-out results (warm: ranking the {n_warm:,} known items; new: ranking the new ones only)")
-    print(_table(["model", "test set", f"precision@{args.k}", f"recall@{args.k}", "AUC"], rows))
+    print(format_table(["model", "test set", f"precision@{args.k}", f"recall@{args.k}", "AUC"], rows))
     print("  '-': a model of ids alone has nothing to score items it never saw; features fill the gap.")
 
     user_features, item_features = variants["ids + features"]

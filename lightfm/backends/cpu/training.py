@@ -41,6 +41,8 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
     # Every entry, for the positives lookup; then the epochs' example order, in place.
     order = np.arange(data.labels.size, dtype=np.int32)
     adadelta = config.learning_schedule == "adadelta"
+    # k-OS samples at most n of a user's own items, never more than there are items (its buffers' size).
+    kos_samples = min(int(config.n), data.n_items) if config.loss == "warp-kos" else 1
     job = _EpochJob(
         loss_code=LOSS_CODES[config.loss],
         # WARP and BPR step on the positive entries; k-OS WARP on every entry (a visit
@@ -50,7 +52,7 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         samples=(data.rows, data.cols, data.labels),
         weights=data.weights,
         lookup=_positives_lookup(data, order) if ranking else _NO_LOOKUP,
-        loss_args=(int(config.max_sampled), int(config.k), int(config.n)),
+        loss_args=(int(config.max_sampled), int(config.k), kos_samples),
         user=(data.user_feats, _side_parameters(state, "user", adadelta)),
         item=(data.item_feats, _side_parameters(state, "item", adadelta)),
         schedule=(np.float32(config.learning_rate), np.float32(config.rho), np.float32(config.epsilon)),

@@ -1,12 +1,13 @@
 """The epoch kernels: Hogwild SGD over a shuffled order of training examples, one kernel per loss.
 
-:func:`run_chunk` runs a serial, GIL-free kernel; the estimator runs one call per
-thread from a Python thread pool, each on its own contiguous chunk of
-``order`` with its own RNG word, all sharing the parameters without locks
-(Hogwild, Recht et al. 2011). Python threads rather than ``prange`` because a
-parallel region cannot capture the tuples and None-typed arguments that select
-the identity-feature and schedule code paths at compile time, and because it
-keeps training independent of Numba's threading layer. With one thread a run
+:func:`run_chunk` runs a serial, GIL-free kernel; the engine
+(:mod:`lightfm.backends.cpu.training`) runs one call per thread from a Python
+thread pool, each on its own contiguous chunk of ``order`` with its own RNG
+word, all sharing the parameters without locks (Hogwild, Recht et al. 2011).
+Python threads rather than ``prange`` because a parallel region cannot capture
+the tuples and None-typed arguments that select the identity-feature and
+schedule code paths at compile time, and because it keeps training independent
+of Numba's threading layer. With one thread a run
 is a pure function of its seed.
 
 Arguments, all plain arrays, scalars and tuples of them:
@@ -22,8 +23,10 @@ Arguments, all plain arrays, scalars and tuples of them:
 - ``loss_args = (max_sampled, k, n)``.
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
   :mod:`lightfm.backends.cpu.kernels.sgd`.
-- ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha), scales)``
-  with ``scales`` the float64 lazy-regularisation scales, shared by threads.
+- ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha, max_growth), scales)``
+  with ``scales`` the float64 lazy-regularisation scales, shared by threads, and
+  ``max_growth`` the cap on one step's growth of a scale (see :mod:`.sgd`).
+- ``loss_args[2]``, ``n``, is also the size of k-OS's sample buffers in ``scratch``.
 
 A kernel call returns ``(state, p)``: the advanced RNG state and the position
 it reached, possibly ``lo`` itself. It stops before ``hi`` once a scale passes

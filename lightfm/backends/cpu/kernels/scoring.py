@@ -72,7 +72,7 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
     """Fill ``ranks`` (aligned with the test CSR data) for ``users``, whose scores are the rows of ``scores``.
 
     ``scores`` is overwritten (train items masked). Serial: callers run blocks
-    on several threads, each with its own BLAS product (see ``lightfm._threads``).
+    on several threads, each with its own BLAS product (see :mod:`lightfm.backends.cpu.threads`).
     """
     for b in range(users.shape[0]):
         u = users[b]
