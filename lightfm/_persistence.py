@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 import zipfile
 import zlib
 from typing import Any
@@ -40,15 +41,33 @@ def _text(value: str) -> np.ndarray:
     return np.array(value, dtype=np.str_)
 
 
+# Deflate compresses at most about 1032:1; a larger claimed ratio is a lie (a zip bomb).
+_MAX_DEFLATE_RATIO = 1100
+# Temporary files of a save are named ``.<target>.lightfm-partial-<random>`` beside the target.
+_PARTIAL = ".lightfm-partial-"
+# A partial file untouched for this long belongs to a save that was killed, not one still writing.
+_STALE_AFTER_S = 600
+
+
+def require_regular_file(path: str) -> None:
+    """Refuse what exists but is not a regular file: a device such as /dev/zero would be read
+    without end. A missing path is left to ``open`` (FileNotFoundError)."""
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise ValueError(f"{path} is not a regular file (a directory, device or pipe).")
+
+
 def write_atomic(path, write) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it onto ``path``.
 
-    A crash or an error part-way leaves any previous file at ``path`` untouched
-    and no partial file behind.
+    An error part-way leaves any previous file at ``path`` untouched and no
+    partial file behind. A process killed part-way cannot clean up: its
+    temporary file, recognisable by name, is removed by the next successful
+    save of the same target once it has not been written to for ten minutes.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    prefix = f".{os.path.basename(path)}{_PARTIAL}"
+    handle, temporary = tempfile.mkstemp(prefix=prefix, dir=directory)
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -59,6 +78,17 @@ def write_atomic(path, write) -> None:
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+    _remove_stale_partials(directory, prefix)
+
+
+def _remove_stale_partials(directory: str, prefix: str) -> None:
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(directory):
+            if entry.name.startswith(prefix) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > _STALE_AFTER_S:
+                        os.remove(entry.path)
 
 
 MATRIX_NAMES = ("user_features", "item_features", "interactions")
@@ -101,13 +131,14 @@ class ModelFile:
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        require_regular_file(self.path)
         with open(self.path, "rb") as file:
             magic = file.read(len(ZIP_MAGIC))
         if magic != ZIP_MAGIC:
             raise ValueError(f"{self.path} is not a LightFM model file: it is not an .npz archive.")
         try:
             self._archive = np.load(self.path, allow_pickle=False)
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as error:
             raise ValueError(f"{self.path} is truncated or corrupt: {error}.") from None
         if "format" not in self._archive.files or self.text("format") != FORMAT_NAME:
             raise ValueError(f"{self.path} is not a LightFM model file (no {FORMAT_NAME!r} marker).")
@@ -131,9 +162,30 @@ class ModelFile:
         if name not in self._archive.files:
             raise ValueError(f"{self.path} is missing the array {name!r}: the file is incomplete or not a model.")
         try:
+            self._check_declared_size(name)
             return self._archive[name]
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as error:
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, NotImplementedError) as error:
             raise ValueError(f"{self.path}: the array {name!r} is corrupt ({error}).") from None
+
+    def _check_declared_size(self, name: str) -> None:
+        """Refuse an array whose header declares more bytes than its zip member holds.
+
+        NumPy allocates what the header declares before reading: a hostile 1 KB
+        file could otherwise ask for terabytes. The member's own size is bounded
+        by the file's (a stored member) or by deflate's largest ratio.
+        """
+        info = self._archive.zip.getinfo(f"{name}.npy")
+        if info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 2**20:
+            raise ValueError(f"its zip entry claims {info.file_size} bytes from {info.compress_size}")
+        with self._archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if declared > info.file_size:
+            raise ValueError(f"its header declares {declared} bytes but the file holds {info.file_size}")
 
     def array(self, name: str, dtype, shape) -> np.ndarray:
         """The array ``name``, checked to have ``dtype`` and ``shape`` (None in shape: any length)."""

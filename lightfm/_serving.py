@@ -42,7 +42,8 @@ class RecommenderMixin:
             Users (rows of the interaction matrix, or of ``user_features``).
             Repeats are allowed.
         n : int, default 10
-            Items per user.
+            Items per user (at most the number of items: a larger ``n`` is
+            reduced to it).
         exclude : scipy sparse matrix of shape [n_users, n_items], optional
             Stored entries are never recommended to their user; pass the
             training interactions to recommend only new items.
@@ -107,6 +108,7 @@ class RecommenderMixin:
             candidates = to_id_array(items, "items")
             check_index_range(candidates, n_items, "items", "item id")
             candidates = np.unique(candidates)
+        n = min(n, n_items)  # never more columns than the catalogue has items, whatever n asks
         indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
         item_side = _scoring.item_side(self._state, items_features, n_items, candidates)
         found, scores = get_backend().top_n(
@@ -129,7 +131,7 @@ class RecommenderMixin:
         item_ids : int or array-like of int
             Query items; each is left out of its own results.
         n : int, default 10
-            Neighbours per item.
+            Neighbours per item (at most the number of items).
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
             Item features, as in :meth:`predict`.
         num_threads : int, default 1
@@ -176,6 +178,7 @@ class RecommenderMixin:
         ids = to_id_array(ids, f"{side}_ids")
         matrix = _scoring.side_features(self._state, features, side)
         check_index_range(ids, matrix.n_rows, f"{side}_ids", f"{side} id")
+        n = min(n, matrix.n_rows)  # never more columns than there are users / items
         representations = _scoring.representations(self._state, matrix, side)[0]
         norms = np.linalg.norm(representations, axis=1).astype(np.float32)
         unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]

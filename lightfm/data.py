@@ -9,6 +9,7 @@ Python loop over rows), so that millions of interactions build in seconds.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -183,21 +184,31 @@ class Dataset:
         """
         if users is not None:
             self._add(
-                users, self._user_id_mapping, self._user_feature_mapping if self._user_identity_features else None
+                users,
+                self._user_id_mapping,
+                self._user_feature_mapping if self._user_identity_features else None,
+                "users",
             )
         if items is not None:
             self._add(
-                items, self._item_id_mapping, self._item_feature_mapping if self._item_identity_features else None
+                items,
+                self._item_id_mapping,
+                self._item_feature_mapping if self._item_identity_features else None,
+                "items",
             )
         if user_features is not None:
-            self._add(user_features, self._user_feature_mapping, None)
+            self._add(user_features, self._user_feature_mapping, None, "user_features")
         if item_features is not None:
-            self._add(item_features, self._item_feature_mapping, None)
+            self._add(item_features, self._item_feature_mapping, None, "item_features")
 
     @staticmethod
-    def _add(ids, mapping: dict, identity_mapping: dict | None):
+    def _add(ids, mapping: dict, identity_mapping: dict | None, name: str):
         array = _as_array(ids)
-        values = _unique_in_order(array) if array is not None else ids
+        values = _unique_in_order(array) if array is not None else list(ids)
+        # Refused where they enter: build_interactions could never look them up again.
+        for value in values:
+            if value is None or (isinstance(value, (float, np.floating)) and value != value):
+                raise ValueError(f"{name} contains {value!r}, which cannot be an id or feature name.")
         for value in values:
             mapping.setdefault(value, len(mapping))
             if identity_mapping is not None:
@@ -449,8 +460,9 @@ class Dataset:
         ValueError
             If the file holds no dataset or is not a saved one.
         """
-        from ._persistence import ZIP_MAGIC, ModelFile
+        from ._persistence import ZIP_MAGIC, ModelFile, require_regular_file
 
+        require_regular_file(os.fspath(path))
         with open(path, "rb") as file:
             is_archive = file.read(len(ZIP_MAGIC)) == ZIP_MAGIC
         if not is_archive:

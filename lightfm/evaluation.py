@@ -186,7 +186,9 @@ def auc_score(
 
     The AUC is the fraction of (positive, negative) pairs the model orders
     correctly; train interactions are neither positives nor negatives. Ties
-    count as errors. A user with no negatives (or, under ``preserve_rows``, no
+    count as errors. With ``check_intersections=False`` an item in both test
+    and train is a positive, negatives are the items in neither, and every
+    value stays within [0, 1]. A user with no negatives (or, under ``preserve_rows``, no
     positives) scores 0.5. This matches scikit-learn's ``roc_auc_score`` when no
     scores tie, and the original LightFM whenever no two positives tie.
 
@@ -205,8 +207,11 @@ def auc_score(
         model, test_interactions, train_interactions, user_features, item_features, num_threads, check_intersections
     )
     n_users, n_items = ranks.shape
-    # Distinct train items per user: neither positives nor negatives (only test users' rows are needed).
+    # Distinct train items per user that are not test items: neither positives nor negatives.
     n_train = np.diff(train.indptr).astype(np.int64)
+    if not check_intersections:  # items in both count once, as positives
+        test_pattern = sp.csr_matrix((np.ones(ranks.nnz, dtype=np.float32), ranks.indices, ranks.indptr), ranks.shape)
+        n_train -= test_pattern.multiply(train).getnnz(axis=1).astype(np.int64)
     auc = np.zeros(n_users, dtype=np.float32)
     auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
     return _per_user(auc, ranks, preserve_rows)
@@ -278,7 +283,9 @@ def ndcg_at_k(
     )
     gains = np.where(ranks.data < k, 1.0 / np.log2(ranks.data.astype(np.float64) + 2.0), 0.0)
     dcg = _row_sums(ranks, gains)
-    ideal_cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))])
-    ideal = ideal_cumulative[np.minimum(np.diff(ranks.indptr), k)]
+    # A user has at most n_items test items, so the ideal DCG never needs more than n_items terms.
+    depth = min(k, ranks.shape[1])
+    ideal_cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(depth) + 2.0))])
+    ideal = ideal_cumulative[np.minimum(np.diff(ranks.indptr), depth)]
     ndcg = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
     return _per_user(ndcg.astype(np.float32), ranks, preserve_rows)

@@ -598,8 +598,10 @@ class LightFM(RecommenderMixin):
         Raises
         ------
         ValueError
-            If a hyperparameter was set to an invalid value directly, or a
-            matrix does not fit the model.
+            If a hyperparameter was set to an invalid value directly, a
+            parameter array holds NaN or infinity (the error training
+            divergence raises: such a file could not be loaded), or a matrix
+            does not fit the model.
 
         Examples
         --------
@@ -624,6 +626,8 @@ class LightFM(RecommenderMixin):
         parameters = None
         if self._state.is_fitted:
             self._state.validate()
+            # load() refuses non-finite arrays: never write a file that cannot be read back.
+            self._state.check_finite(adadelta=self.learning_schedule == "adadelta")
             parameters = self._state.arrays
         dataset_json = dataset.to_json() if dataset is not None else None
         matrices = self._matrices_to_save(user_features, item_features, interactions)

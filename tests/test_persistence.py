@@ -224,7 +224,7 @@ def test_missing_file_is_an_os_error(tmp_path):
 
 def fitted_dataset():
     dataset = Dataset(item_identity_features=False)
-    dataset.fit(["alice", 2, 3.5, None], ["film", "book", 7], user_features=["age:30", 1], item_features=["genre:x"])
+    dataset.fit(["alice", 2, 3.5, True], ["film", "book", 7], user_features=["age:30", 1], item_features=["genre:x"])
     return dataset
 
 

@@ -111,7 +111,9 @@ def auc_from_ranks(indptr, ranks, n_train, n_items, out):
             # Positives with rank <= this one's score at least as high; one is itself.
             while j < n_pos and ordered[j] <= ordered[i]:
                 j += 1
-            negatives_above = ordered[i] - (j - 1)
+            # Clamped: a positive that is also a train item is in no other's ranking, so the
+            # subtraction can overshoot (only when train and test overlap).
+            negatives_above = min(max(ordered[i] - (j - 1), 0.0), n_neg)
             correct += n_neg - negatives_above
         out[u] = correct / (n_pos * n_neg)
 
