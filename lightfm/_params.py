@@ -27,9 +27,10 @@ def validate_hyperparameters(params: dict, fitting: bool = False) -> None:
     def fail(name, allowed):
         raise ParameterError(f"Invalid {name}={params[name]!r}: must be {allowed}.")
 
-    if params["loss"] not in LOSSES:
+    # isinstance first: ``in`` compares with ==, which arrays and sparse matrices answer oddly.
+    if not isinstance(params["loss"], str) or params["loss"] not in LOSSES:
         fail("loss", "one of " + ", ".join(repr(x) for x in LOSSES))
-    if params["learning_schedule"] not in SCHEDULES:
+    if not isinstance(params["learning_schedule"], str) or params["learning_schedule"] not in SCHEDULES:
         fail("learning_schedule", "one of " + ", ".join(repr(x) for x in SCHEDULES))
     for name in ("no_components", "k", "n", "max_sampled"):
         lowest = 0 if fitting and name == "max_sampled" else 1

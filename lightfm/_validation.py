@@ -331,13 +331,18 @@ def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def check_int(value, name: str, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise ValueError naming ``name`` unless it is an integer >= ``minimum``."""
-    if not is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+def check_int(value, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int, or raise ValueError naming ``name`` unless it is an integer in range."""
+    if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}.")
     return int(value)
 
 
+# Threads beyond this are a mistake, not a machine: each costs a thread and its working memory.
+MAX_THREADS = 4096
+
+
 def check_num_threads(num_threads) -> int:
-    """Return ``num_threads`` as an int, or raise ValueError if it is not a positive integer."""
-    return check_int(num_threads, "num_threads")
+    """Return ``num_threads`` as an int, or raise ValueError if it is not an integer from 1 to MAX_THREADS."""
+    return check_int(num_threads, "num_threads", maximum=MAX_THREADS)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import scipy.sparse as sp
 
 from ._params import as_random_state
-from ._validation import require_sparse
+from ._validation import InputTypeError, is_int, is_real, require_sparse
 
 __all__ = ["random_train_test_split"]
 
@@ -41,9 +42,14 @@ def random_train_test_split(interactions, test_percentage=0.2, random_state=None
     if not sp.issparse(interactions):
         raise ValueError("interactions must be a scipy.sparse matrix.")
     require_sparse(interactions, "interactions")  # malformed internals would crash tocoo()
-    if not 0.0 <= test_percentage <= 1.0:
-        raise ValueError(f"test_percentage must be between 0 and 1, got {test_percentage!r}.")
-    random_state = as_random_state(random_state)
+    if not is_real(test_percentage) or not 0.0 <= test_percentage <= 1.0:
+        raise ValueError(f"test_percentage must be a number between 0 and 1, got {test_percentage!r}.")
+    if not (random_state is None or isinstance(random_state, np.random.RandomState) or is_int(random_state)):
+        raise InputTypeError(f"random_state must be None, an integer seed or a RandomState, got {random_state!r}.")
+    try:
+        random_state = as_random_state(random_state)
+    except ValueError as error:  # a seed outside [0, 2**32)
+        raise ValueError(f"random_state: {error}") from None
     coo = interactions.tocoo()
     order = random_state.permutation(coo.nnz)
     cutoff = int((1.0 - test_percentage) * coo.nnz)

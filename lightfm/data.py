@@ -8,6 +8,7 @@ Python loop over rows), so that millions of interactions build in seconds.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable
@@ -67,6 +68,30 @@ def _unique_in_order(values: np.ndarray) -> list:
     except TypeError:  # mixed types cannot be sorted
         return list(dict.fromkeys(values.tolist()))
     return values[np.sort(first)].tolist()
+
+
+def _refusing_type_errors(expected: str):
+    """Turn a TypeError from unusable input into an InputTypeError (a ValueError too) saying what is expected.
+
+    Sparse matrices are refused before anything iterates them: iterating one converts it, and SciPy's
+    conversion of a malformed one can crash the interpreter.
+    """
+
+    def wrap(method):
+        @functools.wraps(method)
+        def checked(*args, **kwargs):
+            if any(sp.issparse(value) for value in (*args, *kwargs.values())):
+                raise InputTypeError(f"Dataset.{method.__name__}: {expected}, not a sparse matrix.")
+            try:
+                return method(*args, **kwargs)
+            except InputTypeError:
+                raise
+            except TypeError as error:
+                raise InputTypeError(f"Dataset.{method.__name__}: {expected} ({error}).") from None
+
+        return checked
+
+    return wrap
 
 
 def normalize_rows(matrix) -> sp.csr_matrix:
@@ -156,6 +181,7 @@ class Dataset:
 
     # -- mappings --------------------------------------------------------------
 
+    @_refusing_type_errors("users, items and the feature lists must be iterables of hashable ids")
     def fit(self, users, items, user_features=None, item_features=None):
         """Build the id and feature mappings, discarding existing ones.
 
@@ -176,6 +202,7 @@ class Dataset:
         self._item_feature_mapping = {}
         return self.fit_partial(users, items, user_features, item_features)
 
+    @_refusing_type_errors("users, items and the feature lists must be iterables of hashable ids")
     def fit_partial(self, users=None, items=None, user_features=None, item_features=None):
         """Add new ids and feature names; existing ones keep their indices.
 
@@ -240,6 +267,7 @@ class Dataset:
 
     # -- interactions ----------------------------------------------------------
 
+    @_refusing_type_errors("data must be a DataFrame or an iterable of (user, item[, weight]) tuples")
     def build_interactions(self, data, user_col=None, item_col=None, weight_col=None):
         """Build the interaction matrix and the matching weight matrix.
 
@@ -300,6 +328,7 @@ class Dataset:
 
     # -- features --------------------------------------------------------------
 
+    @_refusing_type_errors("data must be an iterable of (user id, [features] or {feature: weight}) pairs")
     def build_user_features(self, data, normalize=True):
         """Build the user feature matrix, identity features first when enabled.
 
@@ -318,6 +347,7 @@ class Dataset:
             data, self._user_id_mapping, self._user_feature_mapping, self._user_identity_features, normalize, "user"
         )
 
+    @_refusing_type_errors("data must be an iterable of (item id, [features] or {feature: weight}) pairs")
     def build_item_features(self, data, normalize=True):
         """Build the item feature matrix, identity features first when enabled.
 

@@ -18,6 +18,42 @@ from .hostile_inputs import MALFORMATIONS, malformed
 ALLOWED = {"ValueError", "InputTypeError"}
 
 
+def _hostile_run(calls, seed):
+    """Outcome counts of ``calls`` random hostile calls (tests/hostile_calls.py) in a child process."""
+    script = Path(__file__).with_name("hostile_calls.py")
+    result = subprocess.run(
+        [sys.executable, str(script), str(calls), str(seed)], capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, f"exit {result.returncode} (a negative exit is a signal): {result.stderr[-2000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _assert_only_documented_errors(outcomes):
+    from .hostile_calls import ALLOWED
+
+    unexpected = {key: count for key, count in outcomes.items() if key.split(": ")[1] not in ALLOWED | {"returned"}}
+    assert not unexpected, unexpected
+
+
+@pytest.mark.bounds_checked
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_hostile_calls_raise_only_documented_errors(seed):
+    """Every public entry point, arguments drawn from hostile pools: returns, or a documented error."""
+    import os
+
+    calls = 300 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 2000
+    outcomes = _hostile_run(calls, seed)
+    _assert_only_documented_errors(outcomes)
+    assert sum(outcomes.values()) == calls and sum(v for k, v in outcomes.items() if k.endswith("returned")) > 0
+
+
+@pytest.mark.slow
+def test_a_long_run_of_hostile_calls():
+    """The long run (pytest -m slow): 10 seeds x 20,000 calls."""
+    for seed in range(100, 110):
+        _assert_only_documented_errors(_hostile_run(20_000, seed))
+
+
 def test_malformed_matrices_never_crash_any_entry_point():
     """Run in a child process: a crash there fails this test instead of ending the test run."""
     script = Path(__file__).with_name("hostile_inputs.py")
