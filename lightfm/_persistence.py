@@ -69,6 +69,8 @@ def write_atomic(path, write) -> None:
     prefix = f".{os.path.basename(path)}{_PARTIAL}"
     handle, temporary = tempfile.mkstemp(prefix=prefix, dir=directory)
     try:
+        # mkstemp creates the file private (0600); give it the mode open() would have given it.
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
@@ -79,6 +81,19 @@ def write_atomic(path, write) -> None:
             os.remove(temporary)
         raise
     _remove_stale_partials(directory, prefix)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    # Elsewhere the only way is to set it and restore it at once.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _remove_stale_partials(directory: str, prefix: str) -> None:

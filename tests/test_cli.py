@@ -82,19 +82,56 @@ def test_train_reports_saves_and_plots(files):
 
 def test_train_holds_out_the_given_fraction_reproducibly(files):
     """The hold-out is random_train_test_split of the (merged) entries: exactly the fraction, and a
-    model trained twice with one --seed is the same bit for bit."""
+    model trained twice with one --seed is the same bit for bit. The saved model is refitted on
+    everything (--no-refit keeps the one evaluated), and every input interaction counts as seen."""
     folder, _ = files
-    arrays = []
-    for name in ("again1.npz", "again2.npz"):
-        result = run_cli(
-            "train", "plays.csv", "--weight-col", "plays", "--epochs", "2", "--seed", "5", "-o", name, cwd=folder
-        )
-        assert result.returncode == 0, result.stderr
-        arrays.append(LightFM.load(folder / name).item_embeddings)
-        n_train = LightFM.load_matrices(folder / name)["interactions"].nnz
-    np.testing.assert_array_equal(arrays[0], arrays[1])
+    arrays = {}
     n_entries = pd.read_csv(folder / "plays.csv")[["user", "item"]].drop_duplicates().shape[0]
-    assert n_train == int(0.8 * n_entries)
+    for name, extra in (("again1.npz", []), ("again2.npz", []), ("kept.npz", ["--no-refit"])):
+        result = run_cli(
+            "train", "plays.csv", "--weight-col", "plays", "--epochs", "2", "--seed", "5", "-o", name, *extra,
+            cwd=folder,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        held_out = n_entries - int(0.8 * n_entries)
+        assert f"{int(0.8 * n_entries):,} train and {held_out:,} held-out" in result.stdout
+        assert ("Refitting on all" in result.stdout) == (not extra)
+        arrays[name] = LightFM.load(folder / name).item_embeddings
+        assert LightFM.load_matrices(folder / name)["interactions"].nnz == n_entries
+    np.testing.assert_array_equal(arrays["again1.npz"], arrays["again2.npz"])
+    assert not np.array_equal(arrays["again1.npz"], arrays["kept.npz"])
+
+
+def test_exclude_seen_excludes_everything_in_the_training_file(files):
+    folder, _ = files
+    (folder / "some_users.txt").write_text("u2\nu3\n")
+    result = run_cli(
+        "recommend", "model.npz", "--user", "u1", "--users-file", "some_users.txt", "--n", "30", "--exclude-seen",
+        "--format", "csv", cwd=folder,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    recs = pd.read_csv(__import__("io").StringIO(result.stdout))
+    assert set(recs["user"]) == {"u1", "u2", "u3"}  # --user and --users-file together
+    plays = pd.read_csv(folder / "plays.csv")
+    for user, mine in recs.groupby("user"):
+        assert not set(mine["item"]) & set(plays[plays.user == user]["item"])
+
+
+def test_output_problems_are_found_before_training(files):
+    folder, _ = files
+    result = run_cli("train", "plays.csv", "--epochs", "500", "-o", "no/such/folder/m.npz", cwd=folder)
+    assert_one_line_error(result, "--output", "does not exist")
+
+
+def test_model_files_get_the_usual_mode(files):
+    import os
+    import stat
+
+    folder, _ = files
+    mode = stat.S_IMODE(os.stat(folder / "model.npz").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
 
 
 def test_evaluate_matches_the_library(files):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,7 +33,10 @@ from ._io import (
 
 
 def _split(interactions, weights, fraction: float, seed: int):
-    """A :func:`random_train_test_split` of the (merged) entries; the weights follow their entries."""
+    """A :func:`random_train_test_split` of the (merged) entries; the weights follow their entries.
+
+    Returns ``(all, all_weights, train, train_weights, test)``, repeated rows merged.
+    """
     counts = sp.csr_matrix(interactions, dtype=np.float32)
     counts.sum_duplicates()
     summed = sp.csr_matrix(weights, dtype=np.float32)
@@ -48,7 +52,21 @@ def _split(interactions, weights, fraction: float, seed: int):
         return sp.coo_matrix((values[index], (coo.row[index], coo.col[index])), shape=coo.shape)
 
     ones = np.ones(coo.nnz, dtype=np.float32)
-    return part(train, ones), part(train, weight_values), part(test, ones)
+    every = sp.coo_matrix((ones, (coo.row, coo.col)), shape=coo.shape)
+    every_weight = sp.coo_matrix((weight_values, (coo.row, coo.col)), shape=coo.shape)
+    return every, every_weight, part(train, ones), part(train, weight_values), part(test, ones)
+
+
+def _check_writable(option: str, path) -> None:
+    if path is None:
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise CLIError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"{option} {path}: the folder {folder} is not writable")
+    if Path(path).is_dir():
+        raise CLIError(f"{option} {path} is a folder: give a file name")
 
 
 def run_train(args) -> int:
@@ -60,6 +78,8 @@ def run_train(args) -> int:
         raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)") from None
     if args.epochs < 1 or args.components < 1 or args.threads < 1:
         raise CLIError("--epochs, --components and --threads must be at least 1")
+    for option, path in (("--output", args.output), ("--plot", args.plot)):
+        _check_writable(option, path)  # before any work, not after training
     id_flags = {args.user_col: "--user-col", args.item_col: "--item-col"}
     columns = [args.user_col, args.item_col] + ([args.weight_col] if args.weight_col else [])
     frame = read_table(args.interactions, columns, "interactions", {**id_flags, args.weight_col: "--weight-col"})
@@ -100,7 +120,9 @@ def run_train(args) -> int:
         features[side] = build(tuples)
     user_features, item_features = features.get("user"), features.get("item")
 
-    train, train_weights, test = _split(interactions, weight_matrix, args.test_fraction, args.seed)
+    merged, merged_weights, train, train_weights, test = _split(
+        interactions, weight_matrix, args.test_fraction, args.seed
+    )
     n_users, n_items = interactions.shape
     print(
         f"{n_users:,} users, {n_items:,} items; {train.nnz:,} train and {test.nnz:,} held-out interactions", flush=True
@@ -132,8 +154,27 @@ def run_train(args) -> int:
             final = {"epoch": args.epochs, **metrics}
         names = [name for name in final if name != "epoch"]
         print(format_table(["held-out", *names], [[f"epoch {final['epoch']}", *(final[name] for name in names)]]))
+    if test.nnz and not args.no_refit:
+        # What was measured on the held-out part, then a model that learned from everything given.
+        print(f"Refitting on all {merged.nnz:,} interactions (--no-refit: keep the model trained without the held-out)")
+        model = LightFM(
+            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate, random_state=args.seed
+        )
+        model.fit(
+            merged,
+            user_features=user_features,
+            item_features=item_features,
+            sample_weight=merged_weights if args.weight_col else None,
+            epochs=args.epochs,
+            num_threads=args.threads,
+        )
+    # Every input interaction is "seen": recommend --exclude-seen leaves them all out.
     model.save(
-        args.output, dataset=dataset, user_features=user_features, item_features=item_features, interactions=train
+        args.output,
+        dataset=dataset,
+        user_features=user_features,
+        item_features=item_features,
+        interactions=merged,
     )
     print(f"Saved the model and its id mappings to {args.output}")
     if args.plot:
@@ -197,15 +238,18 @@ def run_evaluate(args) -> int:
 
 
 def _requested_users(args):
+    """The users of ``--user`` options, then those of ``--users-file``: both are served."""
+    users = [str(user) for user in args.user]
     if args.users_file:
         if Path(args.users_file).suffix.lower() == ".txt":
             if not Path(args.users_file).is_file():
                 raise CLIError(f"users file not found: {args.users_file}")
             lines = Path(args.users_file).read_text().splitlines()
-            return [line.strip() for line in lines if line.strip()]
-        frame = read_table(args.users_file, [args.user_col], "users", {args.user_col: "--user-col"})
-        return read_ids(frame, args.user_col, args.users_file).tolist()
-    return [str(user) for user in args.user]
+            users += [line.strip() for line in lines if line.strip()]
+        else:
+            frame = read_table(args.users_file, [args.user_col], "users", {args.user_col: "--user-col"})
+            users += read_ids(frame, args.user_col, args.users_file).tolist()
+    return users
 
 
 def run_recommend(args) -> int:

@@ -81,7 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     train.add_argument("--learning-rate", type=float, default=0.05, help="learning rate (default 0.05)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    train.add_argument("--test-fraction", type=float, default=0.2, help="share of interactions held out (default 0.2)")
+    train.add_argument(
+        "--test-fraction", type=float, default=0.2, help="share of interactions held out to evaluate (default 0.2)"
+    )
+    train.add_argument(
+        "--no-refit",
+        action="store_true",
+        help="save the model trained without the held-out part (default: after evaluating, refit on everything)",
+    )
     train.add_argument("--eval-every", type=int, default=0, help="report held-out metrics every N epochs")
     train.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
     train.add_argument("--plot", help="draw the learning curve to this image (needs matplotlib)")
@@ -104,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recommend.add_argument("--user-col", default="user", help="user id column of --users-file (default 'user')")
     recommend.add_argument("--n", type=int, default=10, help="items per user (default 10)")
-    recommend.add_argument("--exclude-seen", action="store_true", help="never recommend items from the training data")
+    recommend.add_argument(
+        "--exclude-seen", action="store_true", help="never recommend a user's items from the training file"
+    )
     recommend.add_argument(
         "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
     )
