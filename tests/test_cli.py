@@ -260,3 +260,19 @@ def test_errors_are_one_clear_line(files, args, fragments):
     if args[1] == "garbage.parquet":
         pytest.importorskip("pyarrow")
     assert_one_line_error(run_cli(*args, cwd=folder), *fragments)
+
+
+def test_an_interrupt_inside_a_compiled_call_is_a_clean_interrupt(capsys, monkeypatch):
+    """Ctrl-C inside a Numba call reaches Python as a SystemError chained to the KeyboardInterrupt."""
+    import lightfm.cli.parser as cli_parser
+
+    def interrupted_inside_numba(args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            message = "CPUDispatcher(<function build_positives>) returned a result with an exception set"
+            raise SystemError(message) from interrupt
+
+    monkeypatch.setattr(cli_parser, "run_demo", interrupted_inside_numba)
+    assert cli_parser.main(["demo"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"

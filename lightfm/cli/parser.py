@@ -135,5 +135,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except SystemError as error:
+        # Ctrl-C landing inside a compiled (Numba) call surfaces as "returned a result with an
+        # exception set", a SystemError whose context is the KeyboardInterrupt.
+        if not isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
     print(f"lightfm {args.command}: error: {message}", file=sys.stderr)
     return 1
