@@ -276,3 +276,28 @@ def test_an_interrupt_inside_a_compiled_call_is_a_clean_interrupt(capsys, monkey
     monkeypatch.setattr(cli_parser, "run_demo", interrupted_inside_numba)
     assert cli_parser.main(["demo"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_similar_version_and_regularisation_options(files):
+    folder, _ = files
+    result = run_cli("similar", "model.npz", "--item", "i3", "--item", "i8", "--n", "4", "--format", "json", cwd=folder)
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    model, dataset = LightFM.load(folder / "model.npz"), Dataset.load(folder / "model.npz")
+    items = dataset.mapping()[2]
+    names = {index: item for item, index in items.items()}
+    expected, _ = model.similar_items(
+        [items["i3"], items["i8"]], n=4, item_features=LightFM.load_matrices(folder / "model.npz")["item_features"]
+    )
+    assert [r["similar"] for r in records if r["item"] == "i3"] == [names[i] for i in expected[0]]
+    users = run_cli("similar", "model.npz", "--user", "u1", "--n", "3", "--format", "csv", cwd=folder)
+    assert users.returncode == 0 and users.stdout.splitlines()[0] == "user,rank,similar,similarity"
+    assert_one_line_error(run_cli("similar", "model.npz", cwd=folder), "--item", "--user")
+    assert run_cli("--version").stdout.startswith("lightfm-ng ")
+    result = run_cli(
+        "train", "plays.csv", "--epochs", "1", "--item-alpha", "1e-4", "--user-alpha", "1e-4", "--max-sampled", "5",
+        "--test-fraction", "0", "-o", "regularised.npz", cwd=folder,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    saved = LightFM.load(folder / "regularised.npz")
+    assert (saved.item_alpha, saved.user_alpha, saved.max_sampled) == (1e-4, 1e-4, 5)

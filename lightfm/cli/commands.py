@@ -69,6 +69,18 @@ def _check_writable(option: str, path) -> None:
         raise CLIError(f"{option} {path} is a folder: give a file name")
 
 
+def _new_model(args):
+    return LightFM(
+        loss=args.loss,
+        no_components=args.components,
+        learning_rate=args.learning_rate,
+        item_alpha=args.item_alpha,
+        user_alpha=args.user_alpha,
+        max_sampled=args.max_sampled,
+        random_state=args.seed,
+    )
+
+
 def run_train(args) -> int:
     if not 0 <= args.test_fraction < 1:
         raise CLIError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
@@ -130,9 +142,7 @@ def run_train(args) -> int:
     eval_every = args.eval_every or (1 if args.plot else 0)
     if (eval_every or args.plot) and test.nnz == 0:
         raise CLIError("--eval-every and --plot need held-out interactions: use --test-fraction > 0")
-    model = LightFM(
-        loss=args.loss, no_components=args.components, learning_rate=args.learning_rate, random_state=args.seed
-    )
+    model = _new_model(args)
     history = []
     bar = tqdm(range(1, args.epochs + 1), desc="Training", unit="epoch", disable=args.quiet, file=sys.stderr)
     for epoch in bar:
@@ -157,9 +167,7 @@ def run_train(args) -> int:
     if test.nnz and not args.no_refit:
         # What was measured on the held-out part, then a model that learned from everything given.
         print(f"Refitting on all {merged.nnz:,} interactions (--no-refit: keep the model trained without the held-out)")
-        model = LightFM(
-            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate, random_state=args.seed
-        )
+        model = _new_model(args)
         model.fit(
             merged,
             user_features=user_features,
@@ -282,25 +290,51 @@ def run_recommend(args) -> int:
         for rank, (item, score) in enumerate(zip(row_items, row_scores, strict=True))
         if item >= 0
     ]
+    _write_records(records, ["user", "rank", "item", "score"], args, "recommendations")
+    return 0
+
+
+def _write_records(records, columns, args, what):
+    """``records`` (dicts with ``columns``) as a table, CSV or JSON, to ``--output`` or the screen."""
     output_format = args.format or (Path(args.output).suffix.lstrip(".").lower() if args.output else "table")
     if output_format not in ("table", "csv", "json"):
         raise CLIError(f"unknown output format {output_format!r}: use --format table, csv or json")
     if output_format == "json":
         text = json.dumps(records, indent=1) + "\n"
     elif output_format == "csv":
-        text = "user,rank,item,score\n" + "".join(
-            f"{csv_field(r['user'])},{r['rank']},{csv_field(r['item'])},{r['score']}\n" for r in records
-        )
+        lines = [",".join(columns)] + [",".join(csv_field(r[c]) for c in columns) for r in records]
+        text = "\n".join(lines) + "\n"
     else:
-        text = (
-            format_table(
-                ["user", "rank", "item", "score"], [[r["user"], r["rank"], r["item"], r["score"]] for r in records]
-            )
-            + "\n"
-        )
+        text = format_table(columns, [[r[c] for c in columns] for r in records]) + "\n"
     if args.output:
         Path(args.output).write_text(text)
-        print(f"Wrote {len(records):,} recommendations to {args.output}")
+        print(f"Wrote {len(records):,} {what} to {args.output}")
     else:
         sys.stdout.write(text)
+
+
+def run_similar(args) -> int:
+    """``lightfm similar``: the nearest items (or users) of the given ones, by cosine of representations."""
+    if bool(args.item) == bool(args.user):
+        raise CLIError("name either items (--item ID, repeatable) or users (--user ID, repeatable)")
+    if args.n < 1:
+        raise CLIError("--n must be at least 1")
+    model, dataset, matrices = load_bundle(args.model)
+    user_map, _, item_map, _ = dataset.mapping()
+    side, mapping, requested = ("item", item_map, args.item) if args.item else ("user", user_map, args.user)
+    requested = np.array([str(value) for value in requested], dtype=object)
+    indices = indices_of(requested, mapping, side, f"--{side}")
+    similar = model.similar_items if side == "item" else model.similar_users
+    found, scores = similar(
+        indices, n=args.n, **{f"{side}_features": matrices.get(f"{side}_features")}, num_threads=args.threads
+    )
+    ids = np.empty(len(mapping), dtype=object)
+    ids[list(mapping.values())] = list(mapping.keys())
+    records = [
+        {side: query, "rank": rank + 1, "similar": ids[other], "similarity": round(float(score), 6)}
+        for query, row, row_scores in zip(requested.tolist(), found, scores, strict=True)
+        for rank, (other, score) in enumerate(zip(row, row_scores, strict=True))
+        if other >= 0
+    ]
+    _write_records(records, [side, "rank", "similar", "similarity"], args, f"similar {side}s")
     return 0

@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from .._params import LOSSES
+from ..version import __version__
 from ._io import CLIError
-from .commands import run_evaluate, run_recommend, run_train
+from .commands import run_evaluate, run_recommend, run_similar, run_train
 from .demo import run_demo
 
 _EXAMPLES = {
@@ -29,6 +30,9 @@ the interactions, --user-col / --item-col), a --feature-col and optionally a --f
   lightfm recommend model.npz --user alice
   lightfm recommend model.npz --user alice --user bob --n 5 --exclude-seen
   lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv""",
+    "similar": """examples:
+  lightfm similar model.npz --item dune --n 5
+  lightfm similar model.npz --user alice --user bob --format csv""",
 }
 
 
@@ -38,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hybrid recommendations with LightFM: try the demo, or train on your own interactions.",
         epilog="Run 'lightfm COMMAND --help' for a command's options and examples.",
     )
+    parser.add_argument("--version", action="version", version=f"lightfm-ng {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name, help_text):
@@ -80,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--components", type=int, default=32, help="embedding size (default 32)")
     train.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     train.add_argument("--learning-rate", type=float, default=0.05, help="learning rate (default 0.05)")
+    train.add_argument("--item-alpha", type=float, default=0.0, help="L2 penalty on item features (default 0)")
+    train.add_argument("--user-alpha", type=float, default=0.0, help="L2 penalty on user features (default 0)")
+    train.add_argument(
+        "--max-sampled", type=int, default=10, help="negatives WARP draws per positive at most (default 10)"
+    )
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--test-fraction", type=float, default=0.2, help="share of interactions held out to evaluate (default 0.2)"
@@ -119,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recommend.add_argument("--output", "-o", help="write to this file instead of the screen")
     recommend.set_defaults(run=run_recommend)
+
+    similar = command("similar", "Find the items (or users) most similar to given ones in a saved model.")
+    similar.add_argument("model", help="model file written by 'lightfm train'")
+    similar.add_argument("--item", action="append", default=[], metavar="ID", help="an item id (repeatable)")
+    similar.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
+    similar.add_argument("--n", type=int, default=10, help="neighbours per id (default 10)")
+    similar.add_argument(
+        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
+    )
+    similar.add_argument("--output", "-o", help="write to this file instead of the screen")
+    similar.set_defaults(run=run_similar)
     return parser
 
 
