@@ -11,7 +11,7 @@ import pytest
 from lightfm import LightFM
 from lightfm.data import Dataset
 from lightfm.datasets import make_synthetic
-from lightfm.evaluation import precision_at_k
+from lightfm.evaluation import ndcg_at_k, precision_at_k
 
 from .conftest import REPO, movielens_home
 
@@ -136,9 +136,10 @@ def test_model_files_get_the_usual_mode(files):
 
 def test_evaluate_matches_the_library(files):
     folder, _ = files
-    result = run_cli("evaluate", "model.npz", "holdout.csv", "--k", "5", cwd=folder)
+    result = run_cli("evaluate", "model.npz", "holdout.csv", "--k", "5", "--format", "json", cwd=folder)
     assert result.returncode == 0, result.stderr
-    printed = dict(line.split() for line in result.stdout.splitlines()[3:])
+    printed = {record["metric"]: record["value"] for record in json.loads(result.stdout)}
+    assert sorted(printed) == ["AUC", "NDCG@5", "precision@5", "recall@5"]
     model, dataset = LightFM.load(folder / "model.npz"), Dataset.load(folder / "model.npz")
     matrices = LightFM.load_matrices(folder / "model.npz")
     holdout = pd.read_csv(folder / "holdout.csv")
@@ -148,6 +149,16 @@ def test_evaluate_matches_the_library(files):
         user_features=matrices["user_features"], item_features=matrices["item_features"],
     ).mean()  # fmt: skip
     assert float(printed["precision@5"]) == pytest.approx(expected, abs=5e-4)
+    ndcg = ndcg_at_k(
+        model, test.tocsr(), matrices["interactions"], k=5,
+        user_features=matrices["user_features"], item_features=matrices["item_features"],
+    ).mean()  # fmt: skip
+    assert printed["NDCG@5"] == pytest.approx(ndcg, abs=5e-6)
+    # A tab-separated, gzipped copy is read without being told its separator.
+    holdout.to_csv(folder / "holdout.tsv.gz", sep="\t", index=False)
+    again = run_cli("evaluate", "model.npz", "holdout.tsv.gz", "--k", "5", "--format", "json", cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == json.loads(result.stdout)
 
 
 def test_recommend_formats_and_exclusion(files):

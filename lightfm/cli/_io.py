@@ -25,19 +25,32 @@ def require_module(module: str, extra: str):
         raise CLIError(f"this needs {module}: pip install 'lightfm-ng[{extra}]'") from None
 
 
-def read_table(path: str, columns: list, what: str, flags: dict):
-    """Read a CSV/TSV/Parquet file with ``columns`` (ids as strings); ``flags`` names the option choosing each."""
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+
+def read_table(path: str, columns: list, what: str, flags: dict, sep=None):
+    """Read a CSV/TSV/Parquet file with ``columns`` (ids as strings); ``flags`` names the option choosing each.
+
+    The separator is ``sep``, else taken from the name (``.csv`` comma, ``.tsv``/``.tab`` tab, also
+    compressed: ``.tsv.gz``), else sniffed from the first lines (``.txt``, ``.dat``, ...).
+    """
     pandas = require_module("pandas", "files")
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"{what} file not found: {path}")
-    suffix = file.suffix.lower()
+    suffixes = [s.lower() for s in file.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
     try:
         if suffix in (".parquet", ".pq"):
             require_module("pyarrow", "files")
             frame = pandas.read_parquet(file)
         else:
-            frame = pandas.read_csv(file, sep="\t" if suffix in (".tsv", ".tab") else ",", dtype=str)
+            if sep is None:
+                sep = {".csv": ",", ".tsv": "\t", ".tab": "\t"}.get(suffix)
+            engine = "python" if sep is None or len(sep) > 1 else "c"  # sep=None: sniffed
+            frame = pandas.read_csv(file, sep=sep, dtype=str, engine=engine)
     except CLIError:
         raise
     except Exception as error:  # noqa: BLE001 - any parser failure is the file's problem

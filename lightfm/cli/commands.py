@@ -15,6 +15,7 @@ from .. import LightFM
 from .._params import check_sample_weight_loss
 from ..cross_validation import random_train_test_split
 from ..data import Dataset
+from ..evaluation import ndcg_at_k
 from ._io import (
     CLIError,
     csv_field,
@@ -94,7 +95,9 @@ def run_train(args) -> int:
         _check_writable(option, path)  # before any work, not after training
     id_flags = {args.user_col: "--user-col", args.item_col: "--item-col"}
     columns = [args.user_col, args.item_col] + ([args.weight_col] if args.weight_col else [])
-    frame = read_table(args.interactions, columns, "interactions", {**id_flags, args.weight_col: "--weight-col"})
+    frame = read_table(
+        args.interactions, columns, "interactions", {**id_flags, args.weight_col: "--weight-col"}, sep=args.sep
+    )
     users = read_ids(frame, args.user_col, args.interactions)
     items = read_ids(frame, args.item_col, args.interactions)
     weights = read_numbers(frame, args.weight_col, args.interactions) if args.weight_col else None
@@ -108,7 +111,7 @@ def run_train(args) -> int:
         if path:
             wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
             flags = {id_column: f"--{side}-col", args.feature_col: "--feature-col"}
-            side_tables[side] = (read_table(path, wanted, f"{side} features", flags), path, id_column)
+            side_tables[side] = (read_table(path, wanted, f"{side} features", flags, sep=args.sep), path, id_column)
 
     dataset = Dataset()
     side_ids = {side: read_ids(table, column, path) for side, (table, path, column) in side_tables.items()}
@@ -220,6 +223,7 @@ def run_evaluate(args) -> int:
         [args.user_col, args.item_col],
         "interactions",
         {args.user_col: "--user-col", args.item_col: "--item-col"},
+        sep=args.sep,
     )
     user_map, _, item_map, _ = dataset.mapping()
     rows = indices_of(read_ids(frame, args.user_col, args.interactions), user_map, "user", args.interactions)
@@ -237,11 +241,16 @@ def run_evaluate(args) -> int:
             test.eliminate_zeros()
     if test.nnz == 0:
         raise CLIError(f"{args.interactions} has no interactions to evaluate")
+    features = {"user_features": matrices.get("user_features"), "item_features": matrices.get("item_features")}
     metrics = held_out_metrics(
-        model, test, train, args.k, matrices.get("user_features"), matrices.get("item_features"), args.threads
+        model, test, train, args.k, features["user_features"], features["item_features"], args.threads
     )
-    print(f"{test.nnz:,} interactions of {np.count_nonzero(np.diff(test.indptr)):,} users")
-    print(format_table(["metric", "value"], [[name, value] for name, value in metrics.items()]))
+    metrics[f"NDCG@{args.k}"] = float(
+        ndcg_at_k(model, test, train, k=args.k, num_threads=args.threads, **features).mean()
+    )
+    print(f"{test.nnz:,} interactions of {np.count_nonzero(np.diff(test.indptr)):,} users", file=sys.stderr)
+    records = [{"metric": name, "value": round(value, 6)} for name, value in metrics.items()]
+    _write_records(records, ["metric", "value"], args, "metrics")
     return 0
 
 

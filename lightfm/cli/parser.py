@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = command("train", "Train a model on a CSV/TSV/Parquet file of interactions and save it.")
     train.add_argument("interactions", help="CSV, TSV or Parquet file with one row per interaction")
     train.add_argument("--output", "-o", required=True, help="model file to write (.npz)")
+    train.add_argument("--sep", help="column separator of the files (default: from the name, else sniffed)")
     train.add_argument("--user-col", default="user", help="user id column (default 'user')")
     train.add_argument("--item-col", default="item", help="item id column (default 'item')")
     train.add_argument("--weight-col", help="optional column of interaction weights (>= 0)")
@@ -110,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("interactions", help="CSV, TSV or Parquet file of held-out interactions")
     evaluate.add_argument("--user-col", default="user", help="user id column (default 'user')")
     evaluate.add_argument("--item-col", default="item", help="item id column (default 'item')")
-    evaluate.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
+    evaluate.add_argument("--k", type=int, default=10, help="cut-off of precision@k, recall@k and NDCG@k (default 10)")
+    evaluate.add_argument("--sep", help="column separator of the file (default: from the name, else sniffed)")
+    evaluate.add_argument(
+        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
+    )
+    evaluate.add_argument("--output", "-o", help="write to this file instead of the screen")
     evaluate.set_defaults(run=run_evaluate)
 
     recommend = command("recommend", "Recommend items to users of a saved model.")
