@@ -312,3 +312,18 @@ def test_similar_version_and_regularisation_options(files):
     assert result.returncode == 0, result.stderr
     saved = LightFM.load(folder / "regularised.npz")
     assert (saved.item_alpha, saved.user_alpha, saved.max_sampled) == (1e-4, 1e-4, 5)
+
+
+def test_min_rating_keeps_the_rows_at_or_above_it(files):
+    folder, _ = files
+    plays = pd.read_csv(folder / "plays.csv")
+    result = run_cli(
+        "train", "plays.csv", "--weight-col", "plays", "--min-rating", "3", "--epochs", "1", "--test-fraction", "0",
+        "-o", "rated.npz", cwd=folder,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    kept = plays[plays.plays >= 3]
+    assert f"kept {len(kept):,} of {len(plays):,} rows" in result.stdout
+    saved = LightFM.load_matrices(folder / "rated.npz")["interactions"]
+    assert saved.nnz == len(kept[["user", "item"]].drop_duplicates())
+    assert_one_line_error(run_cli("train", "plays.csv", "--min-rating", "3", "-o", "x.npz", cwd=folder), "--weight-col")

@@ -101,7 +101,13 @@ def run_train(args) -> int:
     users = read_ids(frame, args.user_col, args.interactions)
     items = read_ids(frame, args.item_col, args.interactions)
     weights = read_numbers(frame, args.weight_col, args.interactions) if args.weight_col else None
-    if weights is not None and weights.min() < 0:
+    if args.min_rating is not None:
+        if weights is None:
+            raise CLIError("--min-rating needs --weight-col (the column holding the ratings)")
+        kept = weights >= args.min_rating
+        print(f"--min-rating {args.min_rating:g}: kept {int(kept.sum()):,} of {kept.size:,} rows", flush=True)
+        users, items, weights = users[kept], items[kept], weights[kept]
+    if weights is not None and weights.size and weights.min() < 0:
         raise CLIError(f"{args.interactions}: column {args.weight_col!r} has negative weights")
     side_tables = {}
     for side, path, id_column in (

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--user-col", default="user", help="user id column (default 'user')")
     train.add_argument("--item-col", default="item", help="item id column (default 'item')")
     train.add_argument("--weight-col", help="optional column of interaction weights (>= 0)")
+    train.add_argument(
+        "--min-rating", type=float, help="keep only rows whose --weight-col is at least this (as fetch_movielens)"
+    )
     train.add_argument("--user-features", help="optional file of user features (see below)")
     train.add_argument("--item-features", help="optional file of item features (see below)")
     train.add_argument(
