@@ -327,3 +327,24 @@ def test_min_rating_keeps_the_rows_at_or_above_it(files):
     saved = LightFM.load_matrices(folder / "rated.npz")["interactions"]
     assert saved.nnz == len(kept[["user", "item"]].drop_duplicates())
     assert_one_line_error(run_cli("train", "plays.csv", "--min-rating", "3", "-o", "x.npz", cwd=folder), "--weight-col")
+
+
+def test_train_reports_merged_rows_and_feature_only_items_and_refuses_a_second_features_file(files, tmp_path):
+    folder, _ = files
+    plays = pd.read_csv(folder / "plays.csv")
+    pd.concat([plays, plays.head(5)]).to_csv(tmp_path / "repeated.csv", index=False)
+    tags = pd.read_csv(folder / "tags.csv")
+    pd.concat([tags, pd.DataFrame({"item": ["brand-new"], "feature": ["genre:pop"]})]).to_csv(
+        tmp_path / "tags.csv", index=False
+    )
+    result = run_cli(
+        "train", "repeated.csv", "--item-features", "tags.csv", "--epochs", "1", "--test-fraction", "0",
+        "-o", "m.npz", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "5 repeated (user, item) rows were merged, counted once" in result.stdout
+    only_tagged = len(set(tags["item"]) - set(plays["item"])) + 1  # the generated cold items, and brand-new
+    assert f"{only_tagged:,} items appear only in the item features file" in result.stdout
+    twice = run_cli("train", "repeated.csv", "--item-features", "tags.csv", "--item-features", "tags.csv",
+                    "-o", "m.npz", cwd=tmp_path)  # fmt: skip
+    assert twice.returncode == 2 and "given twice" in twice.stderr

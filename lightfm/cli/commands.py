@@ -144,6 +144,16 @@ def run_train(args) -> int:
     merged, merged_weights, train, train_weights, test = _split(
         interactions, weight_matrix, args.test_fraction, args.seed
     )
+    if merged.nnz < interactions.nnz:
+        how = "their weights summed" if args.weight_col else "counted once"
+        print(f"note: {interactions.nnz - merged.nnz:,} repeated (user, item) rows were merged, {how}", flush=True)
+    only_in_features = len(dataset.mapping()[2]) - np.unique(items).size
+    if only_in_features:
+        print(
+            f"note: {only_in_features:,} items appear only in the item features file: they join the catalogue "
+            "(recommendable, and negatives in the held-out ranking) without any interaction",
+            flush=True,
+        )
     n_users, n_items = interactions.shape
     print(
         f"{n_users:,} users, {n_items:,} items; {train.nnz:,} train and {test.nnz:,} held-out interactions", flush=True

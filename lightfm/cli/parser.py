@@ -36,6 +36,15 @@ the interactions, --user-col / --item-col), a --feature-col and optionally a --f
 }
 
 
+class _Once(argparse.Action):
+    """An option that may be given once: a second file would silently replace the first."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            parser.error(f"{option_string} given twice: pass one file (put all features in it)")
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lightfm",
@@ -79,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--min-rating", type=float, help="keep only rows whose --weight-col is at least this (as fetch_movielens)"
     )
-    train.add_argument("--user-features", help="optional file of user features (see below)")
-    train.add_argument("--item-features", help="optional file of item features (see below)")
+    train.add_argument("--user-features", action=_Once, help="optional file of user features (see below)")
+    train.add_argument("--item-features", action=_Once, help="optional file of item features (see below)")
     train.add_argument(
         "--feature-col", default="feature", help="feature name column of feature files (default 'feature')"
     )
