@@ -45,6 +45,14 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def _output_options(command) -> None:
+    """``--format`` and ``--output`` of the commands that print tables (see ``_io``'s writer)."""
+    command.add_argument(
+        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
+    )
+    command.add_argument("--output", "-o", help="write to this file instead of the screen")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lightfm",
@@ -125,10 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--item-col", default="item", help="item id column (default 'item')")
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of precision@k, recall@k and NDCG@k (default 10)")
     evaluate.add_argument("--sep", help="column separator of the file (default: from the name, else sniffed)")
-    evaluate.add_argument(
-        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
-    )
-    evaluate.add_argument("--output", "-o", help="write to this file instead of the screen")
+    _output_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
     recommend = command("recommend", "Recommend items to users of a saved model.")
@@ -142,10 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument(
         "--exclude-seen", action="store_true", help="never recommend a user's items from the training file"
     )
-    recommend.add_argument(
-        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
-    )
-    recommend.add_argument("--output", "-o", help="write to this file instead of the screen")
+    _output_options(recommend)
     recommend.set_defaults(run=run_recommend)
 
     similar = command("similar", "Find the items (or users) most similar to given ones in a saved model.")
@@ -153,10 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("--item", action="append", default=[], metavar="ID", help="an item id (repeatable)")
     similar.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
     similar.add_argument("--n", type=int, default=10, help="neighbours per id (default 10)")
-    similar.add_argument(
-        "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
-    )
-    similar.add_argument("--output", "-o", help="write to this file instead of the screen")
+    _output_options(similar)
     similar.set_defaults(run=run_similar)
     return parser
 
