@@ -8,6 +8,7 @@ from ._validation import ParameterError, is_int, is_real
 
 LOSSES = ("logistic", "warp", "bpr", "warp-kos")
 SCHEDULES = ("adagrad", "adadelta")
+DEVICES = ("cpu", "cuda")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -44,6 +45,11 @@ def validate_hyperparameters(params: dict, fitting: bool = False) -> None:
             fail(name, f"a number >= 0 and at most {_FLOAT32_MAX:.3g} (float32's largest)")
     if not is_real(params["rho"]) or not 0 < params["rho"] < 1:
         fail("rho", "a number strictly between 0 and 1")
+    # .get: pickles and subclasses from before the GPU engine have no device.
+    device = params.get("device", "cpu")
+    if not isinstance(device, str) or device not in DEVICES:
+        params.setdefault("device", device)
+        fail("device", "one of " + ", ".join(repr(x) for x in DEVICES))
     state = params["random_state"]
     if not (state is None or is_int(state) or isinstance(state, np.random.RandomState)):
         fail("random_state", "None, an integer seed or a numpy.random.RandomState")

@@ -12,7 +12,6 @@ import numpy as np
 
 from . import _scoring
 from ._validation import check_index_range, check_int, check_num_threads, to_id_array, to_pattern
-from .backends import get_backend
 
 
 def _exclusion_csr(exclude, shape):
@@ -111,7 +110,7 @@ class RecommenderMixin:
         n = min(n, n_items)  # never more columns than the catalogue has items, whatever n asks
         indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
         item_side = _scoring.item_side(self._state, items_features, n_items, candidates)
-        found, scores = get_backend().top_n(
+        found, scores = self._backend().top_n(
             lambda ids: _scoring.user_side(self._state, users, ids),
             user_ids,
             item_side,
@@ -184,7 +183,7 @@ class RecommenderMixin:
         unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
         # Each query excludes itself: row q of the exclusions holds ids[q].
         exclusions = (np.arange(ids.size + 1, dtype=np.int64), ids.astype(np.int32), matrix.n_rows)
-        found, similarities = get_backend().top_n(
+        found, similarities = self._backend().top_n(
             lambda query: unit[query],
             ids,
             np.ascontiguousarray(unit.T),

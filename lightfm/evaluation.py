@@ -25,7 +25,6 @@ import scipy.sparse as sp
 
 from ._scoring import rank_test_interactions
 from ._validation import check_int, check_num_threads, require_sparse, to_pattern
-from .backends import get_backend
 from .backends.cpu.kernels.scoring import auc_from_ranks
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
@@ -50,7 +49,7 @@ def _ranks_and_train(model, test_interactions, train_interactions, user_features
     check_num_threads(num_threads)
     if getattr(type(model), "predict_rank", None) is LightFM.predict_rank:
         return rank_test_interactions(
-            model._state, get_backend(), test_interactions, train_interactions, item_features, user_features,
+            model._state, model._backend(), test_interactions, train_interactions, item_features, user_features,
             num_threads, check,
         )  # fmt: skip
     ranks = model.predict_rank(

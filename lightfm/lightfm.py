@@ -88,6 +88,12 @@ class LightFM(RecommenderMixin):
         Maximum number of negatives WARP draws per positive.
     random_state : int, numpy.random.RandomState or None, default None
         Seed or generator for initialisation and sampling.
+    device : {'cpu', 'cuda'}, default 'cpu'
+        The engine that trains and scores (XGBoost's convention). ``'cuda'``
+        needs an NVIDIA GPU and the ``cuda`` extra; without them it raises
+        :class:`ParameterError` at use, saying what is missing. The
+        parameters are NumPy arrays either way, so a model trained on one
+        device is saved, served or trained further on the other.
 
     Attributes
     ----------
@@ -138,6 +144,7 @@ class LightFM(RecommenderMixin):
         user_alpha=0.0,
         max_sampled=10,
         random_state=None,
+        device="cpu",
     ):
         validate_hyperparameters(dict(locals()))
         self.loss = loss
@@ -152,6 +159,7 @@ class LightFM(RecommenderMixin):
         self.item_alpha = item_alpha
         self.user_alpha = user_alpha
         self.random_state = as_random_state(random_state)
+        self.device = device
         self._reset_state()
 
     # -- state -----------------------------------------------------------------
@@ -167,11 +175,15 @@ class LightFM(RecommenderMixin):
         # Pickles of earlier versions (and of the original LightFM) hold the arrays as attributes.
         arrays = {name: state.pop(name) for name in PARAMETER_NAMES if name in state}
         self.__dict__.update(state)
+        self.__dict__.setdefault("device", "cpu")  # pickles from before the GPU engine
         if "_state" not in self.__dict__:
             self._state = ModelState(arrays)
 
     def _reset_state(self):
         self._state = ModelState()
+
+    def _backend(self):
+        return get_backend(self.device)
 
     # -- training --------------------------------------------------------------
 
@@ -329,7 +341,7 @@ class LightFM(RecommenderMixin):
 
         data = TrainingData(data.rows, data.cols, data.data, weights, users.arrays, items.arrays, n_users, n_items)
         config = TrainingConfig(*(getattr(self, name) for name in TrainingConfig._fields))
-        get_backend().fit_epochs(self._state, data, config, epochs, num_threads, self.random_state, verbose)
+        self._backend().fit_epochs(self._state, data, config, epochs, num_threads, self.random_state, verbose)
         return self
 
     # -- prediction ------------------------------------------------------------
@@ -403,7 +415,7 @@ class LightFM(RecommenderMixin):
         item_rows, item_index = _scoring.rows_for(items, item_ids)
         user_repr, user_bias = _scoring.representations(self._state, users, "user", user_rows)
         item_repr, item_bias = _scoring.representations(self._state, items, "item", item_rows)
-        return get_backend().predict_pairs(
+        return self._backend().predict_pairs(
             user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads
         )
 
@@ -454,7 +466,7 @@ class LightFM(RecommenderMixin):
         num_threads = check_num_threads(num_threads)
         return _scoring.rank_test_interactions(
             self._state,
-            get_backend(),
+            self._backend(),
             test_interactions,
             train_interactions,
             item_features,

@@ -57,14 +57,22 @@ def test_error_class_is_caught_by_original_style_handlers():
         LightFM(max_sampled=0)
 
 
+def test_device_is_checked_and_defaults_to_cpu():
+    assert LightFM().device == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        LightFM(device="gpu")
+    with pytest.raises(ValueError, match="device"):
+        LightFM().set_params(device=0)
+
+
 def test_get_set_params_round_trip():
     model = LightFM(no_components=7, loss="warp", random_state=3)
     params = model.get_params()
     assert params["no_components"] == 7 and params["loss"] == "warp"
     assert set(params) == {
         "no_components", "k", "n", "learning_schedule", "loss", "learning_rate", "rho",
-        "epsilon", "item_alpha", "user_alpha", "max_sampled", "random_state",
-    }  # fmt: skip
+        "epsilon", "item_alpha", "user_alpha", "max_sampled", "random_state", "device",
+    }  # fmt: skip  (the original's twelve, plus device)
     assert model.set_params(learning_rate=0.1) is model and model.learning_rate == 0.1
     with pytest.raises(ValueError, match="Invalid parameter"):
         model.set_params(nonsense=1)

@@ -16,9 +16,14 @@ _ENGINES: dict[str, Backend] = {}
 def get_backend(name: str = "cpu") -> Backend:
     """The engine called ``name`` (one shared instance each; engines hold no model state)."""
     if name not in _ENGINES:
-        if name != "cpu":
-            raise ValueError(f"Unknown backend {name!r}: the available one is 'cpu'.")
-        from .cpu import CPUBackend
+        if name == "cpu":
+            from .cpu import CPUBackend
 
-        _ENGINES[name] = CPUBackend()
+            _ENGINES[name] = CPUBackend()
+        elif name == "cuda":
+            from .cuda import CUDABackend  # raises ParameterError saying what is missing
+
+            _ENGINES[name] = CUDABackend()
+        else:
+            raise ValueError(f"Unknown backend {name!r}: the available ones are 'cpu' and 'cuda'.")
     return _ENGINES[name]
