@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def require_module(module: str, extra: str):
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
-def read_table(path: str, columns: list, what: str, flags: dict, sep=None):
+def read_table(path: str, columns: list, what: str, flags: dict, sep=None, keep_all=False):
     """Read a CSV/TSV/Parquet file with ``columns`` (ids as strings); ``flags`` names the option choosing each.
 
     The separator is ``sep``, else taken from the name (``.csv`` comma, ``.tsv``/``.tab`` tab, also
@@ -62,8 +63,7 @@ def read_table(path: str, columns: list, what: str, flags: dict, sep=None):
             raise CLIError(
                 f"{path} has no column {column!r} (its columns: {', '.join(map(str, frame.columns))}){choose}"
             )
-    frame = frame[columns].copy()
-    return frame
+    return frame if keep_all else frame[columns].copy()
 
 
 def read_ids(frame, column: str, path: str):
@@ -108,9 +108,12 @@ def held_out_metrics(model, test, train, k, user_features, item_features, thread
 def format_table(headers: list, rows: list) -> str:
     """A plain-text table: numbers right-aligned (floats to 3 decimals), text left-aligned."""
     numeric = [
-        all(isinstance(row[i], (int, float, np.number)) or row[i] == "-" for row in rows) for i in range(len(headers))
+        all(isinstance(row[i], (int, float, np.number)) or row[i] in ("-", None) for row in rows)
+        for i in range(len(headers))
     ]
-    cells = [[str(h) for h in headers]] + [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in r] for r in rows]
+    cells = [[str(h) for h in headers]] + [
+        [f"{v:.3f}" if isinstance(v, float) else "-" if v is None else str(v) for v in r] for r in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [
         "  ".join(
@@ -134,15 +137,68 @@ def load_bundle(path: str):
     return model, dataset, LightFM.load_matrices(path)
 
 
+def _unknown_summary(values, unknown, what: str, source: str) -> str:
+    """ "3 user ids in users.txt are not in the model (first: 'x')": distinct ids, not rows."""
+    missing = values[unknown]
+    distinct = len(set(missing.tolist()))
+    ids, verb = (f"{what} ids", "are") if distinct != 1 else (f"{what} id", "is")
+    return f"{distinct} {ids} in {source} {verb} not in the model (first: {missing[0]!r})"
+
+
 def indices_of(values, mapping: dict, what: str, source: str):
+    """Positions of ``values`` in ``mapping``; CLIError naming the unknown ones."""
     positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
     unknown = positions < 0
     if unknown.any():
-        first = values[np.flatnonzero(unknown)[0]]
-        raise CLIError(f"{int(unknown.sum())} {what} id(s) in {source} are not in the model (first: {first!r})")
+        raise CLIError(_unknown_summary(values, unknown, what, source))
     return positions
 
 
+def known_indices(values, mapping: dict, what: str, source: str, strict: bool):
+    """Positions of ``values`` in ``mapping``, -1 where unknown: a warning on stderr, or CLIError if ``strict``."""
+    positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
+    unknown = positions < 0
+    if unknown.any():
+        summary = _unknown_summary(values, unknown, what, source)
+        if strict:
+            raise CLIError(summary)
+        print(f"warning: {summary}", file=sys.stderr)
+    return positions
+
+
+def read_names(path: str, id_column: str, name_column, sep=None) -> dict:
+    """``{id: name}`` from a table of ids and names (``--item-names``).
+
+    The name column is ``name_column``, else ``title`` or ``name`` if the file
+    has one, else the only column besides the ids.
+    """
+    pandas = require_module("pandas", "files")
+    frame = read_table(path, [], "names", {}, sep=sep, keep_all=True)
+    columns = [str(column) for column in frame.columns]
+    if id_column not in columns:
+        raise CLIError(
+            f"{path} has no column {id_column!r} (its columns: {', '.join(columns)}); choose another with --item-col"
+        )
+    if name_column is None:
+        others = [column for column in columns if column != id_column]
+        preferred = [column for column in ("title", "name") if column in others]
+        if preferred or len(others) == 1:
+            name_column = (preferred or others)[0]
+        else:
+            raise CLIError(
+                f"{path}: which column holds the names? Name it with --name-col (its columns: {', '.join(columns)})"
+            )
+    elif name_column not in columns:
+        raise CLIError(
+            f"{path} has no column {name_column!r} (its columns: {', '.join(columns)}); choose another with --name-col"
+        )
+    ids = read_ids(frame, id_column, path)
+    names = frame[name_column].where(pandas.notna(frame[name_column]), "").astype(str).to_numpy(dtype=object)
+    return dict(zip(ids.tolist(), names.tolist(), strict=True))
+
+
 def csv_field(value) -> str:
+    if value is None:
+        return ""
     text = str(value)
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -23,8 +24,10 @@ from ._io import (
     format_table,
     held_out_metrics,
     indices_of,
+    known_indices,
     load_bundle,
     read_ids,
+    read_names,
     read_numbers,
     read_table,
     require_module,
@@ -70,27 +73,160 @@ def _check_writable(option: str, path) -> None:
         raise CLIError(f"{option} {path} is a folder: give a file name")
 
 
+# The model options of ``train``: their defaults are filled in here, so that ``--resume`` can tell
+# an option the user gave (which must agree with the saved model) from one left alone.
+_MODEL_OPTIONS = {
+    "loss": ("--loss", "loss", "warp"),
+    "components": ("--components", "no_components", 32),
+    "learning_rate": ("--learning-rate", "learning_rate", 0.05),
+    "item_alpha": ("--item-alpha", "item_alpha", 0.0),
+    "user_alpha": ("--user-alpha", "user_alpha", 0.0),
+    "max_sampled": ("--max-sampled", "max_sampled", 10),
+}
+MONITORED_METRICS = {"precision": "precision@{k}", "recall": "recall@{k}", "auc": "AUC"}
+
+
 def _new_model(args):
-    return LightFM(
-        loss=args.loss,
-        no_components=args.components,
-        learning_rate=args.learning_rate,
-        item_alpha=args.item_alpha,
-        user_alpha=args.user_alpha,
-        max_sampled=args.max_sampled,
-        random_state=args.seed,
-    )
+    settings = {name: getattr(args, option) for option, (_, name, _) in _MODEL_OPTIONS.items()}
+    return LightFM(**settings, random_state=args.seed)
+
+
+def _fill_model_options(args, resumed) -> None:
+    """Defaults for the model options; with ``--resume``, the saved model's values (a different one is refused)."""
+    for option, (flag, name, default) in _MODEL_OPTIONS.items():
+        given = getattr(args, option)
+        if resumed is None:
+            setattr(args, option, default if given is None else given)
+            continue
+        saved = getattr(resumed, name)
+        if given is not None and given != saved:
+            raise CLIError(f"{flag} {given} differs from the resumed model's {saved!r}: leave it out with --resume")
+        setattr(args, option, saved)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during training, carrying the last model that finished an epoch (or None)."""
+
+    def __init__(self, model, epoch, phase):
+        super().__init__("interrupted")
+        self.model, self.epoch, self.phase = model, epoch, phase
+
+
+def _epochs(args, phase):
+    """The epoch numbers, with a progress bar on a terminal and a line per fifth of the run in a log."""
+    interactive = sys.stderr.isatty() and not args.quiet
+    bar = tqdm(range(1, args.epochs + 1), desc=phase, unit="epoch", disable=not interactive, file=sys.stderr)
+    step = max(1, -(-args.epochs // 5))  # about five lines per phase
+    for epoch in bar:
+        yield epoch, bar
+        if not interactive and not args.quiet and (epoch % step == 0 or epoch == args.epochs):
+            print(f"{phase}: epoch {epoch}/{args.epochs}", file=sys.stderr, flush=True)
+
+
+def _train(model, train, weights, features, args, test=None, eval_every=0, phase="Training"):
+    """Epochs of ``fit_partial``, evaluated every ``eval_every``; early stopping keeps the best epoch.
+
+    Returns ``(model, history, best_epoch)``; Ctrl-C raises :class:`_Interrupted` with the last
+    model that completed an epoch (a copy taken after each one, so never a half-trained epoch).
+    """
+    history, best, best_epoch, best_model, waited = [], None, None, None, 0
+    monitored = MONITORED_METRICS[args.monitor].format(k=args.k)
+    last, completed = None, 0
+    try:
+        for epoch, bar in _epochs(args, phase):
+            model.fit_partial(train, **features, sample_weight=weights, num_threads=args.threads)
+            if args.on_interrupt != "discard":
+                last, completed = copy.deepcopy(model), epoch
+            if test is None or not ((eval_every and epoch % eval_every == 0) or epoch == args.epochs):
+                continue
+            metrics = held_out_metrics(model, test, train, args.k, *features.values(), args.threads)
+            entry = {"epoch": epoch, **metrics}
+            if args.plot:
+                on_train = held_out_metrics(model, train, None, args.k, *features.values(), args.threads)
+                entry.update({f"train {name}": value for name, value in on_train.items()})
+            history.append(entry)
+            bar.write(f"epoch {epoch:>3}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
+            if args.early_stopping:
+                if best is None or metrics[monitored] > best:
+                    best, best_epoch, best_model, waited = metrics[monitored], epoch, copy.deepcopy(model), 0
+                else:
+                    waited += 1
+                    if waited >= args.early_stopping:
+                        bar.write(
+                            f"early stopping: {monitored} has not improved for {waited} evaluations; "
+                            f"keeping epoch {best_epoch} ({monitored} {best:.4f})"
+                        )
+                        break
+    except KeyboardInterrupt:
+        raise _Interrupted(last, completed, phase) from None
+    except SystemError as error:
+        # Ctrl-C landing inside a compiled (Numba) call surfaces as a SystemError.
+        if not isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
+            raise
+        raise _Interrupted(last, completed, phase) from None
+    if best_model is not None:
+        return best_model, history, best_epoch
+    return model, history, None
+
+
+def _offer_to_keep(interrupted, args, save) -> None:
+    """After Ctrl-C: save the model trained so far if ``--on-interrupt save``, or if asked and the user agrees."""
+    if interrupted.model is None or interrupted.epoch < 1:
+        return
+    what = f"the model of {interrupted.phase.lower()} after epoch {interrupted.epoch}"
+    keep = args.on_interrupt == "save"
+    if args.on_interrupt == "ask" and sys.stdin.isatty():
+        try:
+            answer = input(f"\nInterrupted. Save {what} to {args.output}? [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        keep = answer.strip().lower() in ("y", "yes")
+    if keep:
+        save(interrupted.model)
+        print(f"Saved {what} to {args.output}", file=sys.stderr)
+
+
+def _resume(args):
+    """``(model, dataset, matrices)`` of ``--resume``, or Nones."""
+    if not args.resume:
+        return None, None, {}
+    for option in ("user_features", "item_features"):
+        if getattr(args, option):
+            flag = "--" + option.replace("_", "-")
+            raise CLIError(
+                f"{flag} cannot be used with --resume: the resumed model keeps the features it was saved with"
+            )
+    return load_bundle(args.resume)
+
+
+def _grow_for_new_ids(model, dataset, matrices, users, items):
+    """Add ids the resumed model has not seen: new rows of an ids-only model; refused where it has features."""
+    before = dataset.interactions_shape()
+    dataset.fit_partial(users=users, items=items)
+    after = dataset.interactions_shape()
+    for side, old, new in (("user", before[0], after[0]), ("item", before[1], after[1])):
+        if new > old and matrices.get(f"{side}_features") is not None:
+            raise CLIError(
+                f"{new - old:,} {side}s are new to the resumed model, which has {side} features: train a new model"
+            )
+    if after != before:
+        print(f"note: {after[0] - before[0]:,} new users and {after[1] - before[1]:,} new items join the model")
+        model.resize(n_user_features=after[0], n_item_features=after[1])
 
 
 def run_train(args) -> int:
     if not 0 <= args.test_fraction < 1:
         raise CLIError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    resumed, resumed_dataset, resumed_matrices = _resume(args)
+    _fill_model_options(args, resumed)
     try:
         check_sample_weight_loss(args.loss, bool(args.weight_col))
     except NotImplementedError:
         raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)") from None
     if args.epochs < 1 or args.components < 1 or args.threads < 1:
         raise CLIError("--epochs, --components and --threads must be at least 1")
+    if args.early_stopping is not None and args.early_stopping < 1:
+        raise CLIError("--early-stopping must be at least 1 (evaluations without improvement)")
     for option, path in (("--output", args.output), ("--plot", args.plot)):
         _check_writable(option, path)  # before any work, not after training
     id_flags = {args.user_col: "--user-col", args.item_col: "--item-col"}
@@ -119,16 +255,20 @@ def run_train(args) -> int:
             flags = {id_column: f"--{side}-col", args.feature_col: "--feature-col"}
             side_tables[side] = (read_table(path, wanted, f"{side} features", flags, sep=args.sep), path, id_column)
 
-    dataset = Dataset()
     side_ids = {side: read_ids(table, column, path) for side, (table, path, column) in side_tables.items()}
     side_features = {side: read_ids(table, args.feature_col, path) for side, (table, path, _) in side_tables.items()}
-    nothing = np.array([], dtype=object)
-    dataset.fit(
-        np.concatenate([users, side_ids.get("user", nothing)]),
-        np.concatenate([items, side_ids.get("item", nothing)]),
-        user_features=side_features.get("user"),
-        item_features=side_features.get("item"),
-    )
+    if resumed is None:
+        dataset = Dataset()
+        nothing = np.array([], dtype=object)
+        dataset.fit(
+            np.concatenate([users, side_ids.get("user", nothing)]),
+            np.concatenate([items, side_ids.get("item", nothing)]),
+            user_features=side_features.get("user"),
+            item_features=side_features.get("item"),
+        )
+    else:
+        dataset = resumed_dataset
+        _grow_for_new_ids(resumed, dataset, resumed_matrices, users, items)
     pandas = require_module("pandas", "files")
     table = pandas.DataFrame(
         {"user": users, "item": items, "weight": np.ones(users.size) if weights is None else weights}
@@ -139,7 +279,9 @@ def run_train(args) -> int:
         tuples = feature_tuples(table, column, args.feature_col, args.feature_weight_col, path)
         build = dataset.build_user_features if side == "user" else dataset.build_item_features
         features[side] = build(tuples)
-    user_features, item_features = features.get("user"), features.get("item")
+    if resumed is not None:
+        features = {side: resumed_matrices.get(f"{side}_features") for side in ("user", "item")}
+    features = {"user_features": features.get("user"), "item_features": features.get("item")}
 
     merged, merged_weights, train, train_weights, test = _split(
         interactions, weight_matrix, args.test_fraction, args.seed
@@ -148,7 +290,7 @@ def run_train(args) -> int:
         how = "their weights summed" if args.weight_col else "counted once"
         print(f"note: {interactions.nnz - merged.nnz:,} repeated (user, item) rows were merged, {how}", flush=True)
     only_in_features = len(dataset.mapping()[2]) - np.unique(items).size
-    if only_in_features:
+    if only_in_features and resumed is None:
         print(
             f"note: {only_in_features:,} items appear only in the item features file: they join the catalogue "
             "(recommendable, and negatives in the held-out ranking) without any interaction",
@@ -158,74 +300,92 @@ def run_train(args) -> int:
     print(
         f"{n_users:,} users, {n_items:,} items; {train.nnz:,} train and {test.nnz:,} held-out interactions", flush=True
     )
-    eval_every = args.eval_every or (1 if args.plot else 0)
-    if (eval_every or args.plot) and test.nnz == 0:
-        raise CLIError("--eval-every and --plot need held-out interactions: use --test-fraction > 0")
-    model = _new_model(args)
-    history = []
-    bar = tqdm(range(1, args.epochs + 1), desc="Training", unit="epoch", disable=args.quiet, file=sys.stderr)
-    for epoch in bar:
-        model.fit_partial(
-            train,
-            user_features=user_features,
-            item_features=item_features,
-            sample_weight=train_weights if args.weight_col else None,
-            num_threads=args.threads,
-        )
-        if eval_every and (epoch % eval_every == 0 or epoch == args.epochs):
-            metrics = held_out_metrics(model, test, train, args.k, user_features, item_features, args.threads)
-            history.append({"epoch": epoch, **metrics})
-            bar.write(f"epoch {epoch:>3}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
-    if test.nnz:
-        final = history[-1] if history else None
-        if final is None:
-            metrics = held_out_metrics(model, test, train, args.k, user_features, item_features, args.threads)
-            final = {"epoch": args.epochs, **metrics}
-        names = [name for name in final if name != "epoch"]
-        print(format_table(["held-out", *names], [[f"epoch {final['epoch']}", *(final[name] for name in names)]]))
-    if test.nnz and not args.no_refit:
-        # What was measured on the held-out part, then a model that learned from everything given.
-        print(f"Refitting on all {merged.nnz:,} interactions (--no-refit: keep the model trained without the held-out)")
-        model = _new_model(args)
-        model.fit(
-            merged,
-            user_features=user_features,
-            item_features=item_features,
-            sample_weight=merged_weights if args.weight_col else None,
-            epochs=args.epochs,
-            num_threads=args.threads,
-        )
-    # Every input interaction is "seen": recommend --exclude-seen leaves them all out.
-    model.save(
-        args.output,
-        dataset=dataset,
-        user_features=user_features,
-        item_features=item_features,
-        interactions=merged,
-    )
+    eval_every = args.eval_every
+    if (args.plot or args.early_stopping) and not eval_every:
+        eval_every = max(1, round(args.epochs / 20)) if args.plot else 1
+        print(f"note: evaluating every {eval_every} epoch(s) for {'--plot' if args.plot else '--early-stopping'} "
+              "(choose with --eval-every)", flush=True)  # fmt: skip
+    if eval_every and test.nnz == 0:
+        raise CLIError("--eval-every, --early-stopping and --plot need held-out interactions: use --test-fraction > 0")
+    # Every input interaction is "seen" (and, resuming, everything the model saw before): recommend
+    # --exclude-seen leaves them all out.
+    seen = merged
+    if resumed is not None and resumed_matrices.get("interactions") is not None:
+        before = resumed_matrices["interactions"]
+        before = sp.csr_matrix((before.data, before.indices, before.indptr), shape=(before.shape[0], n_items))
+        before.resize(merged.shape)
+        seen = ((before != 0) + (merged != 0)).astype(np.float32).tocoo()
+
+    def save(model):
+        model.save(args.output, dataset=dataset, **features, interactions=seen)
+
+    def start():
+        return copy.deepcopy(resumed) if resumed is not None else _new_model(args)
+
+    try:
+        model, history, best_epoch = _train(
+            start(), train, train_weights if args.weight_col else None, features, args, test if test.nnz else None,
+            eval_every,
+        )  # fmt: skip
+        epochs = best_epoch or args.epochs
+        if test.nnz:
+            final = next((entry for entry in history if entry["epoch"] == epochs), None)
+            if final is None:
+                final = {
+                    "epoch": epochs,
+                    **held_out_metrics(model, test, train, args.k, *features.values(), args.threads),
+                }
+            names = [name for name in final if name != "epoch" and not name.startswith("train ")]
+            print(format_table(["held-out", *names], [[f"epoch {final['epoch']}", *(final[name] for name in names)]]))
+        if test.nnz and not args.no_refit:
+            # What was measured on the held-out part, then a model that learned from everything given.
+            print(f"Refitting on all {merged.nnz:,} interactions for {epochs} epochs "
+                  "(--no-refit: keep the model trained without the held-out)", flush=True)  # fmt: skip
+            refit_args = copy.copy(args)
+            refit_args.epochs, refit_args.early_stopping = epochs, None
+            model, _, _ = _train(
+                start(), merged, merged_weights if args.weight_col else None, features, refit_args, phase="Refitting"
+            )
+    except _Interrupted as interrupted:
+        _offer_to_keep(interrupted, args, save)
+        raise KeyboardInterrupt from None
+    save(model)
     print(f"Saved the model and its id mappings to {args.output}")
     if args.plot:
-        _plot(history, args.plot, args.k)
+        _plot(history, args, best_epoch)
         print(f"Saved the learning curve to {args.plot}")
     return 0
 
 
-def _plot(history, path, k):
+def _plot(history, args, best_epoch):
+    """Held-out and train precision/recall on one panel, AUC on its own; the settings in the title."""
     matplotlib = require_module("matplotlib", "plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    k = args.k
     epochs = [entry["epoch"] for entry in history]
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for name in (f"precision@{k}", f"recall@{k}", "AUC"):
-        axis.plot(epochs, [entry[name] for entry in history], marker="o", label=name)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("held-out metric")
-    axis.set_title("Learning curve")
-    axis.grid(alpha=0.3)
-    axis.legend()
+    figure, (ranking, auc) = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, names in ((ranking, (f"precision@{k}", f"recall@{k}")), (auc, ("AUC",))):
+        for name in names:
+            line = axis.plot(epochs, [entry[name] for entry in history], marker="o", label=f"held-out {name}")[0]
+            axis.plot(
+                epochs, [entry[f"train {name}"] for entry in history], linestyle="--", color=line.get_color(),
+                label=f"train {name}",
+            )  # fmt: skip
+        if best_epoch:
+            axis.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    ranking.set_title(f"precision and recall @{k}")
+    auc.set_title("AUC")
+    figure.suptitle(
+        f"loss {args.loss}, {args.components} components, learning rate {args.learning_rate:g}, "
+        f"alpha item {args.item_alpha:g} / user {args.user_alpha:g}, {args.epochs} epochs"
+    )
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(args.plot, dpi=120)
     plt.close(figure)
 
 
@@ -242,8 +402,13 @@ def run_evaluate(args) -> int:
         sep=args.sep,
     )
     user_map, _, item_map, _ = dataset.mapping()
-    rows = indices_of(read_ids(frame, args.user_col, args.interactions), user_map, "user", args.interactions)
-    cols = indices_of(read_ids(frame, args.item_col, args.interactions), item_map, "item", args.interactions)
+    strict = args.unknown == "error"
+    rows = known_indices(read_ids(frame, args.user_col, args.interactions), user_map, "user", args.interactions, strict)
+    cols = known_indices(read_ids(frame, args.item_col, args.interactions), item_map, "item", args.interactions, strict)
+    known = (rows >= 0) & (cols >= 0)
+    if not known.all():
+        print(f"warning: skipped {int((~known).sum()):,} of {known.size:,} rows for those ids", file=sys.stderr)
+        rows, cols = rows[known], cols[known]
     shape = dataset.interactions_shape()
     test = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=shape)
     test.sum_duplicates()
@@ -291,16 +456,29 @@ def run_recommend(args) -> int:
     if args.n < 1:
         raise CLIError("--n must be at least 1")
     model, dataset, matrices = load_bundle(args.model)
+    names = _item_names(args)
     requested = np.array(_requested_users(args), dtype=object)
     user_map, _, item_map, _ = dataset.mapping()
-    users = indices_of(requested, user_map, "user", args.users_file or "--user")
+    source = " and ".join(["--user"] * bool(args.user) + [args.users_file] * bool(args.users_file))
+    users = known_indices(requested, user_map, "user", source, strict=args.unknown_users == "error")
+    known = users >= 0
+    popular = None
+    if args.unknown_users == "popular" and not known.all():
+        interactions = matrices.get("interactions")
+        if interactions is None:
+            raise CLIError(f"{args.model} holds no training interactions to find popular items in")
+        counts = np.asarray((sp.csr_matrix(interactions) != 0).sum(axis=0)).ravel()
+        popular = np.argsort(-counts, kind="stable")[: args.n]
+        print("warning: they get the most popular items instead (score '-')", file=sys.stderr)
+    elif not known.all():
+        print("warning: they are skipped (--unknown-users popular: give them popular items)", file=sys.stderr)
     exclude = None
     if args.exclude_seen:
         exclude = matrices.get("interactions")
         if exclude is None:
             raise CLIError(f"{args.model} holds no training interactions, so --exclude-seen cannot work")
     items, scores = model.recommend(
-        users,
+        users[known],
         n=args.n,
         exclude=exclude,
         user_features=matrices.get("user_features"),
@@ -309,14 +487,31 @@ def run_recommend(args) -> int:
     )
     item_ids = np.empty(len(item_map), dtype=object)
     item_ids[list(item_map.values())] = list(item_map.keys())
-    records = [
-        {"user": user, "rank": rank + 1, "item": item_ids[item], "score": round(float(score), 6)}
-        for user, row_items, row_scores in zip(requested.tolist(), items, scores, strict=True)
-        for rank, (item, score) in enumerate(zip(row_items, row_scores, strict=True))
-        if item >= 0
-    ]
-    _write_records(records, ["user", "rank", "item", "score"], args, "recommendations")
+    rows = iter(zip(items, scores, strict=True))
+    records = []
+    for user, is_known in zip(requested.tolist(), known.tolist(), strict=True):
+        if is_known:
+            row_items, row_scores = next(rows)
+            pairs = [(item, round(float(score), 6)) for item, score in zip(row_items, row_scores, strict=True)]
+        elif popular is not None:
+            pairs = [(item, None) for item in popular]
+        else:
+            continue
+        for rank, (item, score) in enumerate(pair for pair in pairs if pair[0] >= 0):
+            record = {"user": user, "rank": rank + 1, "item": item_ids[item], "score": score}
+            if names is not None:
+                record["name"] = names.get(item_ids[item], "")
+            records.append(record)
+    columns = ["user", "rank", "item"] + ["name"] * (names is not None) + ["score"]
+    _write_records(records, columns, args, "recommendations")
     return 0
+
+
+def _item_names(args):
+    """``{item id: name}`` from ``--item-names``, or None."""
+    if not args.item_names:
+        return None
+    return read_names(args.item_names, args.item_col, args.name_col)
 
 
 def _write_records(records, columns, args, what):
@@ -344,7 +539,10 @@ def run_similar(args) -> int:
         raise CLIError("name either items (--item ID, repeatable) or users (--user ID, repeatable)")
     if args.n < 1:
         raise CLIError("--n must be at least 1")
+    if args.item_names and not args.item:
+        raise CLIError("--item-names names items: use it with --item")
     model, dataset, matrices = load_bundle(args.model)
+    names = _item_names(args)
     user_map, _, item_map, _ = dataset.mapping()
     side, mapping, requested = ("item", item_map, args.item) if args.item else ("user", user_map, args.user)
     requested = np.array([str(value) for value in requested], dtype=object)
@@ -361,5 +559,10 @@ def run_similar(args) -> int:
         for rank, (other, score) in enumerate(zip(row, row_scores, strict=True))
         if other >= 0
     ]
-    _write_records(records, [side, "rank", "similar", "similarity"], args, f"similar {side}s")
+    columns = [side, "rank", "similar", "similarity"]
+    if names is not None:
+        for record in records:
+            record["name"] = names.get(record["similar"], "")
+        columns.insert(3, "name")
+    _write_records(records, columns, args, f"similar {side}s")
     return 0

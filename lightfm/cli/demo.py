@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from .. import LightFM
 from ..data import normalize_rows
-from ._io import format_table, held_out_metrics
+from ._io import CLIError, format_table, held_out_metrics
 
 
 def _movielens_world(seed: int, data_home):
@@ -47,7 +47,59 @@ def _row_labels(matrix, row, labels):
     return [str(labels[c]) for c in matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]]]
 
 
+DEMO_FILES = {
+    "plays.csv": "interactions: user, item, plays",
+    "tags.csv": "item features: item, feature (new albums appear only here)",
+    "holdout.csv": "held-out interactions to evaluate with: user, item",
+    "albums.csv": "album titles: item, title (for --item-names)",
+    "users.txt": "ten user ids, one per line (for --users-file)",
+}
+
+
+def export_demo_files(folder, seed: int) -> None:
+    """Write the generated world as the files the README's command-line quickstart uses."""
+    import pandas as pd
+
+    from ..datasets import make_synthetic
+
+    world = make_synthetic(random_state=seed)
+    rs = np.random.RandomState(seed)
+    users = np.array([f"user{u}" for u in range(world["train"].shape[0])], dtype=object)
+    items = np.array([f"album{i}" for i in range(world["train"].shape[1])], dtype=object)
+    folder.mkdir(parents=True, exist_ok=True)
+    train, test = world["train"].tocoo(), (world["test"] + world["cold_test"]).tocoo()
+    plays = pd.DataFrame({"user": users[train.row], "item": items[train.col], "plays": rs.geometric(0.3, train.nnz)})
+    plays.to_csv(folder / "plays.csv", index=False)
+    pd.DataFrame({"user": users[test.row], "item": items[test.col]}).to_csv(folder / "holdout.csv", index=False)
+    tags = world["item_features"].tocoo()
+    pd.DataFrame({"item": items[tags.row], "feature": world["item_feature_labels"][tags.col]}).to_csv(
+        folder / "tags.csv", index=False
+    )
+    pd.DataFrame({"item": items, "title": world["item_labels"]}).to_csv(folder / "albums.csv", index=False)
+    (folder / "users.txt").write_text("\n".join(users[:10]) + "\n")
+
+
 def run_demo(args) -> int:
+    if args.export:
+        from pathlib import Path
+
+        from ._io import require_module
+
+        require_module("pandas", "files")
+        folder = Path(args.export)
+        if folder.exists() and not folder.is_dir():
+            raise CLIError(f"--export {folder}: exists and is not a folder")
+        export_demo_files(folder, args.seed)
+        print(f"Wrote the demo files to {folder}:")
+        for name, what in DEMO_FILES.items():
+            print(f"  {name:<12} {what}")
+        print("Next (see the README's quickstart):")
+        print(f"  cd {folder}")
+        print(
+            "  lightfm train plays.csv --weight-col plays --item-features tags.csv --eval-every 5 "
+            "--plot curve.png --output model.npz"
+        )
+        return 0
     start = time.perf_counter()
     if args.data == "movielens":
         world = _movielens_world(args.seed, args.data_home)

@@ -8,18 +8,21 @@ import sys
 from .._params import LOSSES
 from ..version import __version__
 from ._io import CLIError
-from .commands import run_evaluate, run_recommend, run_similar, run_train
+from .commands import MONITORED_METRICS, run_evaluate, run_recommend, run_similar, run_train
 from .demo import run_demo
 
 _EXAMPLES = {
     "demo": """examples:
   lightfm demo                      # generated data, no files or network needed
   lightfm demo --data movielens     # MovieLens 100k (downloaded to ~/lightfm_data if missing)
-  lightfm demo --epochs 30 --threads 2""",
+  lightfm demo --epochs 30 --threads 2
+  lightfm demo --export demo-data   # the generated data as CSV files, to try 'lightfm train' on""",
     "train": """examples:
   lightfm train ratings.csv --output model.npz
   lightfm train ratings.csv --user-col userId --item-col movieId --weight-col rating --output model.npz
   lightfm train plays.parquet --item-features tags.csv --eval-every 5 --plot curve.png --output model.npz
+  lightfm train plays.csv --epochs 100 --early-stopping 3 --output model.npz
+  lightfm train new_plays.csv --resume model.npz --epochs 5 --output model2.npz
 
 Feature files are long tables with one row per (id, feature): the id column (named as in
 the interactions, --user-col / --item-col), a --feature-col and optionally a --feature-weight-col.""",
@@ -29,9 +32,12 @@ the interactions, --user-col / --item-col), a --feature-col and optionally a --f
     "recommend": """examples:
   lightfm recommend model.npz --user alice
   lightfm recommend model.npz --user alice --user bob --n 5 --exclude-seen
-  lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv""",
+  lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv
+  lightfm recommend model.npz --user alice --item-names movies.csv --item-col movieId --name-col title
+  lightfm recommend model.npz --users-file new_users.txt --unknown-users popular""",
     "similar": """examples:
   lightfm similar model.npz --item dune --n 5
+  lightfm similar model.npz --item album3 --item-names albums.csv
   lightfm similar model.npz --user alice --user bob --format csv""",
 }
 
@@ -51,6 +57,15 @@ def _output_options(command) -> None:
         "--format", choices=["table", "csv", "json"], help="output format (default: from --output, else table)"
     )
     command.add_argument("--output", "-o", help="write to this file instead of the screen")
+
+
+def _names_options(command) -> None:
+    """``--item-names`` (titles instead of bare ids) and the columns of its file."""
+    command.add_argument("--item-names", metavar="FILE", help="table of item ids and names: adds a 'name' column")
+    command.add_argument("--item-col", default="item", help="item id column of --item-names (default 'item')")
+    command.add_argument(
+        "--name-col", help="name column of --item-names (default: 'title' or 'name', or the only other column)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument(
+        "--export", metavar="FOLDER", help="instead of training, write the generated data as CSV files to FOLDER"
+    )
     demo.set_defaults(run=run_demo)
 
     train = command("train", "Train a model on a CSV/TSV/Parquet file of interactions and save it.")
@@ -102,15 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--feature-col", default="feature", help="feature name column of feature files (default 'feature')"
     )
     train.add_argument("--feature-weight-col", help="optional feature weight column of feature files")
-    train.add_argument("--loss", choices=LOSSES, default="warp", help="loss (default warp)")
-    train.add_argument("--components", type=int, default=32, help="embedding size (default 32)")
+    train.add_argument("--loss", choices=LOSSES, help="loss (default warp)")
+    train.add_argument("--components", type=int, help="embedding size (default 32)")
     train.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
-    train.add_argument("--learning-rate", type=float, default=0.05, help="learning rate (default 0.05)")
-    train.add_argument("--item-alpha", type=float, default=0.0, help="L2 penalty on item features (default 0)")
-    train.add_argument("--user-alpha", type=float, default=0.0, help="L2 penalty on user features (default 0)")
-    train.add_argument(
-        "--max-sampled", type=int, default=10, help="negatives WARP draws per positive at most (default 10)"
-    )
+    train.add_argument("--learning-rate", type=float, help="learning rate (default 0.05)")
+    train.add_argument("--item-alpha", type=float, help="L2 penalty on item features (default 0)")
+    train.add_argument("--user-alpha", type=float, help="L2 penalty on user features (default 0)")
+    train.add_argument("--max-sampled", type=int, help="negatives WARP draws per positive at most (default 10)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--test-fraction", type=float, default=0.2, help="share of interactions held out to evaluate (default 0.2)"
@@ -122,7 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--eval-every", type=int, default=0, help="report held-out metrics every N epochs")
     train.add_argument("--k", type=int, default=10, help="cut-off of precision@k and recall@k (default 10)")
-    train.add_argument("--plot", help="draw the learning curve to this image (needs matplotlib)")
+    train.add_argument(
+        "--early-stopping",
+        type=int,
+        metavar="N",
+        help="stop when the --monitor metric has not improved for N evaluations; keep (and refit for) the best epoch",
+    )
+    train.add_argument(
+        "--monitor",
+        choices=sorted(MONITORED_METRICS),
+        default="precision",
+        help="metric for --early-stopping (default precision@k)",
+    )
+    train.add_argument(
+        "--resume", metavar="MODEL", help="continue training this saved model (its settings, ids and features)"
+    )
+    train.add_argument(
+        "--on-interrupt",
+        choices=["ask", "save", "discard"],
+        default="ask",
+        help="on Ctrl-C, save the model trained so far: ask (on a terminal; default), save, or discard",
+    )
+    train.add_argument(
+        "--plot", help="draw the learning curve (held-out and train metrics) to this image (needs matplotlib)"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=run_train)
 
@@ -133,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--item-col", default="item", help="item id column (default 'item')")
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of precision@k, recall@k and NDCG@k (default 10)")
     evaluate.add_argument("--sep", help="column separator of the file (default: from the name, else sniffed)")
+    evaluate.add_argument(
+        "--unknown",
+        choices=["skip", "error"],
+        default="skip",
+        help="rows whose user or item the model does not know: skip them with a warning (default) or stop",
+    )
     _output_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
@@ -147,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument(
         "--exclude-seen", action="store_true", help="never recommend a user's items from the training file"
     )
+    recommend.add_argument(
+        "--unknown-users",
+        choices=["skip", "popular", "error"],
+        default="skip",
+        help="users the model does not know: skip them with a warning (default), give them the most popular "
+        "items, or stop",
+    )
+    _names_options(recommend)
     _output_options(recommend)
     recommend.set_defaults(run=run_recommend)
 
@@ -155,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("--item", action="append", default=[], metavar="ID", help="an item id (repeatable)")
     similar.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
     similar.add_argument("--n", type=int, default=10, help="neighbours per id (default 10)")
+    _names_options(similar)
     _output_options(similar)
     similar.set_defaults(run=run_similar)
     return parser
