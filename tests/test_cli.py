@@ -195,6 +195,17 @@ def test_recommend_formats_and_exclusion(files):
         assert not set(mine["item"]) & {item_ids[i] for i in trained}
     assert set(recs["item"]) <= set(seen["item"]) | set(pd.read_csv(folder / "tags.csv")["item"])
 
+    # Seen items are left out by default; --no-exclude-seen brings them back.
+    default = run_cli(
+        "recommend", "model.npz", "--users-file", "users.txt", "--n", "4", "-o", "default.csv", cwd=folder
+    )
+    assert default.returncode == 0, default.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "default.csv"), recs)
+    everything = run_cli("recommend", "model.npz", "--user", "u1", "--n", "200", "--no-exclude-seen", "--format", "csv",
+                         cwd=folder)  # fmt: skip
+    assert set(pd.read_csv(__import__("io").StringIO(everything.stdout))["item"]) >= {
+        item_ids[i] for i in matrices["interactions"][users["u1"]].indices
+    }
     as_json = run_cli("recommend", "model.npz", "--user", "u1", "--n", "2", "--format", "json", cwd=folder)
     assert as_json.returncode == 0, as_json.stderr
     records = json.loads(as_json.stdout)

@@ -131,8 +131,8 @@ def test_early_stopping_keeps_and_refits_the_best_epoch(demo):
 def test_resume_continues_the_saved_model_exactly(demo):
     common = ["train", "plays.csv", "--components", "8", "--test-fraction", "0", "--seed", "4"]
     assert run_cli(*common, "--epochs", "2", "-o", "first.npz", cwd=demo).returncode == 0
-    resumed = run_cli("train", "plays.csv", "--test-fraction", "0", "--seed", "4", "--resume", "first.npz", "--epochs", "3",
-                      "-o", "resumed.npz", cwd=demo)  # fmt: skip
+    resumed = run_cli("train", "plays.csv", "--test-fraction", "0", "--seed", "4", "--resume", "first.npz",
+                      "--epochs", "3", "-o", "resumed.npz", cwd=demo)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert run_cli(*common, "--epochs", "5", "-o", "five.npz", cwd=demo).returncode == 0
     for name in ("item_embeddings", "user_embeddings", "item_bias_gradients"):

@@ -473,10 +473,12 @@ def run_recommend(args) -> int:
     elif not known.all():
         print("warning: they are skipped (--unknown-users popular: give them popular items)", file=sys.stderr)
     exclude = None
-    if args.exclude_seen:
+    if args.exclude_seen is not False:  # the default, as in implicit and RecTools: seen items are left out
         exclude = matrices.get("interactions")
-        if exclude is None:
+        if exclude is None and args.exclude_seen:
             raise CLIError(f"{args.model} holds no training interactions, so --exclude-seen cannot work")
+        if exclude is None:
+            print(f"note: {args.model} holds no training interactions: seen items are not left out", file=sys.stderr)
     items, scores = model.recommend(
         users[known],
         n=args.n,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -143,7 +144,7 @@ def run_demo(args) -> int:
             item_features=item_features[:n_warm],
             epochs=args.epochs,
             num_threads=args.threads,
-            verbose=not args.quiet,
+            verbose=not args.quiet and sys.stderr.isatty(),  # no bar clutter in logs
         )
         models[name] = model
         warm = held_out_metrics(

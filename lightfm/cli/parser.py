@@ -30,7 +30,8 @@ the interactions, --user-col / --item-col), a --feature-col and optionally a --f
   lightfm evaluate model.npz holdout.csv
   lightfm evaluate model.npz holdout.csv --user-col userId --item-col movieId --k 5""",
     "recommend": """examples:
-  lightfm recommend model.npz --user alice
+  lightfm recommend model.npz --user alice                     # never an item alice already had
+  lightfm recommend model.npz --user alice --no-exclude-seen   # known items too
   lightfm recommend model.npz --user alice --user bob --n 5 --exclude-seen
   lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv
   lightfm recommend model.npz --user alice --item-names movies.csv --item-col movieId --name-col title
@@ -190,7 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--user-col", default="user", help="user id column of --users-file (default 'user')")
     recommend.add_argument("--n", type=int, default=10, help="items per user (default 10)")
     recommend.add_argument(
-        "--exclude-seen", action="store_true", help="never recommend a user's items from the training file"
+        "--exclude-seen",
+        action=argparse.BooleanOptionalAction,
+        help="leave out each user's items from the training file (default: yes, when the model file holds them; "
+        "--no-exclude-seen to include them)",
     )
     recommend.add_argument(
         "--unknown-users",
