@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._validation import FeatureMatrix, to_features, to_pattern
-from .backends.cpu.kernels.lookup import count_shared
 
 
 def check_feature_columns(state, features: FeatureMatrix, side: str, exact: bool) -> None:
@@ -130,6 +129,8 @@ def rank_test_interactions(
 
 
 def _check_test_train_intersections(test, train):
+    from .backends.cpu.kernels.lookup import count_shared  # here: `import lightfm` does not load Numba
+
     shared = count_shared(test.indptr.astype(np.int64), test.indices, train.indptr.astype(np.int64), train.indices)
     if shared:
         raise ValueError(

@@ -12,8 +12,9 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .backends.cpu.kernels.lookup import build_positives
-from .backends.cpu.kernels.prefetch import CACHE_LINE
+# Bytes per cache line on every x86-64 and current ARM server core; arrays the kernels share start on one.
+CACHE_LINE = 64
+
 
 INDEX_LIMIT = np.iinfo(np.int32).max
 # Parameter rows are read and written whole by the training kernels: a row that starts on a
@@ -239,6 +240,8 @@ def to_pattern(matrix, name: str, keep_rows=None) -> sp.csr_matrix:
         entries = np.flatnonzero(keep_rows[data.rows]).astype(np.int32)
     else:
         entries = np.arange(data.rows.size, dtype=np.int32)
+    from .backends.cpu.kernels.lookup import build_positives  # here: `import lightfm` does not load Numba
+
     indptr, indices = build_positives(data.rows, data.cols, entries, *data.shape)
     csr = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=data.shape)
     csr.indices = np.ascontiguousarray(csr.indices, dtype=np.int32)

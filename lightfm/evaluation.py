@@ -25,7 +25,6 @@ import scipy.sparse as sp
 
 from ._scoring import rank_test_interactions
 from ._validation import check_int, check_num_threads, require_sparse, to_pattern
-from .backends.cpu.kernels.scoring import auc_from_ranks
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k"]
 
@@ -212,6 +211,8 @@ def auc_score(
         test_pattern = sp.csr_matrix((np.ones(ranks.nnz, dtype=np.float32), ranks.indices, ranks.indptr), ranks.shape)
         n_train -= test_pattern.multiply(train).getnnz(axis=1).astype(np.int64)
     auc = np.zeros(n_users, dtype=np.float32)
+    from .backends.cpu.kernels.scoring import auc_from_ranks  # here: `import lightfm` does not load Numba
+
     auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
     return _per_user(auc, ranks, preserve_rows)
 

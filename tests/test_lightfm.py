@@ -1,6 +1,8 @@
 """Behaviour of the LightFM estimator."""
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -624,3 +626,14 @@ def test_pickles_of_version_0_1_0_load():
     model.fit_partial(sp.coo_matrix(np.eye(4, dtype=np.float32)))
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.item_embeddings, model.item_embeddings)
+
+
+def test_import_does_not_load_numba():
+    """Numba (about 60 MB and 0.5 s) loads at the first training or scoring call, not at import:
+    the CLI's --help, Dataset building and unpickling stay light."""
+    code = (
+        "import sys, lightfm, lightfm.data, lightfm.evaluation, lightfm.cross_validation, lightfm.datasets, lightfm.cli;"
+        "assert 'numba' not in sys.modules, sorted(m for m in sys.modules if m.startswith('numba'))[:5]"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -18,8 +18,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-# Bytes per cache line on every x86-64 and current ARM server core.
-CACHE_LINE = 64
+from ...._validation import CACHE_LINE  # one definition, also used to align the shared arrays
 
 
 def _codegen(context, builder, signature, args):
