@@ -626,7 +626,11 @@ class LightFM(RecommenderMixin):
         >>> bool(np.array_equal(restored.item_embeddings, model.item_embeddings))
         True
         """
-        hyperparameters = {name: value for name, value in self.get_params().items() if name != "random_state"}
+        # The device is where this process computes, not part of the model: a GPU-trained model loads
+        # for CPU serving anywhere (set_params(device="cuda") moves it back).
+        hyperparameters = {
+            name: value for name, value in self.get_params().items() if name not in ("random_state", "device")
+        }
         try:
             validate_hyperparameters({**hyperparameters, "random_state": None})
         except ParameterError as error:
@@ -716,7 +720,7 @@ class LightFM(RecommenderMixin):
         with ModelFile(path) as file:
             metadata = file.json("metadata")
             hyperparameters = metadata.get("hyperparameters") if isinstance(metadata, dict) else None
-            expected = set(cls._param_names()) - {"random_state"}
+            expected = set(cls._param_names()) - {"random_state", "device"}
             if not isinstance(hyperparameters, dict) or set(hyperparameters) != expected:
                 raise ValueError(f"{file.path}: 'metadata' must hold the hyperparameters {sorted(expected)}.")
             try:

@@ -310,3 +310,17 @@ def test_malformed_saved_matrix(tmp_path):
     rewrite(path, lambda a: a["interactions_indices"].__setitem__(0, 99))
     with pytest.raises(ValueError, match="'interactions' is malformed"):
         LightFM.load_matrices(path)
+
+
+def test_the_device_is_not_saved(tmp_path):
+    """A model trained with device="cuda" loads on any machine as a CPU model: the device is where a
+    process computes, not part of the model (files from before the GPU engine have no device either)."""
+    train, _ = checkerboard(n_users=10, n_items=8)
+    model = LightFM(no_components=3, random_state=0).fit(train)
+    model.set_params(device="cuda")  # choosing the engine needs no GPU; using it would
+    model.save(tmp_path / "m.npz")
+    metadata = json.loads(str(np.load(tmp_path / "m.npz")["metadata"]))
+    assert "device" not in metadata["hyperparameters"]
+    restored = LightFM.load(tmp_path / "m.npz")
+    assert restored.device == "cpu"
+    np.testing.assert_array_equal(restored.item_embeddings, model.item_embeddings)
