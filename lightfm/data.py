@@ -187,9 +187,9 @@ class Dataset:
 
         Parameters
         ----------
-        users : iterable or array-like
+        users : iterable or array_like
             All user ids.
-        items : iterable or array-like
+        items : iterable or array_like
             All item ids.
         user_features : iterable, optional
             All user feature names.
