@@ -1,6 +1,7 @@
 """Engines behind :class:`lightfm.LightFM` (see :mod:`lightfm.backends.base` for the interface).
 
-``cpu`` is the Numba engine, the only one today.
+``cpu`` is the Numba engine (:mod:`lightfm.backends.cpu`); ``cuda`` the GPU engine on Numba's
+CUDA target (:mod:`lightfm.backends.cuda`), imported only when a model asks for it.
 """
 
 from __future__ import annotations
