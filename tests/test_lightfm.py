@@ -74,7 +74,8 @@ def test_get_set_params_round_trip():
     assert set(params) == {
         "no_components", "k", "n", "learning_schedule", "loss", "learning_rate", "rho",
         "epsilon", "item_alpha", "user_alpha", "max_sampled", "random_state", "device",
-    }  # fmt: skip  (the original's twelve, plus device)
+    }  # fmt: skip
+    # (the original's twelve, plus device)
     assert model.set_params(learning_rate=0.1) is model and model.learning_rate == 0.1
     with pytest.raises(ValueError, match="Invalid parameter"):
         model.set_params(nonsense=1)
@@ -632,7 +633,8 @@ def test_import_does_not_load_numba():
     """Numba (about 60 MB and 0.5 s) loads at the first training or scoring call, not at import:
     the CLI's --help, Dataset building and unpickling stay light."""
     code = (
-        "import sys, lightfm, lightfm.data, lightfm.evaluation, lightfm.cross_validation, lightfm.datasets, lightfm.cli;"
+        "import sys, lightfm, lightfm.data, lightfm.evaluation, lightfm.cross_validation, lightfm.datasets;"
+        "import lightfm.cli;"
         "assert 'numba' not in sys.modules, sorted(m for m in sys.modules if m.startswith('numba'))[:5]"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

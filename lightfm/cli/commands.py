@@ -139,10 +139,14 @@ def _train(model, train, weights, features, args, test=None, eval_every=0, phase
                 last, completed = copy.deepcopy(model), epoch
             if test is None or not ((eval_every and epoch % eval_every == 0) or epoch == args.epochs):
                 continue
-            metrics = held_out_metrics(model, test, train, args.k, *features.values(), args.threads)
+            metrics = held_out_metrics(
+                model, test, train, args.k, features["user_features"], features["item_features"], args.threads
+            )
             entry = {"epoch": epoch, **metrics}
             if args.plot:
-                on_train = held_out_metrics(model, train, None, args.k, *features.values(), args.threads)
+                on_train = held_out_metrics(
+                    model, train, None, args.k, features["user_features"], features["item_features"], args.threads
+                )
                 entry.update({f"train {name}": value for name, value in on_train.items()})
             history.append(entry)
             bar.write(f"epoch {epoch:>3}: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
@@ -333,7 +337,9 @@ def run_train(args) -> int:
             if final is None:
                 final = {
                     "epoch": epochs,
-                    **held_out_metrics(model, test, train, args.k, *features.values(), args.threads),
+                    **held_out_metrics(
+                        model, test, train, args.k, features["user_features"], features["item_features"], args.threads
+                    ),
                 }
             names = [name for name in final if name != "epoch" and not name.startswith("train ")]
             print(format_table(["held-out", *names], [[f"epoch {final['epoch']}", *(final[name] for name in names)]]))
@@ -494,7 +500,9 @@ def run_recommend(args) -> int:
     for user, is_known in zip(requested.tolist(), known.tolist(), strict=True):
         if is_known:
             row_items, row_scores = next(rows)
-            pairs = [(item, round(float(score), 6)) for item, score in zip(row_items, row_scores, strict=True)]
+            pairs: list[tuple[int, float | None]] = [
+                (item, round(float(score), 6)) for item, score in zip(row_items, row_scores, strict=True)
+            ]
         elif popular is not None:
             pairs = [(item, None) for item in popular]
         else:
