@@ -221,6 +221,14 @@ def _grow_for_new_ids(model, dataset, matrices, users, items):
 def run_train(args) -> int:
     if not 0 <= args.test_fraction < 1:
         raise CLIError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    if args.workers is not None or args.scheduler:
+        from .cluster import run_train_cluster
+
+        if args.resume:
+            raise CLIError("--resume is not available with --workers/--scheduler")
+        _fill_model_options(args, None)
+        _check_writable("--output", args.output)
+        return run_train_cluster(args)
     resumed, resumed_dataset, resumed_matrices = _resume(args)
     _fill_model_options(args, resumed)
     try:
@@ -461,6 +469,12 @@ def run_recommend(args) -> int:
         raise CLIError("name the users with --user ID (repeatable) or --users-file FILE")
     if args.n < 1:
         raise CLIError("--n must be at least 1")
+    if args.workers is not None or args.scheduler:
+        from .cluster import run_recommend_cluster
+
+        return run_recommend_cluster(args, np.array(_requested_users(args), dtype=object), load_bundle)
+    if args.seen:
+        raise CLIError("--seen is for --workers/--scheduler: a model from 'lightfm train' holds its interactions")
     model, dataset, matrices = load_bundle(args.model)
     names = _item_names(args)
     requested = np.array(_requested_users(args), dtype=object)

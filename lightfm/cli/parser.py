@@ -23,6 +23,7 @@ _EXAMPLES = {
   lightfm train plays.parquet --item-features tags.csv --eval-every 5 --plot curve.png --output model.npz
   lightfm train plays.csv --epochs 100 --early-stopping 3 --output model.npz
   lightfm train new_plays.csv --resume model.npz --epochs 5 --output model2.npz
+  lightfm train plays_parquet/ --workers 4 --epochs 20 --output model.npz     # on a local Dask cluster
 
 Feature files are long tables with one row per (id, feature): the id column (named as in
 the interactions, --user-col / --item-col), a --feature-col and optionally a --feature-weight-col.""",
@@ -35,7 +36,8 @@ the interactions, --user-col / --item-col), a --feature-col and optionally a --f
   lightfm recommend model.npz --user alice --user bob --n 5 --exclude-seen
   lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv
   lightfm recommend model.npz --user alice --item-names movies.csv --item-col movieId --name-col title
-  lightfm recommend model.npz --users-file new_users.txt --unknown-users popular""",
+  lightfm recommend model.npz --users-file new_users.txt --unknown-users popular
+  lightfm recommend model.npz --users-file users.parquet --scheduler tcp://host:8786 --seen plays_parquet/ -o recs/""",
     "similar": """examples:
   lightfm similar model.npz --item dune --n 5
   lightfm similar model.npz --item album3 --item-names albums.csv
@@ -66,6 +68,20 @@ def _names_options(command) -> None:
     command.add_argument("--item-col", default="item", help="item id column of --item-names (default 'item')")
     command.add_argument(
         "--name-col", help="name column of --item-names (default: 'title' or 'name', or the only other column)"
+    )
+
+
+def _cluster_options(command, what) -> None:
+    """``--workers`` / ``--scheduler``: run on a Dask cluster (the ``dask`` extra)."""
+    group = command.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"{what} on a local Dask cluster of N worker processes (lightfm-ng[dask])",
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS", help=f"{what} on the Dask cluster of this scheduler (tcp://host:8786)"
     )
 
 
@@ -164,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", help="draw the learning curve (held-out and train metrics) to this image (needs matplotlib)"
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _cluster_options(train, "train")
     train.set_defaults(run=run_train)
 
     evaluate = command("evaluate", "Score a saved model on held-out interactions.")
@@ -205,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _names_options(recommend)
     _output_options(recommend)
+    _cluster_options(recommend, "score")
+    recommend.add_argument(
+        "--seen",
+        metavar="INTERACTIONS",
+        help="with --workers/--scheduler: interactions (file, folder or glob; --user-col/--item-col) whose items "
+        "are left out",
+    )
     recommend.set_defaults(run=run_recommend)
 
     similar = command("similar", "Find the items (or users) most similar to given ones in a saved model.")

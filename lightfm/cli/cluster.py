@@ -1,0 +1,192 @@
+"""``lightfm train`` and ``lightfm recommend`` on a Dask cluster (``--workers N`` or ``--scheduler ADDRESS``).
+
+The interactions stay on the workers: they are read there (a Parquet file,
+folder or glob, or CSV files), their ids mapped there (:func:`lightfm.dask.build_dataset`,
+:func:`lightfm.dask.map_ids`) and trained on there (:class:`lightfm.dask.DaskLightFM`).
+The model file is the single-machine one (ids and features included), so
+``evaluate``, ``recommend`` and ``similar`` read it anywhere. What needs the whole
+interaction set in one process is refused here with the option to drop.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .._params import check_sample_weight_loss
+from ._io import CLIError, feature_tuples, format_table, read_ids, read_table, require_module
+
+# Options of `train` that need every interaction in one process (or a fit_partial the cluster engine has not).
+_SINGLE_MACHINE_ONLY = {
+    "early_stopping": "--early-stopping",
+    "resume": "--resume",
+    "plot": "--plot",
+    "eval_every": "--eval-every",
+}
+
+
+def _connect(args):
+    require_module("distributed", "dask")
+    import logging
+
+    from ..dask import connect
+
+    # A command's output is its tables: Dask's own chatter is not for the user.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+
+    try:
+        return connect(scheduler=args.scheduler, workers=args.workers, threads_per_worker=args.threads)
+    except (OSError, TimeoutError) as error:
+        raise CLIError(f"cannot reach the Dask scheduler {args.scheduler}: {error}") from None
+
+
+def read_frame(path: str, columns: list, flags: dict, sep=None):
+    """A Dask DataFrame of ``columns`` from a Parquet file/folder/glob or CSV/TSV files, ids as text."""
+    require_module("dask", "dask")
+    import dask.dataframe as dd
+
+    pattern = str(path)
+    parquet = Path(pattern).is_dir() or pattern.lower().endswith((".parquet", ".pq"))
+    try:
+        if parquet:
+            frame = dd.read_parquet(pattern)
+        else:
+            if sep is None:
+                sep = "\t" if pattern.lower().endswith((".tsv", ".tsv.gz", ".tab")) else ","
+            frame = dd.read_csv(pattern, sep=sep, dtype=str, blocksize=None if pattern.endswith(".gz") else "64MB")
+    except (OSError, ValueError) as error:
+        raise CLIError(f"cannot read interactions {path}: {str(error).splitlines()[0]}") from None
+    for column in columns:
+        if column not in frame.columns:
+            choose = f"; choose another with {flags[column]}" if column in flags else ""
+            raise CLIError(
+                f"{path} has no column {column!r} (its columns: {', '.join(map(str, frame.columns))}){choose}"
+            )
+    return frame
+
+
+def run_train_cluster(args) -> int:
+    """``lightfm train --workers N`` / ``--scheduler ADDRESS``: see the module docstring."""
+    for option, flag in _SINGLE_MACHINE_ONLY.items():
+        if getattr(args, option):
+            raise CLIError(
+                f"{flag} is not available with --workers/--scheduler (the cluster engine has no per-epoch fit)"
+            )
+    try:
+        check_sample_weight_loss(args.loss, bool(args.weight_col))
+    except NotImplementedError:
+        raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)") from None
+    from ..dask import DaskLightFM, auc_score, build_dataset, map_ids, precision_at_k, recall_at_k
+
+    columns = [args.user_col, args.item_col] + ([args.weight_col] if args.weight_col else [])
+    flags = {args.user_col: "--user-col", args.item_col: "--item-col", args.weight_col: "--weight-col"}
+    raw = read_frame(args.interactions, columns, flags, sep=args.sep)[columns]
+    renames = {args.user_col: "user", args.item_col: "item"}
+    if args.weight_col:
+        renames[args.weight_col] = "weight"
+    raw = raw.rename(columns=renames)
+    raw = raw.assign(user=raw["user"].astype(str).str.strip(), item=raw["item"].astype(str).str.strip())
+    if args.weight_col:
+        raw = raw.assign(weight=raw["weight"].astype("float64"))
+        if args.min_rating is not None:
+            raw = raw[raw["weight"] >= args.min_rating]
+    elif args.min_rating is not None:
+        raise CLIError("--min-rating needs --weight-col (the column holding the ratings)")
+
+    with _connect(args) as client:
+        dataset = build_dataset(raw)
+        features = {}
+        for side, path, id_column in (
+            ("user", args.user_features, args.user_col),
+            ("item", args.item_features, args.item_col),
+        ):
+            if not path:
+                continue
+            wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
+            table = read_table(path, wanted, f"{side} features", {args.feature_col: "--feature-col"}, sep=args.sep)
+            ids = read_ids(table, id_column, path)
+            names = read_ids(table, args.feature_col, path)
+            dataset.fit_partial(**{f"{side}s": ids, f"{side}_features": names})
+            features[side] = (table, path, id_column)
+        matrices = {}
+        for side, (table, path, id_column) in features.items():
+            tuples = feature_tuples(table, id_column, args.feature_col, args.feature_weight_col, path)
+            build = dataset.build_user_features if side == "user" else dataset.build_item_features
+            matrices[f"{side}_features"] = build(tuples)
+        n_users, n_items = dataset.interactions_shape()
+        frame = map_ids(raw, dataset)
+        print(f"{n_users:,} users, {n_items:,} items; training on {len(client.scheduler_info()['workers'])} Dask "
+              "worker(s) (repeated rows are separate entries here, not merged)", flush=True)  # fmt: skip
+        settings = dict(
+            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate,
+            item_alpha=args.item_alpha, user_alpha=args.user_alpha, max_sampled=args.max_sampled,
+            random_state=args.seed,
+        )  # fmt: skip
+        shape = dict(n_users=n_users, n_items=n_items, **matrices)
+        if args.test_fraction > 0:
+            train, test = frame.random_split([1 - args.test_fraction, args.test_fraction], random_state=args.seed)
+            model = DaskLightFM(**settings, client=client).fit(train, epochs=args.epochs, **shape)
+            # A repeated (user, item) row may land on both sides of the random split: ranked, not refused.
+            arguments = dict(client=client, check_intersections=False, **matrices)
+            metrics = {
+                f"precision@{args.k}": float(np.mean(precision_at_k(model, test, train, k=args.k, **arguments))),
+                f"recall@{args.k}": float(np.mean(recall_at_k(model, test, train, k=args.k, **arguments))),
+                "AUC": float(np.mean(auc_score(model, test, train, **arguments))),
+            }
+            print(format_table(["held-out", *metrics], [[f"epoch {args.epochs}", *metrics.values()]]))
+            if args.no_refit:
+                model.save(args.output, dataset=dataset, **matrices)
+                print(f"Saved the model and its id mappings to {args.output}")
+                return 0
+            print(f"Refitting on all interactions for {args.epochs} epochs", flush=True)
+        model = DaskLightFM(**settings, client=client).fit(frame, epochs=args.epochs, **shape)
+        model.save(args.output, dataset=dataset, **matrices)
+    print(f"Saved the model and its id mappings to {args.output} (without the interactions: recommend --seen "
+          "leaves a user's items out)")  # fmt: skip
+    return 0
+
+
+def run_recommend_cluster(args, requested, load_bundle) -> int:
+    """``lightfm recommend --workers N`` / ``--scheduler ADDRESS``: users scored on the workers, to Parquet or CSV."""
+    if not args.output:
+        raise CLIError("--workers/--scheduler write to files: give --output FOLDER (Parquet) or FILE.csv")
+    from ..dask import map_ids, recommend
+    from ..data import IdIndex
+
+    model, dataset, matrices = load_bundle(args.model)
+    user_map, _, item_map, _ = dataset.mapping()
+    users = np.asarray(IdIndex(user_map).positions(requested), dtype=np.int64)
+    unknown = users < 0
+    if unknown.any():
+        message = f"{len(set(requested[unknown].tolist()))} requested user id(s) are not in the model"
+        if args.unknown_users == "error":
+            raise CLIError(message)
+        print(f"warning: {message}; they are skipped", file=sys.stderr)
+        users = users[~unknown]
+    with _connect(args) as client:
+        exclude = None
+        if args.seen:
+            seen = read_frame(args.seen, [args.user_col, args.item_col], {}, sep=None)[[args.user_col, args.item_col]]
+            seen = seen.assign(**{column: seen[column].astype(str).str.strip() for column in seen.columns})
+            exclude = map_ids(seen, dataset, user_col=args.user_col, item_col=args.item_col)
+        recs = recommend(
+            model, users, n=args.n, exclude=exclude, client=client,
+            user_features=matrices.get("user_features"), item_features=matrices.get("item_features"),
+        )  # fmt: skip
+        user_ids = np.array(list(user_map), dtype=object)
+        item_ids = np.array(list(item_map), dtype=object)
+
+        def to_ids(part):
+            users_of, items_of = user_ids[part["user"].to_numpy()], item_ids[part["item"].to_numpy()]
+            return part.assign(user=users_of.astype(str), item=items_of.astype(str), rank=part["rank"] + 1)
+
+        meta = recs._meta.assign(user=recs._meta["user"].astype(str), item=recs._meta["item"].astype(str))
+        named = recs.map_partitions(to_ids, meta=meta)
+        if str(args.output).lower().endswith(".csv"):
+            named.compute().sort_values(["user", "rank"]).to_csv(args.output, index=False)
+        else:
+            named.to_parquet(args.output, write_index=False)
+    print(f"Wrote recommendations for {users.size:,} users to {args.output}")
+    return 0
