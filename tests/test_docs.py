@@ -9,6 +9,7 @@ build (a few seconds) runs where the docs extra is installed.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -110,3 +111,20 @@ def test_site_builds_strict(tmp_path):
         assert (tmp_path / "site" / page).is_file(), page
     cli_page = (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
     assert "lightfm train --help" in cli_page and "--output" in cli_page
+
+
+def test_readme_python_examples_run(tmp_path):
+    """The README's ```python blocks, in order, as one script (later blocks continue earlier ones; the
+    cluster example starts local worker processes, so it runs as ``__main__`` in a child process)."""
+    home = movielens_home()
+    if home is None:
+        pytest.skip("MovieLens 100k is not on disk (the quickstart would download it)")
+    pytest.importorskip("distributed")
+    script = tmp_path / "readme_examples.py"
+    script.write_text("\n".join(python_blocks(REPO / "README.md")))
+    env = {**os.environ, "LIGHTFM_DATA_HOME": home}
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (tmp_path / "cluster_model.npz").is_file() and (tmp_path / "model.npz").is_file()
