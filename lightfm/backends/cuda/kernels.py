@@ -126,6 +126,9 @@ else:
 
 
 # -- random numbers: the CPU engine's xorshift64* (lightfm.backends.cpu.kernels.rng) ----------------
+# Twins of the CPU functions, deliberately: a GPU could compile the CPU ``@njit`` ones where a kernel
+# calls them, but under the simulator (how CI tests these kernels) a CPU function returns its uint64
+# state boxed as a Python int, which the next call types as int64 and overflows.
 
 
 @cuda.jit(device=True)
