@@ -163,7 +163,7 @@ def test_resume_continues_the_saved_model_exactly(demo):
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("choice", ["save", "discard"])
+@pytest.mark.parametrize("choice", ["save", "discard", "ask"])
 def test_ctrl_c_saves_the_last_completed_epoch_when_asked(demo, choice):
     """A real SIGINT in the middle of training: exit 130, and a loadable model only with --on-interrupt save."""
     output = demo / f"interrupted_{choice}.npz"
@@ -182,12 +182,15 @@ def test_ctrl_c_saves_the_last_completed_epoch_when_asked(demo, choice):
         process.kill()
     assert process.returncode == 130, rest
     assert "interrupted" in rest and "Traceback" not in rest
-    if choice == "save":
+    if choice == "ask":  # no terminal here: nothing to ask on, so nothing saved, and the way to keep it named
+        assert "--on-interrupt save keeps it" in rest and not output.exists()
+    elif choice == "save":
         model = LightFM.load(output)
         assert np.isfinite(model.item_embeddings).all()
         assert re.search(r"Saved the model of training after epoch \d+", rest)
     else:
         assert not output.exists()
+        assert "Saved" not in rest
 
 
 def test_logs_get_lines_not_progress_bars(demo):

@@ -188,6 +188,8 @@ def _offer_to_keep(interrupted, args, save) -> None:
     if keep:
         save(interrupted.model)
         print(f"Saved {what} to {args.output}", file=sys.stderr)
+    elif args.on_interrupt == "ask" and not sys.stdin.isatty():
+        print(f"Not saved ({what}): no terminal to ask on; --on-interrupt save keeps it", file=sys.stderr)
 
 
 def _resume(args):
