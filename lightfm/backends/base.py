@@ -50,6 +50,17 @@ class TrainingConfig(NamedTuple):
     n: int
 
 
+def candidate_columns(candidates, n_items: int):
+    """``(candidates, column_of)`` for :meth:`Backend.top_n`: every item when ``candidates`` is None;
+    ``column_of[item]`` is the item's column in the score block, -1 for items that are not candidates."""
+    if candidates is None:
+        every = np.arange(n_items, dtype=np.int64)
+        return every, every
+    column_of = np.full(n_items, -1, dtype=np.int64)
+    column_of[candidates] = np.arange(candidates.size)
+    return candidates, column_of
+
+
 class Backend(ABC):
     """An engine that trains and scores a :class:`~lightfm._state.ModelState`."""
 

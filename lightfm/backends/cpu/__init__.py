@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Backend
+from ..base import Backend, candidate_columns
 from .kernels.scoring import predict_pairs, rank_block, top_n_block
 from .threads import numba_threads, run_blocks
 
@@ -56,13 +56,7 @@ class CPUBackend(Backend):
         return ranks
 
     def top_n(self, query_block, query_ids, target_side, n, exclusions, rows, candidates, num_threads):
-        n_items = exclusions[2]
-        if candidates is None:
-            candidates = np.arange(n_items, dtype=np.int64)
-            column_of = candidates
-        else:
-            column_of = np.full(n_items, -1, dtype=np.int64)
-            column_of[candidates] = np.arange(candidates.size)
+        candidates, column_of = candidate_columns(candidates, exclusions[2])
         items = np.empty((query_ids.size, n), dtype=np.int64)
         scores = np.empty((query_ids.size, n), dtype=np.float32)
 

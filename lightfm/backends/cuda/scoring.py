@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
+from ..base import candidate_columns
 from . import kernels as K
 
 # Target size of one block of scores on the device (queries x candidates, float32).
@@ -79,13 +80,7 @@ def rank(user_block, test_users, item_side, test, train):
 
 def top_n(query_block, query_ids, target_side, n, exclusions, rows, candidates):
     """Best ``n`` candidates per query, best first: ``(items int64, scores float32)`` (see the Backend interface)."""
-    n_items = exclusions[2]
-    if candidates is None:
-        candidates = np.arange(n_items, dtype=np.int64)
-        column_of = candidates
-    else:
-        column_of = np.full(n_items, -1, dtype=np.int64)
-        column_of[candidates] = np.arange(candidates.size)
+    candidates, column_of = candidate_columns(candidates, exclusions[2])
     items = np.empty((query_ids.size, n), dtype=np.int64)
     scores = np.empty((query_ids.size, n), dtype=np.float32)
     if not query_ids.size or not n:
