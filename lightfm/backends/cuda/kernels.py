@@ -205,6 +205,7 @@ def shuffle_chunks(order, starts, ends, states):
 
 
 # -- building blocks (lightfm.backends.cpu.kernels.sgd and .schedules, one lane's components) ------
+# Twins of the CPU ones for the same reason as the RNG's above, split over a warp's lanes.
 
 
 @cuda.jit(device=True)
