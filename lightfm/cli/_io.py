@@ -29,6 +29,18 @@ def require_module(module: str, extra: str):
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
+# Column separators known from a file's suffix; other text files are sniffed.
+SEPARATORS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+
+
+def data_suffix(path) -> str:
+    """The suffix that says what a file holds, past a compression suffix: ``.tsv`` for ``x.tsv.gz``."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
 def read_table(path: str, columns: list, what: str, flags: dict, sep=None, keep_all=False):
     """Read a CSV/TSV/Parquet file with ``columns`` (ids as strings); ``flags`` names the option choosing each.
 
@@ -39,17 +51,14 @@ def read_table(path: str, columns: list, what: str, flags: dict, sep=None, keep_
     file = Path(path)
     if not file.is_file():
         raise CLIError(f"{what} file not found: {path}")
-    suffixes = [s.lower() for s in file.suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSED:
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
+    suffix = data_suffix(path)
     try:
         if suffix in (".parquet", ".pq"):
             require_module("pyarrow", "files")
             frame = pandas.read_parquet(file)
         else:
             if sep is None:
-                sep = {".csv": ",", ".tsv": "\t", ".tab": "\t"}.get(suffix)
+                sep = SEPARATORS.get(suffix)
             engine = "python" if sep is None or len(sep) > 1 else "c"  # sep=None: sniffed
             frame = pandas.read_csv(file, sep=sep, dtype=str, engine=engine)
     except CLIError:
@@ -57,13 +66,18 @@ def read_table(path: str, columns: list, what: str, flags: dict, sep=None, keep_
     except Exception as error:  # noqa: BLE001 - any parser failure is the file's problem
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CLIError(f"cannot read {what} file {path}: {message}") from None
+    require_columns(frame, columns, path, flags)
+    return frame if keep_all else frame[columns].copy()
+
+
+def require_columns(frame, columns: list, path, flags: dict) -> None:
+    """CLIError naming the first of ``columns`` that ``frame`` lacks, its columns, and the option choosing it."""
     for column in columns:
         if column not in frame.columns:
             choose = f"; choose another with {flags[column]}" if column in flags else ""
             raise CLIError(
                 f"{path} has no column {column!r} (its columns: {', '.join(map(str, frame.columns))}){choose}"
             )
-    return frame if keep_all else frame[columns].copy()
 
 
 def read_ids(frame, column: str, path: str):

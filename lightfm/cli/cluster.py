@@ -16,7 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from .._params import check_sample_weight_loss
-from ._io import CLIError, feature_tuples, format_table, read_ids, read_table, require_module
+from ._io import (
+    SEPARATORS,
+    CLIError,
+    data_suffix,
+    feature_tuples,
+    format_table,
+    read_ids,
+    read_table,
+    require_columns,
+    require_module,
+)
 
 # Options of `train` that need every interaction in one process (or a fit_partial the cluster engine has not).
 _SINGLE_MACHINE_ONLY = {
@@ -48,22 +58,17 @@ def read_frame(path: str, columns: list, flags: dict, sep=None):
     import dask.dataframe as dd
 
     pattern = str(path)
-    parquet = Path(pattern).is_dir() or pattern.lower().endswith((".parquet", ".pq"))
+    parquet = Path(pattern).is_dir() or data_suffix(pattern) in (".parquet", ".pq")
     try:
         if parquet:
             frame = dd.read_parquet(pattern)
         else:
             if sep is None:
-                sep = "\t" if pattern.lower().endswith((".tsv", ".tsv.gz", ".tab")) else ","
+                sep = SEPARATORS.get(data_suffix(pattern), ",")  # Dask reads in blocks: nothing to sniff
             frame = dd.read_csv(pattern, sep=sep, dtype=str, blocksize=None if pattern.endswith(".gz") else "64MB")
     except (OSError, ValueError) as error:
         raise CLIError(f"cannot read interactions {path}: {str(error).splitlines()[0]}") from None
-    for column in columns:
-        if column not in frame.columns:
-            choose = f"; choose another with {flags[column]}" if column in flags else ""
-            raise CLIError(
-                f"{path} has no column {column!r} (its columns: {', '.join(map(str, frame.columns))}){choose}"
-            )
+    require_columns(frame, columns, path, flags)
     return frame
 
 

@@ -132,11 +132,14 @@ def _train(model, train, weights, features, args, test=None, eval_every=0, phase
     history, best, best_epoch, best_model, waited = [], None, None, None, 0
     monitored = MONITORED_METRICS[args.monitor].format(k=args.k)
     last, completed = None, 0
+    # A copy per epoch doubles the model's memory: taken only where it could be kept.
+    keepable = args.on_interrupt == "save" or (args.on_interrupt == "ask" and sys.stdin.isatty())
     try:
         for epoch, bar in _epochs(args, phase):
             model.fit_partial(train, **features, sample_weight=weights, num_threads=args.threads)
-            if args.on_interrupt != "discard":
-                last, completed = copy.deepcopy(model), epoch
+            completed = epoch
+            if keepable:
+                last = copy.deepcopy(model)
             if test is None or not ((eval_every and epoch % eval_every == 0) or epoch == args.epochs):
                 continue
             metrics = held_out_metrics(
@@ -175,9 +178,12 @@ def _train(model, train, weights, features, args, test=None, eval_every=0, phase
 
 def _offer_to_keep(interrupted, args, save) -> None:
     """After Ctrl-C: save the model trained so far if ``--on-interrupt save``, or if asked and the user agrees."""
-    if interrupted.model is None or interrupted.epoch < 1:
+    if interrupted.epoch < 1 or args.on_interrupt == "discard":
         return
     what = f"the model of {interrupted.phase.lower()} after epoch {interrupted.epoch}"
+    if interrupted.model is None:  # "ask" with no terminal to ask on: nothing was copied to keep
+        print(f"Not saved ({what}): no terminal to ask on; --on-interrupt save keeps it", file=sys.stderr)
+        return
     keep = args.on_interrupt == "save"
     if args.on_interrupt == "ask" and sys.stdin.isatty():
         try:
@@ -188,8 +194,6 @@ def _offer_to_keep(interrupted, args, save) -> None:
     if keep:
         save(interrupted.model)
         print(f"Saved {what} to {args.output}", file=sys.stderr)
-    elif args.on_interrupt == "ask" and not sys.stdin.isatty():
-        print(f"Not saved ({what}): no terminal to ask on; --on-interrupt save keeps it", file=sys.stderr)
 
 
 def _resume(args):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
 from .._state import PARAMETER_NAMES, ModelState, Side
-from .._validation import to_features
+from .._validation import is_int, to_features
 from ..backends import TrainingConfig
 from ..lightfm import LightFM
 from ._client import get_client, ship, worker_addresses
@@ -438,7 +438,7 @@ def _delayed(function):
 
 
 def _is_positive_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+    return is_int(value) and bool(value > 0)
 
 
 def _save_checkpoint(path, state, seed, rounds_done, settings):

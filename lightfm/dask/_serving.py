@@ -45,8 +45,8 @@ def _local_model(model) -> tuple:
 
 def _model_shape(local: LightFM, user_features, item_features) -> tuple:
     local._state.validate()
-    n_users = user_features.shape[0] if user_features is not None else local.user_embeddings.shape[0]
-    n_items = item_features.shape[0] if item_features is not None else local.item_embeddings.shape[0]
+    n_users = user_features.shape[0] if user_features is not None else local._state.arrays["user_embeddings"].shape[0]
+    n_items = item_features.shape[0] if item_features is not None else local._state.arrays["item_embeddings"].shape[0]
     return n_users, n_items
 
 
