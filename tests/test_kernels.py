@@ -90,6 +90,15 @@ for loss in ["logistic", "bpr", "warp", "warp-kos"]:
             m = LightFM(no_components=4, loss=loss, learning_schedule=schedule, item_alpha=1e-3, random_state=11)
             m.fit(X, item_features=item_features, epochs=2)
             out.append(np.concatenate([m.user_embeddings.ravel(), m.item_embeddings.ravel(), m.item_biases]))
+# Feature matrices on both sides, with sample weights (k-OS takes none).
+user_features = sp.hstack([sp.identity(12), sp.random(12, 2, density=0.5, random_state=3)], format="csr")
+weights = X.copy()
+weights.data = rs.rand(X.nnz).astype(np.float32) + 0.5
+for loss in ["logistic", "bpr", "warp", "warp-kos"]:
+    m = LightFM(no_components=4, loss=loss, user_alpha=1e-3, random_state=11)
+    m.fit(X, user_features=user_features, item_features=features, epochs=2,
+          sample_weight=None if loss == "warp-kos" else weights)
+    out.append(np.concatenate([m.user_embeddings.ravel(), m.item_embeddings.ravel(), m.user_biases]))
 np.save(sys.argv[1], np.concatenate(out))
 """
 

@@ -7,10 +7,15 @@ untaken one is never compiled and no branch is left in the hot loop; with the
 JIT disabled it is an ordinary Python branch. Runtime flags instead cost a
 factor of four on WARP: the branches kept LLVM from vectorising.
 
-The chosen implementation is compiled as a function of its own (LLVM inlines
-it). Inlining it at Numba's IR level (``inline="always"``) miscompiled loop
-variables of the inlined body here (numba 0.68): the JIT then disagreed with
-the pure-Python run, which ``tests/test_kernels.py`` checks.
+The chosen implementation is inlined into its caller at Numba's IR level.
+Compiled as a function of its own instead, LLVM left the larger ones (the
+feature-matrix paths) as calls, each passing every array field on the stack,
+and reloaded the arrays on every call: hybrid training took 1.2x-1.35x as
+long, ids-only up to 1.4x (logistic), against about 1.5-2.5 s more compiling
+from an empty cache (BENCHMARKS.md). An early version of the kernels
+miscompiled loop variables of an IR-inlined body; ``tests/test_kernels.py``
+checks the JIT against the pure-Python run for every loss, schedule and
+feature path, and the engine against its NumPy oracle.
 """
 
 import functools
@@ -36,5 +41,5 @@ def on_none(argument, when_none, otherwise):
     def typing(*args):
         return when_none if isinstance(args[position], (types.NoneType, types.Omitted)) else otherwise
 
-    overload(dispatch, inline="never")(typing)
+    overload(dispatch, inline="always")(typing)
     return dispatch
