@@ -18,7 +18,7 @@ from numba import njit
 from .candidates import next_candidate
 from .dispatch import on_none
 from .rng import next_below
-from .sgd import decay, is_positive, represent, score, score_item, score_via, update_side
+from .sgd import decay, is_positive, represent, score, score_item, update_side
 
 # WARP's rank weight is clipped here for numerical stability (as in the original).
 MAX_RANK_WEIGHT = 10.0
@@ -199,7 +199,7 @@ def warp_kos_step(
         state, r = next_below(state, n_pos)
         item_id = pos_indices[start + r]
         kos_ids[s] = item_id
-        kos_scores[s] = score_via(irep, urep, item_feats, item_params, item_id, inv_i)
+        kos_scores[s] = score_item(urep, item_feats, item_params[0], item_params[3], item_id, inv_i)
     # The k-th highest score: the sample with exactly k - 1 samples ranked above it
     # (ties broken by position). Counting is branch-free, unlike sorting, whose
     # mispredicted branches cost more than the scores themselves.

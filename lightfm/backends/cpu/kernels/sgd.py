@@ -93,31 +93,10 @@ def _score_item_features(user_repr, feats, emb, bias, row, inv_scale):
 score_item = on_none("feats", _score_item_identity, _score_item_features)
 score_item.__doc__ = """Score of item ``row`` for a user representation, without materialising the item's.
 
-Takes the embedding and bias arrays rather than the whole ``params`` tuple: it runs
-for every sampled item, and a call passing fewer array structs is measurably cheaper.
-"""
-
-
-def _score_via_identity(out, user_repr, feats, params, row, inv_scale):
-    return score_item(user_repr, feats, params[0], params[3], row, inv_scale)
-
-
-def _score_via_features(out, user_repr, feats, params, row, inv_scale):
-    represent(out, feats, params, row, inv_scale)
-    d = out.shape[0] - 1
-    s = user_repr[d] + out[d]
-    for c in range(d):
-        s += user_repr[c] * out[c]
-    return s
-
-
-score_via = on_none("feats", _score_via_identity, _score_via_features)
-score_via.__doc__ = """Score of item ``row`` for a user representation, using ``out`` as working space with features.
-
-With identity features the item's row is read in place (:func:`score_item`); with feature
-matrices the item's representation is summed into ``out`` and dotted once. k-OS WARP scores
-its sampled positives this way: :func:`score_item` on them made its features path 1.4x slower
-on items of about ten features (a code-generation effect; WARP's negatives are not affected).
+With feature matrices, one dot product per feature row: summing the item's representation
+first and dotting it once was slower (every accumulation a store and reload of the buffer),
+both for WARP's sampled negatives and, once the building blocks were inlined, for k-OS's
+sampled positives (BENCHMARKS.md, hybrid models).
 """
 
 
