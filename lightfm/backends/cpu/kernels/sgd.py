@@ -116,7 +116,8 @@ def _update_features(grad, coef, bias_grad, feats, params, row, schedule, scale)
         w = data[p]
         lr_sum += step_row(emb, emb_acc, emb_mom, f, grad, w * coef, schedule, scale)
         lr_sum += step_bias(bias, bias_acc, bias_mom, f, w * bias_grad, schedule, scale)
-    return lr_sum, (indptr[row + 1] - indptr[row]) * (emb.shape[1] + 1)
+    # The engine passes indptr unsigned; the count is signed like the identity path's.
+    return lr_sum, np.int64(indptr[row + 1] - indptr[row]) * (emb.shape[1] + 1)
 
 
 update_side = on_none("feats", _update_identity, _update_features)
