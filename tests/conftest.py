@@ -28,6 +28,17 @@ def movielens():
 
 
 @pytest.fixture(scope="session")
+def movielens_genres():
+    """MovieLens 100k with identity + genre item features."""
+    home = movielens_home()
+    if home is None:
+        pytest.skip("MovieLens 100k not found (set LIGHTFM_DATA_HOME)")
+    from lightfm.datasets import fetch_movielens
+
+    return fetch_movielens(data_home=home, min_rating=4.0, genre_features=True, download_if_missing=False)
+
+
+@pytest.fixture(scope="session")
 def signed_movielens():
     """The original's MovieLens configuration: every rating stored, >= 4 as +1, the rest as -1."""
     home = movielens_home()

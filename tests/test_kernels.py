@@ -197,3 +197,69 @@ def test_the_estimator_trains_exactly_as_the_engine(loss):
     get_backend().fit_epochs(state, data, config, 2, 1, random_state, False)
     for name, array in state.arrays.items():
         np.testing.assert_array_equal(getattr(model, name), array, err_msg=name)
+
+
+@pytest.mark.bounds_checked
+@pytest.mark.parametrize("merge", [False, True])
+def test_replica_sync_matches_numpy_twin(merge):
+    from lightfm.backends.cpu.kernels.replicas import sync_rows, sync_rows_twin
+
+    rs = np.random.RandomState(0)
+    values = rs.rand(12, 5).astype(np.float32)
+    hot = np.array([1, 4, 7], dtype=np.int64)
+    snapshot = rs.rand(3, 5).astype(np.float32)
+    expected_values, expected_snapshot = values.copy(), snapshot.copy()
+    sync_rows_twin(expected_values, hot, 9, expected_snapshot, merge, np.float32(0.5))
+    sync_rows(values, hot, 9, snapshot, merge, np.float32(0.5))
+    np.testing.assert_allclose(values, expected_values, rtol=1e-6)
+    np.testing.assert_allclose(snapshot, expected_snapshot, rtol=1e-6)
+    np.testing.assert_array_equal(values[9:12], values[hot])  # the copies start again from the shared rows
+
+
+def test_hot_rows_are_the_features_most_steps_write():
+    from lightfm.backends.cpu.kernels.replicas import hot_rows
+
+    # 200 items: identity features, feature 200 in every item, 201 in every tenth, 202 in one.
+    features = sp.hstack([sp.identity(200), sp.csr_matrix(np.ones((200, 1)))], format="csr")
+    column = np.zeros((200, 2))
+    column[::10, 0] = 1
+    column[7, 1] = 1
+    features = sp.hstack([features, sp.csr_matrix(column)], format="csr")
+    examples = np.repeat(np.arange(200), 5)
+    indptr, indices = features.indptr.astype(np.int64), features.indices.astype(np.int32)
+    # Each identity row is written by 1% of the steps (0.5% as a positive, 0.5% as a negative).
+    assert hot_rows(indptr, indices, examples, 200, 1.0, 0.02, 32).tolist() == [200, 201]
+    assert hot_rows(indptr, indices, examples, 200, 1.0, 0.01, 40).size == 40
+    assert hot_rows(indptr, indices, examples, 200, 0.0, 0.5, 32).tolist() == [200]
+    assert hot_rows(indptr, indices, examples, 200, 1.0, 0.02, 1).tolist() == [200]
+    # A popular item's own row is hot too.
+    popular = np.concatenate([examples, np.full(1000, 3)])
+    assert 3 in hot_rows(indptr, indices, popular, 200, 0.0, 0.02, 32)
+
+
+@pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
+def test_threads_with_hot_row_copies_fold_and_store_in_place(schedule, monkeypatch):
+    """Two threads, a feature every item shares, and regularisation strong enough to fold mid-epoch:
+    training goes through the copies, stays finite and lands in the model's own arrays."""
+    from lightfm import LightFM
+    from lightfm.backends.cpu import training
+
+    made = []
+    original = training._Replicas
+
+    class Recorded(original):
+        def __init__(self, feats, params, hot, n_threads):
+            made.append(hot)
+            super().__init__(feats, params, hot, n_threads)
+
+    monkeypatch.setattr(training, "_Replicas", Recorded)
+    rs = np.random.RandomState(0)
+    interactions = sp.coo_matrix((rs.rand(60, 80) < 0.2).astype(np.float32))
+    features = sp.hstack([sp.identity(80), sp.csr_matrix(np.ones((80, 1)))], format="csr")
+    model = LightFM(no_components=8, loss="warp", learning_schedule=schedule, item_alpha=5.0, random_state=0)
+    model.fit(interactions, item_features=features, epochs=1, num_threads=2)
+    embeddings = model.item_embeddings
+    model.fit_partial(interactions, item_features=features, epochs=2, num_threads=2)
+    assert made and all(80 in hot for hot in made)
+    assert model.item_embeddings is embeddings and embeddings.shape == (81, 8)
+    assert np.isfinite(embeddings).all() and np.abs(embeddings).max() > 0

@@ -16,15 +16,24 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..._state import Side
-from ..._validation import cache_aligned
+from ..._validation import cache_aligned, cache_aligned_zeros
 from .kernels.epoch import LOSS_CODES, make_scratch, run_chunk
 from .kernels.lookup import alias_table, build_positives, count_columns, fill_examples
+from .kernels.replicas import hot_rows
 from .kernels.rng import seed_states, shuffle_range
 from .kernels.sgd import GROWTH_BITS, renormalise
 
 # Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
 # about twice a server core's L2 cache. Below it prefetching only costs instructions.
 _PREFETCH_ABOVE_BYTES = 4 << 20
+
+# Per-thread copies of hot feature rows (see .kernels.replicas): at most this many rows per
+# side, each written by at least this share of the training steps.
+_HOT_ROWS = 32
+_HOT_SHARE = 0.01
+# Beyond this much extra memory (the side's parameters copied with the threads' rows, and one
+# copy of its feature indices per thread) a side is trained without copies.
+_REPLICA_BUDGET_BYTES = 64 << 20
 
 # Logistic training samples no negatives, so it needs no positives lookup.
 _NO_LOOKUP = (
@@ -59,10 +68,18 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         # The third entry caps one step's scale growth (see .kernels.sgd).
         alphas=tuple(np.float32(a) for a in (config.user_alpha, config.item_alpha, 2.0 ** (GROWTH_BITS / num_threads))),
     )
-    with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
-        for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
-            job.run(seed_states(random_state, num_threads), pool)
-            state.check_finite(adadelta, epoch)
+    if num_threads > 1:
+        walked = data.labels > 0 if job.positives_only else slice(None)
+        uniform_items = config.loss in ("warp", "warp-kos")
+        job.replicate(num_threads, data.rows[walked], data.cols[walked], uniform_items=uniform_items)
+    try:
+        with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
+            for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
+                job.run(seed_states(random_state, num_threads), pool)
+                job.store()
+                state.check_finite(adadelta, epoch)
+    finally:
+        job.store()  # an interrupted epoch's progress too, as without copies
 
 
 def _unsigned(indices, dtype):
@@ -116,6 +133,66 @@ def _side_parameters(state, side, adadelta):
     )
 
 
+class _Replicas:
+    """One side's hot feature rows, copied for every thread (see :mod:`.kernels.replicas`).
+
+    The kernels train on ``params``: the side's arrays with each thread's
+    copies appended as extra rows, which thread ``t`` reaches through
+    ``feats[t]``, its copy of the feature indices with the hot ones redirected;
+    ``kernel_args[t]`` is what its epoch kernel merges them with. :meth:`store`
+    copies the trained rows back into the model's arrays.
+    """
+
+    def __init__(self, feats, params, hot, n_threads):
+        self.shared = params
+        self.n_rows = params[0].shape[0]
+        self.hot = hot
+        self.params = tuple(None if a is None else _with_rows(a, n_threads * hot.size) for a in params)
+        indptr, indices, data = feats
+        slot = np.full(self.n_rows, -1, dtype=np.int64)
+        slot[hot] = np.arange(hot.size)
+        at = np.flatnonzero(slot[indices] >= 0)
+        self.feats = []
+        for t in range(n_threads):
+            own = indices.copy()
+            own[at] = self.n_rows + t * hot.size + slot[indices[at]]
+            self.feats.append((indptr, own, data))
+        values = tuple(a if a.ndim == 2 else a.reshape(-1, 1) for a in self.params if a is not None)
+        # Parameters and adagrad's sums add the threads' changes; adadelta's averages take their mean.
+        adadelta = params[2] is not None
+        averaged = (1, 2, 4, 5) if adadelta else ()
+        weights = np.array(
+            [1.0 / n_threads if kind in averaged else 1.0 for kind, a in enumerate(params) if a is not None],
+            dtype=np.float32,
+        )
+        self.kernel_args = [
+            (hot, self.n_rows + t * hot.size, values, _snapshots(hot.size, values), weights) for t in range(n_threads)
+        ]
+
+    @staticmethod
+    def extra_bytes(feats, params, n_hot, n_threads):
+        rows = params[0].shape[0]
+        copied = sum(a.nbytes // rows * (rows + n_threads * n_hot) for a in params if a is not None)
+        return copied + n_threads * feats[1].nbytes
+
+    def store(self):
+        for shared, own in zip(self.shared, self.params, strict=True):
+            if shared is not None:
+                shared[...] = own[: self.n_rows]
+
+
+def _snapshots(n_hot, values):
+    """One thread's snapshot of its copies, per parameter array."""
+    return tuple(np.empty((n_hot, v.shape[1]), np.float32) for v in values)
+
+
+def _with_rows(array, extra):
+    """A cache-aligned copy of ``array`` with ``extra`` zero rows appended."""
+    grown = cache_aligned_zeros((array.shape[0] + extra,) + array.shape[1:], array.dtype)
+    grown[: array.shape[0]] = array
+    return grown
+
+
 class _EpochJob:
     """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
 
@@ -133,6 +210,47 @@ class _EpochJob:
         self.item = item
         self.schedule = schedule
         self.alphas = alphas
+        self.replicas = (None, None)  # users', items': see replicate()
+
+    def replicate(self, n_threads, example_users, example_items, uniform_items):
+        """Give each thread copies of the hot rows of each side with a feature matrix.
+
+        ``example_users`` / ``example_items``: the rows of the examples an epoch
+        walks; ``uniform_items``: whether each step also writes an item drawn
+        uniformly (WARP's and k-OS's negatives). A side whose copies would
+        cost more than ``_REPLICA_BUDGET_BYTES`` is left shared.
+        """
+        replicas = []
+        for (feats, params), examples, uniform in (
+            (self.user, example_users, 0.0),
+            (self.item, example_items, 1.0 if uniform_items else 0.0),
+        ):
+            if feats is None:
+                replicas.append(None)
+                continue
+            n_rows = feats[0].size - 1
+            hot = hot_rows(feats[0], feats[1], examples, n_rows, uniform, _HOT_SHARE, _HOT_ROWS)
+            fits = _Replicas.extra_bytes(feats, params, hot.size, n_threads) <= _REPLICA_BUDGET_BYTES
+            replicas.append(_Replicas(feats, params, hot, n_threads) if hot.size and fits else None)
+        self.replicas = tuple(replicas)
+        self.user, self.item = (
+            side if copies is None else (side[0], copies.params)
+            for side, copies in zip((self.user, self.item), self.replicas, strict=True)
+        )
+
+    def store(self):
+        """Copy the trained rows of replicated sides back into the model's arrays."""
+        for copies in self.replicas:
+            if copies is not None:
+                copies.store()
+
+    def _thread_args(self, t):
+        """Thread ``t``'s ``(user_feats, item_feats, replicas)``."""
+        if self.replicas == (None, None):
+            return self.user[0], self.item[0], None
+        sides = zip((self.user, self.item), self.replicas, strict=True)
+        feats = [side[0] if copies is None else copies.feats[t] for side, copies in sides]
+        return feats[0], feats[1], tuple(None if copies is None else copies.kernel_args[t] for copies in self.replicas)
 
     @property
     def prefetch_rows(self):
@@ -165,10 +283,11 @@ class _EpochJob:
                 # Numba returns uint64 as a Python int, which it would re-type as int64.
                 state = np.uint64(shuffle_range(self.order, starts[t], ends[t], state))
                 shuffled[t] = True
+            user_feats, item_feats, replicas = self._thread_args(t)
             state, positions[t] = run_chunk(
                 self.loss_code, self.order, positions[t], ends[t], state, self.samples, self.weights,
-                self.lookup, self.loss_args, self.user[0], self.user[1], self.item[0], self.item[1],
-                opt, scratches[t], prefetch_rows,
+                self.lookup, self.loss_args, user_feats, self.user[1], item_feats, self.item[1],
+                opt, scratches[t], prefetch_rows, replicas,
             )  # fmt: skip
             states[t] = np.uint64(state)
 

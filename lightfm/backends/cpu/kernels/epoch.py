@@ -47,6 +47,7 @@ from numba import njit
 from .candidates import fill_candidates, make_ring
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 from .prefetch import prefetch, prefetch_row
+from .replicas import MERGE_EVERY, sync
 from .sgd import FOLD_ABOVE
 
 LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
@@ -101,20 +102,24 @@ def _prefetch_ahead(p, hi, loss_code, order, rows, cols, lookup, user_feats, use
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _walk(
     step, loss_code, order, lo, hi, state, samples, weights, lookup, loss_args,
-    user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows,
+    user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas,
 ):  # fmt: skip
     """SGD with ``step`` over ``order[lo:hi]``; returns ``(state, position reached)``.
 
     ``scratch`` is the thread's working memory (see :func:`make_scratch`); its
     candidate ring is filled on the first call only. ``prefetch_rows`` turns on
     prefetching the examples ahead: worth it only when the parameters do not
-    fit in cache (it slowed MovieLens 100k by 10-15%).
+    fit in cache (it slowed MovieLens 100k by 10-15%). ``replicas``: this
+    thread's copies of hot feature rows, merged every ``MERGE_EVERY`` steps
+    and on return, or None (see :mod:`.replicas`).
     """
     rows, cols = samples[0], samples[1]
     scales = opt[2]
     ring = scratch[6]
     if loss_code != LOGISTIC and hi > lo and ring[0] < 0:
         state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, ring, prefetch_rows)
+    sync(replicas, False)
+    countdown = MERGE_EVERY
     p = lo
     while p < hi:
         # Checked before the step too: another thread may have grown a scale meanwhile.
@@ -129,6 +134,11 @@ def _walk(
             user_feats, user_params, item_feats, item_params, opt, scratch,
         )  # fmt: skip
         p += 1
+        countdown -= 1
+        if countdown == 0:
+            sync(replicas, True)
+            countdown = MERGE_EVERY
+    sync(replicas, True)
     return state, p
 
 
@@ -145,30 +155,30 @@ _KERNEL_OPTIONS = dict(cache=True, nogil=True, fastmath=True, _nrt=False, error_
 
 @njit(**_KERNEL_OPTIONS)
 def _logistic_chunk(order, lo, hi, state, samples, weights, lookup, loss_args, user_feats, user_params,
-                  item_feats, item_params, opt, scratch, prefetch_rows):  # fmt: skip
+                  item_feats, item_params, opt, scratch, prefetch_rows, replicas):  # fmt: skip
     return _walk(logistic_step, LOGISTIC, order, lo, hi, state, samples, weights, lookup, loss_args, user_feats,
-                 user_params, item_feats, item_params, opt, scratch, prefetch_rows)  # fmt: skip
+                 user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas)  # fmt: skip
 
 
 @njit(**_KERNEL_OPTIONS)
 def _bpr_chunk(order, lo, hi, state, samples, weights, lookup, loss_args, user_feats, user_params,
-                  item_feats, item_params, opt, scratch, prefetch_rows):  # fmt: skip
+                  item_feats, item_params, opt, scratch, prefetch_rows, replicas):  # fmt: skip
     return _walk(bpr_step, BPR, order, lo, hi, state, samples, weights, lookup, loss_args, user_feats,
-                 user_params, item_feats, item_params, opt, scratch, prefetch_rows)  # fmt: skip
+                 user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas)  # fmt: skip
 
 
 @njit(**_KERNEL_OPTIONS)
 def _warp_chunk(order, lo, hi, state, samples, weights, lookup, loss_args, user_feats, user_params,
-                  item_feats, item_params, opt, scratch, prefetch_rows):  # fmt: skip
+                  item_feats, item_params, opt, scratch, prefetch_rows, replicas):  # fmt: skip
     return _walk(warp_step, WARP, order, lo, hi, state, samples, weights, lookup, loss_args, user_feats,
-                 user_params, item_feats, item_params, opt, scratch, prefetch_rows)  # fmt: skip
+                 user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas)  # fmt: skip
 
 
 @njit(**_KERNEL_OPTIONS)
 def _warp_kos_chunk(order, lo, hi, state, samples, weights, lookup, loss_args, user_feats, user_params,
-                  item_feats, item_params, opt, scratch, prefetch_rows):  # fmt: skip
+                  item_feats, item_params, opt, scratch, prefetch_rows, replicas):  # fmt: skip
     return _walk(warp_kos_step, WARP_KOS, order, lo, hi, state, samples, weights, lookup, loss_args, user_feats,
-                 user_params, item_feats, item_params, opt, scratch, prefetch_rows)  # fmt: skip
+                 user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas)  # fmt: skip
 
 
 _CHUNK_KERNELS = {LOGISTIC: _logistic_chunk, BPR: _bpr_chunk, WARP: _warp_chunk, WARP_KOS: _warp_kos_chunk}
@@ -176,12 +186,12 @@ _CHUNK_KERNELS = {LOGISTIC: _logistic_chunk, BPR: _bpr_chunk, WARP: _warp_chunk,
 
 def run_chunk(
     loss_code, order, lo, hi, state, samples, weights, lookup, loss_args,
-    user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows,
+    user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas=None,
 ):  # fmt: skip
     """SGD with loss ``loss_code`` over ``order[lo:hi]`` (releases the GIL); returns ``(state, position)``."""
     return _CHUNK_KERNELS[loss_code](
         order, lo, hi, state, samples, weights, lookup, loss_args,
-        user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows,
+        user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas,
     )  # fmt: skip
 
 
