@@ -83,6 +83,20 @@ def cache_aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
     return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
+def cache_private_zeros(shape, dtype=np.float32) -> np.ndarray:
+    """A zero-filled array that has its cache lines to itself (aligned, and padded to whole lines).
+
+    For a thread's working memory: small arrays allocated one after another
+    share cache lines, and two threads writing their own arrays would then
+    take the lines from each other at every write (false sharing).
+    """
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    per_line = CACHE_LINE // dtype.itemsize
+    padded = -(-max(count, 1) // per_line) * per_line
+    return cache_aligned_zeros((padded,), dtype)[:count].reshape(shape)
+
+
 def cache_aligned(array: np.ndarray) -> np.ndarray:
     """``array`` itself if C-contiguous and cache-line aligned, else such a copy."""
     if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE == 0:

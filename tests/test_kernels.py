@@ -263,3 +263,18 @@ def test_threads_with_hot_row_copies_fold_and_store_in_place(schedule, monkeypat
     assert made and all(80 in hot for hot in made)
     assert model.item_embeddings is embeddings and embeddings.shape == (81, 8)
     assert np.isfinite(embeddings).all() and np.abs(embeddings).max() > 0
+
+
+def test_threads_working_memory_shares_no_cache_line():
+    """Each thread writes its scratch buffers at every step: no line may hold two threads' buffers."""
+    from lightfm._validation import CACHE_LINE
+    from lightfm.backends.cpu.kernels.epoch import make_scratch
+
+    owners = {}
+    scratches = [make_scratch(32, 10) for _ in range(8)]  # all alive at once, as in an epoch
+    for thread, scratch in enumerate(scratches):
+        for buffer in scratch:
+            first, last = buffer.ctypes.data // CACHE_LINE, (buffer.ctypes.data + buffer.nbytes - 1) // CACHE_LINE
+            for line in range(first, last + 1):
+                owners.setdefault(line, set()).add(thread)
+    assert all(len(threads) == 1 for threads in owners.values())

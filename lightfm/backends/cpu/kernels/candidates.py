@@ -18,6 +18,7 @@ prefetched, ``ring[2:]`` the candidates.
 import numpy as np
 from numba import njit
 
+from ...._validation import cache_private_zeros
 from .prefetch import prefetch, prefetch_row
 from .rng import next_alias, next_below
 
@@ -27,7 +28,7 @@ RING_SIZE = 8
 
 def make_ring():
     """An empty candidate ring (see the module docstring for the layout)."""
-    ring = np.zeros(RING_SIZE + 2, dtype=np.int64)
+    ring = cache_private_zeros(RING_SIZE + 2, dtype=np.int64)  # written at every draw
     ring[0] = -1
     return ring
 

@@ -44,6 +44,7 @@ package is rewritten whole on upgrade, which invalidates every entry).
 import numpy as np
 from numba import njit
 
+from ...._validation import cache_private_zeros
 from .candidates import fill_candidates, make_ring
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 from .prefetch import prefetch, prefetch_row
@@ -197,13 +198,17 @@ def run_chunk(
 
 def make_scratch(no_components, n):
     """One thread's working memory: four representation-sized buffers, k-OS's sample buffers
-    and the ring of negative candidates (:mod:`lightfm.backends.cpu.kernels.candidates`)."""
+    and the ring of negative candidates (:mod:`lightfm.backends.cpu.kernels.candidates`).
+
+    Every buffer has its cache lines to itself: each is written at every step, and
+    another thread's buffers sharing a line would take it away at every write.
+    """
     return (
-        np.zeros(no_components + 1, dtype=np.float32),
-        np.zeros(no_components + 1, dtype=np.float32),
-        np.zeros(no_components + 1, dtype=np.float32),
-        np.zeros(no_components + 1, dtype=np.float32),
-        np.zeros(max(n, 1), dtype=np.int64),
-        np.zeros(max(n, 1), dtype=np.float32),
+        cache_private_zeros(no_components + 1, dtype=np.float32),
+        cache_private_zeros(no_components + 1, dtype=np.float32),
+        cache_private_zeros(no_components + 1, dtype=np.float32),
+        cache_private_zeros(no_components + 1, dtype=np.float32),
+        cache_private_zeros(max(n, 1), dtype=np.int64),
+        cache_private_zeros(max(n, 1), dtype=np.float32),
         make_ring(),
     )
