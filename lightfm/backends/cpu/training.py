@@ -19,7 +19,7 @@ from ..._state import Side
 from ..._validation import cache_aligned, cache_aligned_zeros
 from .kernels.epoch import LOSS_CODES, make_scratch, run_chunk
 from .kernels.lookup import alias_table, build_positives, count_columns, fill_examples
-from .kernels.replicas import hot_rows
+from .kernels.replicas import hot_rows, no_replicas
 from .kernels.rng import seed_states, shuffle_range
 from .kernels.sgd import GROWTH_BITS, renormalise
 
@@ -246,11 +246,11 @@ class _EpochJob:
 
     def _thread_args(self, t):
         """Thread ``t``'s ``(user_feats, item_feats, replicas)``."""
-        if self.replicas == (None, None):
-            return self.user[0], self.item[0], None
-        sides = zip((self.user, self.item), self.replicas, strict=True)
-        feats = [side[0] if copies is None else copies.feats[t] for side, copies in sides]
-        return feats[0], feats[1], tuple(None if copies is None else copies.kernel_args[t] for copies in self.replicas)
+        feats, replicas = [], []
+        for side, copies in zip((self.user, self.item), self.replicas, strict=True):
+            feats.append(side[0] if copies is None else copies.feats[t])
+            replicas.append(no_replicas(side[1]) if copies is None else copies.kernel_args[t])
+        return feats[0], feats[1], tuple(replicas)
 
     @property
     def prefetch_rows(self):

@@ -112,7 +112,7 @@ def _walk(
     prefetching the examples ahead: worth it only when the parameters do not
     fit in cache (it slowed MovieLens 100k by 10-15%). ``replicas``: this
     thread's copies of hot feature rows, merged every ``MERGE_EVERY`` steps
-    and on return, or None (see :mod:`.replicas`).
+    and on return (see :mod:`.replicas`; sides without copies have no rows).
     """
     rows, cols = samples[0], samples[1]
     scales = opt[2]
@@ -187,7 +187,7 @@ _CHUNK_KERNELS = {LOGISTIC: _logistic_chunk, BPR: _bpr_chunk, WARP: _warp_chunk,
 
 def run_chunk(
     loss_code, order, lo, hi, state, samples, weights, lookup, loss_args,
-    user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas=None,
+    user_feats, user_params, item_feats, item_params, opt, scratch, prefetch_rows, replicas,
 ):  # fmt: skip
     """SGD with loss ``loss_code`` over ``order[lo:hi]`` (releases the GIL); returns ``(state, position)``."""
     return _CHUNK_KERNELS[loss_code](
