@@ -278,3 +278,13 @@ def test_threads_working_memory_shares_no_cache_line():
             for line in range(first, last + 1):
                 owners.setdefault(line, set()).add(thread)
     assert all(len(threads) == 1 for threads in owners.values())
+
+
+def test_threads_train_a_feature_matrix_without_columns():
+    """No feature, so no hot row: two threads train the other side as one thread does, without copies."""
+    from lightfm import LightFM
+
+    interactions = sp.coo_matrix((np.random.RandomState(0).rand(20, 15) < 0.3).astype(np.float32))
+    no_features = sp.csr_matrix((15, 0), dtype=np.float32)
+    model = LightFM(loss="warp", random_state=0).fit(interactions, item_features=no_features, num_threads=2)
+    assert model.item_embeddings.shape == (0, 10) and np.isfinite(model.user_embeddings).all()

@@ -19,7 +19,7 @@ from ..._state import Side
 from ..._validation import cache_aligned, cache_aligned_zeros
 from .kernels.epoch import LOSS_CODES, make_scratch, run_chunk
 from .kernels.lookup import alias_table, build_positives, count_columns, fill_examples
-from .kernels.replicas import hot_rows, no_replicas
+from .kernels.replicas import hot_rows, no_replicas, side_replicas
 from .kernels.rng import seed_states, shuffle_range
 from .kernels.sgd import GROWTH_BITS, renormalise
 
@@ -146,7 +146,6 @@ class _Replicas:
     def __init__(self, feats, params, hot, n_threads):
         self.shared = params
         self.n_rows = params[0].shape[0]
-        self.hot = hot
         self.params = tuple(None if a is None else _with_rows(a, n_threads * hot.size) for a in params)
         indptr, indices, data = feats
         slot = np.full(self.n_rows, -1, dtype=np.int64)
@@ -157,17 +156,11 @@ class _Replicas:
             own = indices.copy()
             own[at] = self.n_rows + t * hot.size + slot[indices[at]]
             self.feats.append((indptr, own, data))
-        values = tuple(a if a.ndim == 2 else a.reshape(-1, 1) for a in self.params if a is not None)
         # Parameters and adagrad's sums add the threads' changes; adadelta's averages take their mean.
-        adadelta = params[2] is not None
-        averaged = (1, 2, 4, 5) if adadelta else ()
-        weights = np.array(
-            [1.0 / n_threads if kind in averaged else 1.0 for kind, a in enumerate(params) if a is not None],
-            dtype=np.float32,
-        )
-        self.kernel_args = [
-            (hot, self.n_rows + t * hot.size, values, _snapshots(hot.size, values), weights) for t in range(n_threads)
-        ]
+        averaged = (1, 2, 4, 5) if params[2] is not None else ()
+        weights = [1.0 / n_threads if kind in averaged else 1.0 for kind, a in enumerate(params) if a is not None]
+        bases = (self.n_rows + t * hot.size for t in range(n_threads))
+        self.kernel_args = [side_replicas(self.params, hot, base, weights) for base in bases]
 
     @staticmethod
     def extra_bytes(feats, params, n_hot, n_threads):
@@ -179,11 +172,6 @@ class _Replicas:
         for shared, own in zip(self.shared, self.params, strict=True):
             if shared is not None:
                 shared[...] = own[: self.n_rows]
-
-
-def _snapshots(n_hot, values):
-    """One thread's snapshot of its copies, per parameter array."""
-    return tuple(np.empty((n_hot, v.shape[1]), np.float32) for v in values)
 
 
 def _with_rows(array, extra):
@@ -211,6 +199,7 @@ class _EpochJob:
         self.schedule = schedule
         self.alphas = alphas
         self.replicas = (None, None)  # users', items': see replicate()
+        self._thread_args_cache = {}
 
     def replicate(self, n_threads, example_users, example_items, uniform_items):
         """Give each thread copies of the hot rows of each side with a feature matrix.
@@ -230,8 +219,8 @@ class _EpochJob:
                 continue
             n_rows = feats[0].size - 1
             hot = hot_rows(feats[0], feats[1], examples, n_rows, uniform, _HOT_SHARE, _HOT_ROWS)
-            fits = _Replicas.extra_bytes(feats, params, hot.size, n_threads) <= _REPLICA_BUDGET_BYTES
-            replicas.append(_Replicas(feats, params, hot, n_threads) if hot.size and fits else None)
+            fits = hot.size and _Replicas.extra_bytes(feats, params, hot.size, n_threads) <= _REPLICA_BUDGET_BYTES
+            replicas.append(_Replicas(feats, params, hot, n_threads) if fits else None)
         self.replicas = tuple(replicas)
         self.user, self.item = (
             side if copies is None else (side[0], copies.params)
@@ -245,12 +234,14 @@ class _EpochJob:
                 copies.store()
 
     def _thread_args(self, t):
-        """Thread ``t``'s ``(user_feats, item_feats, replicas)``."""
-        feats, replicas = [], []
-        for side, copies in zip((self.user, self.item), self.replicas, strict=True):
-            feats.append(side[0] if copies is None else copies.feats[t])
-            replicas.append(no_replicas(side[1]) if copies is None else copies.kernel_args[t])
-        return feats[0], feats[1], tuple(replicas)
+        """Thread ``t``'s ``(user_feats, item_feats, replicas)``, made once per fit."""
+        if t not in self._thread_args_cache:
+            feats, replicas = [], []
+            for side, copies in zip((self.user, self.item), self.replicas, strict=True):
+                feats.append(side[0] if copies is None else copies.feats[t])
+                replicas.append(no_replicas(side[1]) if copies is None else copies.kernel_args[t])
+            self._thread_args_cache[t] = (feats[0], feats[1], tuple(replicas))
+        return self._thread_args_cache[t]
 
     @property
     def prefetch_rows(self):

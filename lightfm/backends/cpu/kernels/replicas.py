@@ -65,21 +65,25 @@ def sync(replicas, merge):
     sync_side(replicas[1], merge)
 
 
+def side_replicas(params, hot, base, weights):
+    """One thread's replicas of a side (the structure the module docstring describes).
+
+    ``params`` are the side's arrays as the kernels train them (None entries skipped),
+    ``hot`` its hot rows, ``base`` the row of the thread's first copy and ``weights``
+    each array's merge weight.
+    """
+    values = tuple(a if a.ndim == 2 else a.reshape(-1, 1) for a in params if a is not None)
+    snapshots = tuple(np.empty((hot.size, v.shape[1]), np.float32) for v in values)
+    return hot, base, values, snapshots, np.asarray(weights, dtype=np.float32)
+
+
 def no_replicas(params):
     """A side's replicas with no hot rows: what every side passes when it has no copies.
 
     Always passing the same structure, rather than None, keeps copies from doubling the
     number of compiled kernel variants.
     """
-    values = tuple(a if a.ndim == 2 else a.reshape(-1, 1) for a in params if a is not None)
-    hot = np.zeros(0, dtype=np.int64)
-    return (
-        hot,
-        0,
-        values,
-        tuple(np.zeros((0, v.shape[1]), np.float32) for v in values),
-        np.ones(len(values), np.float32),
-    )
+    return side_replicas(params, np.zeros(0, dtype=np.int64), 0, [1.0] * sum(a is not None for a in params))
 
 
 def hot_rows(indptr, indices, example_rows, n_rows, uniform_share, threshold, limit):
