@@ -17,6 +17,7 @@ same values; tests/test_dask.py checks that). Timings are medians of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -80,11 +81,19 @@ def dask_fit(client, train_frame, shape, loss, args, syncs, seed=None):
     return model, time.perf_counter() - start
 
 
-def cluster(workers):
+@contextlib.contextmanager
+def running_cluster(workers):
+    """A LocalCluster of ``workers`` one-thread processes with the kernels loaded; its client."""
     from distributed import Client, LocalCluster
 
     local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return local, Client(local)
+    client = Client(local)
+    try:
+        warm_up(client, workers)
+        yield client
+    finally:
+        client.close()
+        local.close()
 
 
 def warm_up(client, workers):
@@ -113,9 +122,7 @@ def table(rows, columns):
 
 def accuracy(args, syncs_list):
     rows = []
-    local, client = cluster(args.workers)
-    try:
-        warm_up(client, args.workers)
+    with running_cluster(args.workers) as client:
         for name in args.data:
             train, test = load(name, args.size)
             train_frame = frame(train, 2 * args.workers, os.path.join(args.out, f"train-{name}"))
@@ -134,9 +141,6 @@ def accuracy(args, syncs_list):
                         f"{d_auc - auc:+.4f}", f"{d_p10 - p10:+.4f}", f"{seconds:.1f}",
                     ))  # fmt: skip
                     print(rows[-1], flush=True)
-    finally:
-        client.close()
-        local.close()
     print(f"\nepochs={args.epochs} components={args.components}; metrics are means over seeds "
           f"{args.seed}..{args.seed + args.n_seeds - 1}, fit s the median")  # fmt: skip
     table(rows, ("data", "loss", "engine", "AUC", "p@10", "dAUC", "dp@10", "fit s"))
@@ -150,9 +154,7 @@ def speed(args):
     from lightfm.dask import recommend
 
     rows, accuracy_rows = [], []
-    local, client = cluster(args.workers)
-    try:
-        warm_up(client, args.workers)
+    with running_cluster(args.workers) as client:
         for name in args.data:
             train, test = load(name, args.size)
             train_frame = frame(train, 2 * args.workers, os.path.join(args.out, f"train-{name}"))
@@ -197,9 +199,6 @@ def speed(args):
                              f"{n / statistics.median(dask_fits) / 1e6:.2f}", f"{statistics.median(dask_recs):.2f}",
                              " / ".join(f"{v:.0f}" for v in sorted(peaks.values()))))  # fmt: skip
                 print(rows[-2:], flush=True)
-    finally:
-        client.close()
-        local.close()
     # The one-process peak is measured in this process, after the data is loaded (fit only).
     print(f"\nmedians of {args.repeats}; epochs={args.epochs} components={args.components} syncs={args.syncs}")
     table(rows, ("data", "loss", "engine", "fit s", "M samples/s", "recommend s", "worker peak RSS MB"))
