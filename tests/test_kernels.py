@@ -225,16 +225,17 @@ def test_hot_rows_are_the_features_most_steps_write():
     column[::10, 0] = 1
     column[7, 1] = 1
     features = sp.hstack([features, sp.csr_matrix(column)], format="csr")
-    examples = np.repeat(np.arange(200), 5)
+    steps = np.full(200, 5.0)
     indptr, indices = features.indptr.astype(np.int64), features.indices.astype(np.int32)
     # Each identity row is written by 1% of the steps (0.5% as a positive, 0.5% as a negative).
-    assert hot_rows(indptr, indices, examples, 200, 1.0, 0.02, 32).tolist() == [200, 201]
-    assert hot_rows(indptr, indices, examples, 200, 1.0, 0.01, 40).size == 40
-    assert hot_rows(indptr, indices, examples, 200, 0.0, 0.5, 32).tolist() == [200]
-    assert hot_rows(indptr, indices, examples, 200, 1.0, 0.02, 1).tolist() == [200]
+    assert hot_rows(indptr, indices, steps, 1.0, 0.02, 32).tolist() == [200, 201]
+    assert hot_rows(indptr, indices, steps, 1.0, 0.01, 40).size == 40
+    assert hot_rows(indptr, indices, steps, 0.0, 0.5, 32).tolist() == [200]
+    assert hot_rows(indptr, indices, steps, 1.0, 0.02, 1).tolist() == [200]
     # A popular item's own row is hot too.
-    popular = np.concatenate([examples, np.full(1000, 3)])
-    assert 3 in hot_rows(indptr, indices, popular, 200, 0.0, 0.02, 32)
+    popular = steps.copy()
+    popular[3] += 1000
+    assert 3 in hot_rows(indptr, indices, popular, 0.0, 0.02, 32)
 
 
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])

@@ -14,8 +14,12 @@ from ..base import Backend, candidate_columns
 from .kernels.scoring import predict_pairs, rank_block, top_n_block
 from .threads import numba_threads, run_blocks
 
-# Target size of one block of scores (queries x candidates, float32).
+# Target size of the blocks of scores (queries x candidates, float32) in memory at once, all
+# threads' together, and the least one thread's block is cut to. On the 10M generated set
+# (50k items) blocks of 4-16 MB rank alike and smaller ones pay more per block (1 MB: 1.7x the
+# time); 16 MB per thread made evaluation's peak memory grow by 16 MB with every thread.
 SCORE_BLOCK_BYTES = 16 * 2**20
+_MIN_THREAD_BLOCK_BYTES = 4 * 2**20
 # Score-matrix size (users x items) from which ranking uses more than one thread.
 _PARALLEL_RANKING_ABOVE = 1_000_000
 
@@ -52,7 +56,7 @@ class CPUBackend(Backend):
 
         # Small rankings finish before a second thread has started: run them on one.
         rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1
-        run_blocks(test_users.size, max(1, SCORE_BLOCK_BYTES // (4 * max(n_items, 1))), rank_threads, work)
+        run_blocks(test_users.size, _block_rows(n_items, rank_threads), rank_threads, work)
         return ranks
 
     def top_n(self, query_block, query_ids, target_side, n, exclusions, rows, candidates, num_threads):
@@ -73,6 +77,11 @@ class CPUBackend(Backend):
                 scores[start:stop],
             )
 
-        block = max(1, SCORE_BLOCK_BYTES // (4 * max(candidates.size, 1)))
-        run_blocks(query_ids.size, block, num_threads, work)
+        run_blocks(query_ids.size, _block_rows(candidates.size, num_threads), num_threads, work)
         return items, scores
+
+
+def _block_rows(n_columns, num_threads):
+    """Rows per block of float32 scores with ``n_columns`` columns, for ``num_threads`` threads at once."""
+    block_bytes = max(SCORE_BLOCK_BYTES // max(num_threads, 1), _MIN_THREAD_BLOCK_BYTES)
+    return max(1, block_bytes // (4 * max(n_columns, 1)))

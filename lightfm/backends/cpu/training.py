@@ -68,10 +68,8 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         # The third entry caps one step's scale growth (see .kernels.sgd).
         alphas=tuple(np.float32(a) for a in (config.user_alpha, config.item_alpha, 2.0 ** (GROWTH_BITS / num_threads))),
     )
-    if num_threads > 1:
-        walked = data.labels > 0 if job.positives_only else slice(None)
-        uniform_items = config.loss in ("warp", "warp-kos")
-        job.replicate(num_threads, data.rows[walked], data.cols[walked], uniform_items=uniform_items)
+    if num_threads > 1 and (data.user_feats is not None or data.item_feats is not None):
+        job.replicate(num_threads, data.rows, data.cols, uniform_items=config.loss in ("warp", "warp-kos"))
     try:
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
             for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
@@ -201,24 +199,26 @@ class _EpochJob:
         self.replicas = (None, None)  # users', items': see replicate()
         self._thread_args_cache = {}
 
-    def replicate(self, n_threads, example_users, example_items, uniform_items):
+    def replicate(self, n_threads, rows, cols, uniform_items):
         """Give each thread copies of the hot rows of each side with a feature matrix.
 
-        ``example_users`` / ``example_items``: the rows of the examples an epoch
-        walks; ``uniform_items``: whether each step also writes an item drawn
-        uniformly (WARP's and k-OS's negatives). A side whose copies would
-        cost more than ``_REPLICA_BUDGET_BYTES`` is left shared.
+        ``rows`` / ``cols``: the users and items of every stored entry;
+        ``uniform_items``: whether each step also writes an item drawn
+        uniformly (WARP's and k-OS's negatives). A side whose copies would cost more than
+        ``_REPLICA_BUDGET_BYTES`` is left shared. Counts the epoch's examples
+        per row through ``order``, without copying the training data.
         """
+        examples = self.order[: fill_examples(self.samples[2], self.positives_only, self.order)]
         replicas = []
-        for (feats, params), examples, uniform in (
-            (self.user, example_users, 0.0),
-            (self.item, example_items, 1.0 if uniform_items else 0.0),
+        for (feats, params), example_rows, uniform in (
+            (self.user, rows, 0.0),
+            (self.item, cols, 1.0 if uniform_items else 0.0),
         ):
             if feats is None:
                 replicas.append(None)
                 continue
-            n_rows = feats[0].size - 1
-            hot = hot_rows(feats[0], feats[1], examples, n_rows, uniform, _HOT_SHARE, _HOT_ROWS)
+            steps_of_row = count_columns(example_rows, examples, feats[0].size - 1)
+            hot = hot_rows(feats[0], feats[1], steps_of_row, uniform, _HOT_SHARE, _HOT_ROWS)
             fits = hot.size and _Replicas.extra_bytes(feats, params, hot.size, n_threads) <= _REPLICA_BUDGET_BYTES
             replicas.append(_Replicas(feats, params, hot, n_threads) if fits else None)
         self.replicas = tuple(replicas)

@@ -86,19 +86,22 @@ def no_replicas(params):
     return side_replicas(params, np.zeros(0, dtype=np.int64), 0, [1.0] * sum(a is not None for a in params))
 
 
-def hot_rows(indptr, indices, example_rows, n_rows, uniform_share, threshold, limit):
+def hot_rows(indptr, indices, steps_of_row, uniform_share, threshold, limit):
     """The feature rows a training step writes at least ``threshold`` of the time (at most ``limit``).
 
-    A step writes the features of its example's row (``example_rows``, one
-    entry per step) and, with ``uniform_share`` 1, those of one row drawn
-    uniformly (a ranking loss's negative item).
+    A step writes the features of its example's row (``steps_of_row[r]``: how
+    many of the steps have an example in row ``r``) and, with ``uniform_share``
+    1, those of one row drawn uniformly (a ranking loss's negative item).
+    Counts rather than the examples' rows, so that the caller makes no copy of
+    the training data.
     """
+    n_rows = steps_of_row.size
     n_features = int(indices.max()) + 1 if indices.size else 0
     per_row = np.diff(indptr[: n_rows + 1].astype(np.int64))
     owner = np.repeat(np.arange(n_rows, dtype=np.int64), per_row)
     used = indices[: owner.size].astype(np.int64)
-    examples_of_row = np.bincount(example_rows, minlength=n_rows).astype(np.float64)
-    rate = np.bincount(used, weights=examples_of_row[owner], minlength=n_features) / max(example_rows.size, 1)
+    steps = np.asarray(steps_of_row, dtype=np.float64)
+    rate = np.bincount(used, weights=steps[owner], minlength=n_features) / max(steps.sum(), 1.0)
     if uniform_share:
         rate += uniform_share * np.bincount(used, minlength=n_features) / max(n_rows, 1)
     order = np.argsort(-rate, kind="stable")[:limit]
