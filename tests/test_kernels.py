@@ -266,6 +266,41 @@ def test_threads_with_hot_row_copies_fold_and_store_in_place(schedule, monkeypat
     assert np.isfinite(embeddings).all() and np.abs(embeddings).max() > 0
 
 
+@pytest.mark.bounds_checked
+def test_each_thread_scales_on_its_own_line_and_multiplies_the_others():
+    """Threads grow their own share of a scale in their own cache line; what one sees is the product."""
+    from lightfm._validation import CACHE_LINE
+    from lightfm.backends.cpu.kernels.sgd import growth_limits, refresh_scales, scale_table, side_scale
+
+    table = scale_table(3)
+    assert table.ctypes.data % CACHE_LINE == 0 and table.strides[0] == CACHE_LINE
+    table[:, 1] = [2.0, 3.0, 5.0]
+    refresh_scales(table[1], table)
+    assert side_scale(table[1], 1) == 30.0 and side_scale(table[1], 0) == 1.0
+    assert side_scale(table[0], 1) == 2.0  # not refreshed: its own share only
+    # One step's growth and one refresh interval, every thread's, stay within the fold's margin.
+    for n in (1, 2, 16, 64):
+        max_growth, refresh_above = growth_limits(n)
+        assert 1.0 < refresh_above <= max_growth and (max_growth * refresh_above) ** n <= 2.0**64
+
+
+@pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
+def test_threads_regularise_like_one_thread(schedule):
+    """Strong regularisation folds many times an epoch; two threads, each reading its own share
+    of the scale and the others' through refreshes, land where one thread does (a thread reading
+    a stale share once inflated the items it scored a million-fold)."""
+    from lightfm import LightFM
+
+    rs = np.random.RandomState(0)
+    interactions = sp.coo_matrix((rs.rand(60, 80) < 0.2).astype(np.float32))
+    sizes = []
+    for threads in (1, 2):
+        model = LightFM(no_components=8, loss="warp", learning_schedule=schedule, item_alpha=5.0, random_state=0)
+        model.fit(interactions, epochs=3, num_threads=threads)
+        sizes.append(np.abs(model.item_embeddings).max())
+    assert 0.2 < sizes[1] / sizes[0] < 5.0
+
+
 def test_threads_working_memory_shares_no_cache_line():
     """Each thread writes its scratch buffers at every step: no line may hold two threads' buffers."""
     from lightfm._validation import CACHE_LINE

@@ -21,7 +21,7 @@ from .kernels.epoch import LOSS_CODES, make_scratch, run_chunk
 from .kernels.lookup import alias_table, build_positives, count_columns, fill_examples
 from .kernels.replicas import hot_rows, no_replicas, side_replicas
 from .kernels.rng import seed_states, shuffle_range
-from .kernels.sgd import GROWTH_BITS, renormalise
+from .kernels.sgd import growth_limits, renormalise, reset_scales, scale_table
 
 # Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
 # about twice a server core's L2 cache. Below it prefetching only costs instructions.
@@ -65,8 +65,8 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         user=(_unsigned_feats(data.user_feats), _side_parameters(state, "user", adadelta)),
         item=(_unsigned_feats(data.item_feats), _side_parameters(state, "item", adadelta)),
         schedule=(np.float32(config.learning_rate), np.float32(config.rho), np.float32(config.epsilon)),
-        # The third entry caps one step's scale growth (see .kernels.sgd).
-        alphas=tuple(np.float32(a) for a in (config.user_alpha, config.item_alpha, 2.0 ** (GROWTH_BITS / num_threads))),
+        # The last two entries bound the scales' growth between folds and refreshes (see .kernels.sgd).
+        alphas=tuple(np.float32(a) for a in (config.user_alpha, config.item_alpha, *growth_limits(num_threads))),
     )
     if num_threads > 1 and (data.user_feats is not None or data.item_feats is not None):
         job.replicate(num_threads, data.rows, data.cols, uniform_items=config.loss in ("warp", "warp-kos"))
@@ -264,8 +264,8 @@ class _EpochJob:
         positions = list(starts)
         shuffled = [False] * n_threads
         scratches = [make_scratch(self.user[1][0].shape[1], self.loss_args[2]) for _ in range(n_threads)]
-        scales = np.ones(2, dtype=np.float64)
-        opt = (self.schedule, self.alphas, scales)
+        table = scale_table(n_threads)
+        opts = [(self.schedule, self.alphas, table[t], table) for t in range(n_threads)]
         prefetch_rows = self.prefetch_rows
 
         def walk(t):
@@ -278,7 +278,7 @@ class _EpochJob:
             state, positions[t] = run_chunk(
                 self.loss_code, self.order, positions[t], ends[t], state, self.samples, self.weights,
                 self.lookup, self.loss_args, user_feats, self.user[1], item_feats, self.item[1],
-                opt, scratches[t], prefetch_rows, replicas,
+                opts[t], scratches[t], prefetch_rows, replicas,
             )  # fmt: skip
             states[t] = np.uint64(state)
 
@@ -292,5 +292,7 @@ class _EpochJob:
             else:
                 for future in [pool.submit(walk, t) for t in active]:
                     future.result()
+            scales = table[:, :2].prod(axis=0)  # every thread's growth: each side's scale
             for side, params in enumerate((self.user[1], self.item[1])):
                 renormalise(params, scales, side, 1.0)
+            reset_scales(table)

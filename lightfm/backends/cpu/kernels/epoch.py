@@ -24,9 +24,11 @@ Arguments, all plain arrays, scalars and tuples of them:
 - ``loss_args = (max_sampled, k, n)``.
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
   :mod:`lightfm.backends.cpu.kernels.sgd`.
-- ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha, max_growth), scales)``
-  with ``scales`` the float64 lazy-regularisation scales, shared by threads, and
-  ``max_growth`` the cap on one step's growth of a scale (see :mod:`.sgd`).
+- ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha, max_growth, refresh_above),
+  scales, table)`` with ``scales`` this thread's line of the float64 ``table`` of
+  lazy-regularisation scales, ``max_growth`` the cap on one step's growth of a
+  scale and ``refresh_above`` the growth after which a thread re-reads the
+  others' (see :mod:`.sgd`).
 - ``loss_args[2]``, ``n``, is also the size of k-OS's sample buffers in ``scratch``.
 
 A kernel call returns ``(state, p)``: the advanced RNG state and the position
@@ -49,7 +51,7 @@ from .candidates import fill_candidates, make_ring
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 from .prefetch import prefetch, prefetch_row
 from .replicas import MERGE_EVERY, sync
-from .sgd import FOLD_ABOVE
+from .sgd import FOLD_ABOVE, needs_refresh, refresh_scales, side_scale
 
 LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
 # Keyed by the names in lightfm._params.LOSSES (tests check they are the same).
@@ -115,16 +117,19 @@ def _walk(
     and on return (see :mod:`.replicas`; sides without copies have no rows).
     """
     rows, cols = samples[0], samples[1]
-    scales = opt[2]
+    alphas, scales, table = opt[1], opt[2], opt[3]
+    regularised = alphas[0] > 0.0 or alphas[1] > 0.0
     ring = scratch[6]
     if loss_code != LOGISTIC and hi > lo and ring[0] < 0:
         state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, ring, prefetch_rows)
     sync(replicas, False)
+    if regularised:
+        refresh_scales(scales, table)
     countdown = MERGE_EVERY
     p = lo
     while p < hi:
         # Checked before the step too: another thread may have grown a scale meanwhile.
-        if scales[0] > FOLD_ABOVE or scales[1] > FOLD_ABOVE:
+        if side_scale(scales, 0) > FOLD_ABOVE or side_scale(scales, 1) > FOLD_ABOVE:
             break
         if prefetch_rows:
             _prefetch_ahead(
@@ -139,6 +144,10 @@ def _walk(
         if countdown == 0:
             sync(replicas, True)
             countdown = MERGE_EVERY
+            if regularised:
+                refresh_scales(scales, table)
+        elif regularised and needs_refresh(scales, alphas):
+            refresh_scales(scales, table)
     sync(replicas, True)
     return state, p
 

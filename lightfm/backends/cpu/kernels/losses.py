@@ -18,7 +18,7 @@ from numba import njit
 from .candidates import next_candidate
 from .dispatch import on_none
 from .rng import next_below
-from .sgd import decay, is_positive, represent, score, score_item, update_side
+from .sgd import decay, is_positive, represent, score, score_item, side_scale, update_side
 
 # WARP's rank weight is clipped here for numerical stability (as in the original).
 MAX_RANK_WEIGHT = 10.0
@@ -49,12 +49,12 @@ def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item
     share of the mean learning rate (which regularisation uses) are observable.
     """
     urep, irep, jrep, gbuf = scratch[0], scratch[1], scratch[2], scratch[3]
-    schedule, alphas, scales = opt
+    schedule, alphas, scales = opt[0], opt[1], opt[2]
     d = urep.shape[0] - 1
     for c in range(d):
         gbuf[c] = jrep[c] - irep[c]
-    su = np.float32(scales[0])
-    si = np.float32(scales[1])
+    su = np.float32(side_scale(scales, 0))
+    si = np.float32(side_scale(scales, 1))
     lr_u, n_u = update_side(gbuf, loss, loss, user_feats, user_params, u, schedule, su)
     lr_p, n_p = update_side(urep, -loss, -loss, item_feats, item_params, pos, schedule, si)
     lr_n, n_n = update_side(urep, loss, loss, item_feats, item_params, neg, schedule, si)
@@ -68,11 +68,11 @@ def logistic_step(
     """Logistic loss: entries > 0 are positives, the rest (0, -1, ...) negatives."""
     rows, cols, labels = samples
     urep, irep = scratch[0], scratch[1]
-    schedule, alphas, scales = opt
+    schedule, alphas, scales = opt[0], opt[1], opt[2]
     u = rows[i]
     it = cols[i]
-    su = np.float32(scales[0])
-    si = np.float32(scales[1])
+    su = np.float32(side_scale(scales, 0))
+    si = np.float32(side_scale(scales, 1))
     represent(urep, user_feats, user_params, u, np.float32(1.0) / su)
     represent(irep, item_feats, item_params, it, np.float32(1.0) / si)
     s = score(urep, irep)
@@ -106,8 +106,8 @@ def bpr_step(
             break
     if neg < 0:
         return state
-    inv_u = np.float32(1.0 / scales[0])
-    inv_i = np.float32(1.0 / scales[1])
+    inv_u = np.float32(1.0 / side_scale(scales, 0))
+    inv_i = np.float32(1.0 / side_scale(scales, 1))
     represent(urep, user_feats, user_params, u, inv_u)
     represent(irep, item_feats, item_params, pos, inv_i)
     represent(jrep, item_feats, item_params, neg, inv_i)
@@ -141,7 +141,7 @@ def _warp_negative(
     """
     pos_indptr, pos_indices, _, n_items = lookup
     urep, jrep = scratch[0], scratch[2]
-    inv_i = np.float32(1.0 / opt[2][1])
+    inv_i = np.float32(1.0 / side_scale(opt[2], 1))
     for draw in range(1, max_sampled + 1):
         state, neg = next_candidate(state, True, lookup, item_feats, item_params, scratch[6])
         neg_score = score_item(urep, item_feats, item_params[0], item_params[3], neg, inv_i)
@@ -168,8 +168,8 @@ def warp_step(
     scales = opt[2]
     u = rows[i]
     pos = cols[i]
-    represent(urep, user_feats, user_params, u, np.float32(1.0 / scales[0]))
-    represent(irep, item_feats, item_params, pos, np.float32(1.0 / scales[1]))
+    represent(urep, user_feats, user_params, u, np.float32(1.0 / side_scale(scales, 0)))
+    represent(irep, item_feats, item_params, pos, np.float32(1.0 / side_scale(scales, 1)))
     pos_score = score(urep, irep)
     return _warp_negative(
         state, u, pos, pos_score, _weight(weights, i), lookup, loss_args[0],
@@ -192,8 +192,8 @@ def warp_kos_step(
     n_pos = pos_indptr[u + 1] - start
     if n_pos == 0:
         return state
-    inv_i = np.float32(1.0 / scales[1])
-    represent(urep, user_feats, user_params, u, np.float32(1.0 / scales[0]))
+    inv_i = np.float32(1.0 / side_scale(scales, 1))
+    represent(urep, user_feats, user_params, u, np.float32(1.0 / side_scale(scales, 0)))
     m = min(max(n, 1), n_pos, kos_ids.shape[0])
     for s in range(m):
         state, r = next_below(state, n_pos)
