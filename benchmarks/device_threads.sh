@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The thread tables of BENCHMARKS.md on a lent device machine (16 CPU cores), in one call of about
+# 8 minutes: first the performance issue's own table (../shared/bench/device_threads.sh: ours, the
+# original and implicit's BPR on its generated 10M set, 1-16 threads), then what it leaves out, at 1
+# and 16 threads (benchmarks/bench_threads.py, one fresh process per side and row): regularised BPR
+# (the threads' shares of the regularisation scale), and the hybrid set with and without per-thread
+# copies of hot feature rows.
+#
+# Prepare once, in the project root on your own machine (the device machine has no network):
+#   echo /.whl/ >> .git/info/exclude; echo /.bench/ >> .git/info/exclude
+#   cp -r ../shared/bench .bench
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl lightfm-next implicit
+# Then call the device tool with carry [".whl", ".bench"] and the command:
+#   bash benchmarks/device_threads.sh
+# Everything printed is also in $OUT/threads.txt. THREADS="16 8" shortens the first table.
+set -u
+export PYTHONUNBUFFERED=1 LIGHTFM_BENCH_CACHE=/tmp/lightfm-bench
+export OUT=${OUT:-/tmp}
+ROOT=$PWD
+bash .bench/device_threads.sh  # installs the original in /tmp/ref and implicit in /tmp/imp
+# The original runs from its own folder, ours from the checkout (both import as lightfm).
+printf '#!/bin/sh\nPYTHONPATH=/tmp/ref exec python3 "$@"\n' > /tmp/ref-python && chmod +x /tmp/ref-python
+bench() { PYTHONPATH=$ROOT python3 "$ROOT/benchmarks/bench_threads.py" --threads 16 1 "$@" | tee -a "$OUT/threads.txt"; }
+bench --data generated --losses bpr --variants default alpha --reference-python /tmp/ref-python
+bench --data generated-features --losses warp bpr --variants default no-replicas --reference-python /tmp/ref-python
