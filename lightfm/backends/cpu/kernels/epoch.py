@@ -122,7 +122,7 @@ def _walk(
     ring = scratch[6]
     if loss_code != LOGISTIC and hi > lo and ring[0] < 0:
         state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, ring, prefetch_rows)
-    sync(replicas, False)
+    sync(replicas, np.bool_(False))
     if regularised:
         refresh_scales(scales, table)
     countdown = MERGE_EVERY
@@ -142,13 +142,13 @@ def _walk(
         p += 1
         countdown -= 1
         if countdown == 0:
-            sync(replicas, True)
+            sync(replicas, np.bool_(True))
             countdown = MERGE_EVERY
             if regularised:
                 refresh_scales(scales, table)
         elif regularised and needs_refresh(scales, alphas):
             refresh_scales(scales, table)
-    sync(replicas, True)
+    sync(replicas, np.bool_(True))
     return state, p
 
 
