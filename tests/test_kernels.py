@@ -159,11 +159,31 @@ def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, order):
     cols = np.array([c for _, c in pairs], dtype=np.int32)
     keep = data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))
     entries = np.flatnonzero(np.array(keep, dtype=bool)).astype(np.int32)
-    indptr, indices = build_positives(rows, cols, entries, n_rows, n_cols)
-    for r in range(n_rows):
-        expected = sorted({int(cols[e]) for e in entries if rows[e] == r})
-        assert indices[indptr[r] : indptr[r + 1]].tolist() == expected
-    assert indptr[0] == 0 and indptr[-1] == indices.size
+    for every_entry in (False, True):
+        if every_entry:
+            entries = np.arange(rows.size, dtype=np.int32)
+        for share_cols in (False, True):
+            indptr, indices = build_positives(rows, cols, entries, n_rows, n_cols, share_cols)
+            for r in range(n_rows):
+                expected = sorted({int(cols[e]) for e in entries if rows[e] == r})
+                assert indices[indptr[r] : indptr[r + 1]].tolist() == expected
+            assert indptr[0] == 0 and indptr[-1] == indices.size
+            # Shared only when allowed, for every entry, sorted and unique: never a buffer it compacted.
+            if np.shares_memory(indices, cols):
+                assert share_cols and np.array_equal(entries, np.arange(rows.size)) and pairs == sorted(set(pairs))
+
+
+def test_positives_of_sorted_unique_interactions_are_their_columns():
+    """Training's lookup reuses the columns of a CSR's ``tocoo()`` instead of copying them."""
+    from lightfm.backends.cpu.kernels.lookup import build_positives
+
+    rows, cols = np.array([0, 0, 2], np.int32), np.array([0, 2, 1], np.int32)
+    every = np.arange(3, dtype=np.int32)
+    indptr, indices = build_positives(rows, cols, every, 3, 3, True)
+    assert np.shares_memory(indices, cols) and indptr.tolist() == [0, 2, 2, 3]
+    assert not np.shares_memory(build_positives(rows, cols, every, 3, 3, False)[1], cols)
+    repeated = np.array([0, 0, 1], np.int32)  # (0, 0) twice: compacted into a buffer of its own
+    assert not np.shares_memory(build_positives(np.zeros(3, np.int32), repeated, every, 1, 3, True)[1], repeated)
 
 
 def test_every_loss_has_a_kernel():

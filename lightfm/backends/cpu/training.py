@@ -108,7 +108,7 @@ def _positives_lookup(data, entries):
     BPR draws negatives from the empirical item distribution of the stored
     entries (an item as often as it is stored), through an alias table.
     """
-    indptr, indices = build_positives(data.rows, data.cols, entries, data.n_users, data.n_items)
+    indptr, indices = build_positives(data.rows, data.cols, entries, data.n_users, data.n_items, True)
     return (indptr, indices, alias_table(count_columns(data.cols, entries, data.n_items)), data.n_items)
 
 
