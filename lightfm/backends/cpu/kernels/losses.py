@@ -195,11 +195,14 @@ def warp_kos_step(
     inv_i = np.float32(1.0 / side_scale(scales, 1))
     represent(urep, user_feats, user_params, u, np.float32(1.0 / side_scale(scales, 0)))
     m = min(max(n, 1), n_pos, kos_ids.shape[0])
+    # All sampled first, then scored: the samples' look-ups (cache misses on large sets) overlap
+    # instead of each waiting behind the scoring of the one before (hybrid 0.91x-0.95x the time).
+    # Prefetching each sample's feature rows between the two passes was slower (1.2x-1.27x).
     for s in range(m):
         state, r = next_below(state, n_pos)
-        item_id = pos_indices[start + r]
-        kos_ids[s] = item_id
-        kos_scores[s] = score_item(urep, item_feats, item_params[0], item_params[3], item_id, inv_i)
+        kos_ids[s] = pos_indices[start + r]
+    for s in range(m):
+        kos_scores[s] = score_item(urep, item_feats, item_params[0], item_params[3], kos_ids[s], inv_i)
     # The k-th highest score: the sample with exactly k - 1 samples ranked above it
     # (ties broken by position). Counting is branch-free, unlike sorting, whose
     # mispredicted branches cost more than the scores themselves.
