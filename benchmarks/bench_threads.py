@@ -6,7 +6,7 @@ while fitting (MB; data, model and runtime included) and its peak over the whole
 evaluation of 2,000 test users, which scores on the same threads). Data: the generated 10M set
 (``generated``, 200k users x 50k items, 7.7M train pairs) and a hybrid one
 (``generated-features``: 20k users x 50k items, 1.6M train pairs, about 10 features per item).
-Variants: ``default``; ``alpha`` (item and user alpha 1e-6, the regularisation's shared scale);
+Variants: ``default``; ``alpha`` (item and user alpha 1e-6: the threads' shares of the regularisation scale);
 ``no-replicas`` (ours without per-thread copies of hot feature rows, to measure them).
 
     python benchmarks/bench_threads.py --threads 1 2 4 8 16 [--reference-python /tmp/ref/bin/python]

@@ -288,27 +288,78 @@ def test_threads_with_hot_row_copies_fold_and_store_in_place(schedule, monkeypat
 
 @pytest.mark.bounds_checked
 def test_each_thread_scales_on_its_own_line_and_multiplies_the_others():
-    """Threads grow their own share of a scale in their own cache line; what one sees is the product."""
+    """Threads grow their own share of a scale in their own cache lines; what one sees is the product,
+    refreshed when due, and at once after another thread announces a large growth."""
     from lightfm._validation import CACHE_LINE
-    from lightfm.backends.cpu.kernels.sgd import growth_limits, refresh_scales, scale_table, side_scale
+    from lightfm.backends.cpu.kernels.sgd import (
+        SCALE_ROW,
+        growth_limits,
+        keep_current,
+        refresh_scales,
+        scale_table,
+        side_scale,
+    )
 
     table = scale_table(3)
-    assert table.ctypes.data % CACHE_LINE == 0 and table.strides[0] == CACHE_LINE
-    table[:, 1] = [2.0, 3.0, 5.0]
+    assert table.shape == (4, SCALE_ROW) and table.ctypes.data % CACHE_LINE == 0 and table.strides[0] % CACHE_LINE == 0
+    table[:3, 1] = [2.0, 3.0, 5.0]
+    table[:3, 9] = table[:3, 1]  # as if each had announced these shares
     refresh_scales(table[1], table)
     assert side_scale(table[1], 1) == 30.0 and side_scale(table[1], 0) == 1.0
     assert side_scale(table[0], 1) == 2.0  # not refreshed: its own share only
-    # One step's growth and one refresh interval, every thread's, stay within the fold's margin.
+    refresh_scales(table[2], table)
+    alphas = (0.0, 1.0, *growth_limits(3))
+    # Growth below both thresholds: no announcement, so the others' copies stay as they are.
+    table[0, 1] *= 1.0 + 1e-6
+    keep_current(table[0], table, alphas)
+    keep_current(table[2], table, alphas)
+    assert side_scale(table[2], 1) == 30.0
+    # Growth past the announcement threshold: the next step of every other thread refreshes.
+    table[0, 1] *= alphas[4] * 1.01
+    keep_current(table[0], table, alphas)
+    keep_current(table[2], table, alphas)
+    assert side_scale(table[2], 1) == table[0, 1] * 3.0 * 5.0
+    # One step's growth and both thresholds keep every share within the fold's margin.
     for n in (1, 2, 16, 64):
-        max_growth, refresh_above = growth_limits(n)
-        assert 1.0 < refresh_above <= max_growth and (max_growth * refresh_above) ** n <= 2.0**64
+        max_growth, refresh_above, announce_above = growth_limits(n)
+        assert 1.0 < refresh_above <= announce_above <= max_growth and max_growth ** (2 * n - 1) <= 2.0**64
+
+
+def test_a_thread_stops_for_a_fold_another_thread_needs(monkeypatch):
+    """A thread starting a walk reads the others' shares first: with another thread's share past
+    FOLD_ABOVE it stops before its first step, instead of training on a stale scale."""
+    from lightfm import LightFM
+    from lightfm.backends.cpu import training
+    from lightfm.backends.cpu.kernels.sgd import FOLD_ABOVE, scale_table
+
+    calls = []
+    kernel = training.run_chunk
+
+    def recording(*args):
+        calls.append(args)
+        return kernel(*args)
+
+    monkeypatch.setattr(training, "run_chunk", recording)
+    rs = np.random.RandomState(0)
+    interactions = sp.coo_matrix((rs.rand(60, 80) < 0.2).astype(np.float32))
+    LightFM(no_components=4, loss="warp", item_alpha=1e-3, random_state=0).fit(interactions, num_threads=2)
+    args = list(calls[-1])
+    lo = args[2]
+    assert args[3] > lo
+    for share, stops in ((1.0, False), (FOLD_ABOVE * 2, True)):
+        table = scale_table(2)
+        table[0, 1] = share
+        args[13] = (args[13][0], args[13][1], table[1], table)
+        args[14] = training.make_scratch(4, 1)
+        _, reached = kernel(*args)
+        assert (reached == lo) == stops
 
 
 @pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
 def test_threads_regularise_like_one_thread(schedule):
-    """Strong regularisation folds many times an epoch; two threads, each reading its own share
-    of the scale and the others' through refreshes, land where one thread does (a thread reading
-    a stale share once inflated the items it scored a million-fold)."""
+    """Strong regularisation folds many times an epoch; two threads, each with its own share of
+    the scale, land where one thread does (a step that read its own share without the others'
+    once inflated the items it scored a million-fold)."""
     from lightfm import LightFM
 
     rs = np.random.RandomState(0)

@@ -65,7 +65,7 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         user=(_unsigned_feats(data.user_feats), _side_parameters(state, "user", adadelta)),
         item=(_unsigned_feats(data.item_feats), _side_parameters(state, "item", adadelta)),
         schedule=(np.float32(config.learning_rate), np.float32(config.rho), np.float32(config.epsilon)),
-        # The last two entries bound the scales' growth between folds and refreshes (see .kernels.sgd).
+        # The last three bound the scales' growth between folds, refreshes and announcements (.kernels.sgd).
         alphas=tuple(np.float32(a) for a in (config.user_alpha, config.item_alpha, *growth_limits(num_threads))),
     )
     if num_threads > 1 and (data.user_feats is not None or data.item_feats is not None):
@@ -292,7 +292,7 @@ class _EpochJob:
             else:
                 for future in [pool.submit(walk, t) for t in active]:
                     future.result()
-            scales = table[:, :2].prod(axis=0)  # every thread's growth: each side's scale
+            scales = table[:-1, :2].prod(axis=0)  # every thread's growth: each side's scale
             for side, params in enumerate((self.user[1], self.item[1])):
                 renormalise(params, scales, side, 1.0)
             reset_scales(table)

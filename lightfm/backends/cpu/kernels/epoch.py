@@ -24,11 +24,11 @@ Arguments, all plain arrays, scalars and tuples of them:
 - ``loss_args = (max_sampled, k, n)``.
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
   :mod:`lightfm.backends.cpu.kernels.sgd`.
-- ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha, max_growth, refresh_above),
-  scales, table)`` with ``scales`` this thread's line of the float64 ``table`` of
-  lazy-regularisation scales, ``max_growth`` the cap on one step's growth of a
-  scale and ``refresh_above`` the growth after which a thread re-reads the
-  others' (see :mod:`.sgd`).
+- ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha, max_growth, refresh_above,
+  announce_above), scales, table)`` with ``scales`` this thread's line of the
+  float64 ``table`` of lazy-regularisation scales, ``max_growth`` the cap on one
+  step's growth of a scale, and the growths after which a thread re-reads the
+  others' and announces its own (see :mod:`.sgd`).
 - ``loss_args[2]``, ``n``, is also the size of k-OS's sample buffers in ``scratch``.
 
 A kernel call returns ``(state, p)``: the advanced RNG state and the position
@@ -51,7 +51,7 @@ from .candidates import fill_candidates, make_ring
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 from .prefetch import prefetch, prefetch_row
 from .replicas import MERGE_EVERY, sync
-from .sgd import FOLD_ABOVE, needs_refresh, refresh_scales, side_scale
+from .sgd import FOLD_ABOVE, announce, keep_current, refresh_scales, side_scale
 
 LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
 # Keyed by the names in lightfm._params.LOSSES (tests check they are the same).
@@ -128,8 +128,10 @@ def _walk(
     countdown = MERGE_EVERY
     p = lo
     while p < hi:
-        # Checked before the step too: another thread may have grown a scale meanwhile.
+        # Checked before the step too: a refresh may have brought in the others' growth.
         if side_scale(scales, 0) > FOLD_ABOVE or side_scale(scales, 1) > FOLD_ABOVE:
+            if regularised:
+                announce(scales, table)  # so that the others stop for the fold too
             break
         if prefetch_rows:
             _prefetch_ahead(
@@ -146,8 +148,8 @@ def _walk(
             countdown = MERGE_EVERY
             if regularised:
                 refresh_scales(scales, table)
-        elif regularised and needs_refresh(scales, alphas):
-            refresh_scales(scales, table)
+        elif regularised:
+            keep_current(scales, table, alphas)
     sync(replicas, np.bool_(True))
     return state, p
 

@@ -14,7 +14,8 @@ def build_positives(rows, cols, entries, n_rows, n_cols, share_cols=False):
     is ``cols`` itself (the caller must then never write to either). Otherwise
     two stable counting sorts (by column, then by row) leave every row's
     columns sorted without sorting any row. Repeats are then dropped in one
-    pass. O(nnz + n_rows + n_cols) time and memory.
+    pass. O(nnz + n_rows + n_cols) time and memory. ``cols`` must be int32
+    (the validated interactions' dtype), the type of the ``indices`` returned.
     """
     n = entries.shape[0]
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
@@ -37,7 +38,7 @@ def build_positives(rows, cols, entries, n_rows, n_cols, share_cols=False):
     for r in range(n_rows):
         indptr[r + 1] += indptr[r]
     if share_cols and in_order and strictly and every_entry:
-        # Sorted and unique already: the lookup is the interactions' own columns (the 10M set: 39 ms -> 13 ms).
+        # Sorted and unique already: the lookup is the interactions' own columns (the 10M set: 39 ms -> 18 ms).
         return indptr, cols[:n]
     indices = np.empty(n, dtype=np.int32)
     if in_order:

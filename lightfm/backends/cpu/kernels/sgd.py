@@ -14,26 +14,36 @@ Stored parameters are the effective ones multiplied by the side's lazy
 regularisation scale, so that L2 decay of every parameter costs one
 multiplication of a scalar per sample. A side's scale is the product of every
 thread's own growth of it. Each thread writes only its own growth, in its own
-cache line ``scales`` (see :data:`SCALE_ROW`: ``scales[0]`` users,
-``scales[1]`` items), and multiplies it by a copy of the other threads' product
-(``scales[2]``, ``scales[3]``) that :func:`refresh_scales` re-reads from the
-``table`` of all threads' lines (every ``MERGE_EVERY`` steps, and whenever
-its own growth since the last refresh passes ``alphas[3]``, so that the copy
-lags by about :data:`SCALE_LAG` at most). One scale shared by every thread had
-its cache line written by all of them at every step (regularised 2-thread
-fits on the 10M set took 0.90x-0.94x the time without it); with one thread
-the copy is 1 and the arithmetic is unchanged.
+line of the ``table`` of scales (:func:`scale_table`; ``scales`` is that line,
+``scales[0]`` users, ``scales[1]`` items), and multiplies it by a copy of the
+other threads' product (``scales[2]``, ``scales[3]``) that
+:func:`refresh_scales` re-reads from the table. One scale shared by every
+thread had its cache line written by all of them at every step (regularised
+2-thread fits on the 10M set took 0.90x-0.94x the time without it); with one
+thread the copy is 1 and the arithmetic is unchanged.
 
-The epoch kernels stop once a scale passes :data:`FOLD_ABOVE` (checked before
-and after every step), and the caller folds the product back into the
-parameters (:func:`renormalise`) before they go on. Threads already in a
-step, or not yet aware of the others' growth, may each grow it further, so
-one step's growth is capped at ``alphas[2] = 2 ** (GROWTH_BITS / (2 * n_threads))``
-and a thread refreshes before its own growth passes that factor too: a scale
-stays below ``FOLD_ABOVE * 2 ** GROWTH_BITS``, and stored values far inside
-float32's range, whatever the regularisation. The cap binds only when
-``alpha * rate`` exceeds it (``alpha`` near a hundred at 16 threads), where a
-step's shrinking is merely smaller than asked.
+A thread refreshes its copy (:func:`keep_current`) every ``MERGE_EVERY`` steps
+and once its own growth since its last refresh passes ``alphas[3]``: threads
+stepping at similar rates then see each other's growth at most about
+:data:`SCALE_LAG` late. So that a thread stepping slower, or descheduled,
+cannot work from a copy far behind, each thread also *announces* its growth
+(increments the count in the table's last line, which every thread reads at
+every step and otherwise leaves alone) whenever it passed ``alphas[4]`` since
+its last announcement, and every thread refreshes at its next step after an
+announcement: whatever the threads' pace, a copy lags by less than
+:data:`SCALE_LAG_MAX` plus one step.
+
+The epoch kernels stop once a thread's view of a scale passes
+:data:`FOLD_ABOVE` (checked before and after every step; the thread announces
+it, so that the others stop too), and the caller folds the product of the
+shares back into the parameters (:func:`renormalise`) before they go on. One
+step's growth is capped at ``alphas[2] = 2 ** (GROWTH_BITS / (2 * n_threads))``,
+which bounds both announcement thresholds too: each other thread's share is at
+most twice that many bits ahead of any copy of it, so a scale stays below
+``FOLD_ABOVE * 2 ** GROWTH_BITS``, and stored values far inside float32's range,
+whatever the regularisation. The cap binds only when ``alpha * rate`` exceeds
+it (``alpha`` near a hundred at 16 threads), where a step's shrinking is
+merely smaller than asked.
 """
 
 import numpy as np
@@ -50,12 +60,17 @@ FOLD_ABOVE = 1e12
 # Bits of growth a scale may gain beyond FOLD_ABOVE, shared out between the threads (1e12 * 2**64
 # is 1.8e31: stored values of effective magnitude up to 1e7 stay finite in float32).
 GROWTH_BITS = 64
-# float64 entries of one thread's scales (one cache line): its own growth of the users' and the
-# items' scale, the other threads' product of each, its own growth at its last refresh, its index.
-SCALE_ROW = 8
-# How far a thread's copy of the other threads' growth of a scale may lag behind it (a
-# fraction): the regularisation of that thread's writes is then off by at most this much.
+# float64 entries of one line of the table of scales: two cache lines, so that the adjacent-line
+# prefetcher of one thread's line never pulls in another's. A thread's line holds its own growth of
+# the users' and the items' scale [0, 1], its copy of the other threads' product of each [2, 3], its
+# own growth at its last refresh [4, 5], its index [6], the announcement count it last saw [7] and
+# its own growth at its last announcement [8, 9]. The table's last line holds the count [0].
+SCALE_ROW = 16
+# How far a thread's copy of the other threads' growth of a scale lags behind it (a fraction) when
+# threads step at similar rates, and at most whatever their pace: the regularisation of that
+# thread's writes is then off by this much.
 SCALE_LAG = 1e-3
+SCALE_LAG_MAX = 0.1
 # Folded values below this become 0: a strongly regularised parameter would otherwise
 # decay into subnormal floats, whose arithmetic is up to a hundred times slower.
 _FLUSH_BELOW = np.float32(1e-30)
@@ -166,8 +181,8 @@ def decay(scales, alphas, lr_sum, count):
 
     The mean is over every parameter the step updated, users' and items' alike
     (as in the original LightFM), so both sides decay at the same pace per step.
-    ``alphas = (user_alpha, item_alpha, max_growth)``; see the module docstring
-    for the cap.
+    ``alphas = (user_alpha, item_alpha, max_growth, refresh_above,
+    announce_above)``; see the module docstring for the cap.
     """
     if count == 0:  # rows without features: nothing was updated
         return
@@ -178,29 +193,33 @@ def decay(scales, alphas, lr_sum, count):
 
 
 def growth_limits(n_threads):
-    """``(max_growth, refresh_above)`` for ``n_threads`` threads: ``alphas[2]`` and ``alphas[3]``.
+    """``alphas[2:]`` for ``n_threads`` threads: ``(max_growth, refresh_above, announce_above)``.
 
-    One step grows a scale at most ``max_growth`` times, and a thread re-reads
-    the others' growth once its own passed ``refresh_above`` (at most
-    ``max_growth`` too) since it last did: together a scale stays below
-    ``FOLD_ABOVE * 2 ** GROWTH_BITS`` (see the module docstring), and the
-    others' unseen growth below ``1 + SCALE_LAG``.
+    One step grows a scale at most ``max_growth`` times; a thread re-reads the
+    others' growth once its own passed ``refresh_above`` since it last did, and
+    announces its own once it passed ``announce_above`` (both at most
+    ``max_growth``; see the module docstring).
     """
     max_growth = 2.0 ** (GROWTH_BITS / (2 * n_threads))
-    return max_growth, min(max_growth, (1.0 + SCALE_LAG) ** (1.0 / max(n_threads - 1, 1)))
+    others = max(n_threads - 1, 1)
+    refresh_above = min(max_growth, (1.0 + SCALE_LAG) ** (1.0 / others))
+    return max_growth, refresh_above, min(max_growth, (1.0 + SCALE_LAG_MAX) ** (1.0 / others))
 
 
 def scale_table(n_threads):
-    """Every thread's line of lazy-regularisation scales (``SCALE_ROW`` float64 each), at 1."""
-    table = cache_private_zeros((n_threads, SCALE_ROW), dtype=np.float64)
+    """Every thread's line of lazy-regularisation scales, at 1, and the announcement count's line."""
+    table = cache_private_zeros((n_threads + 1, SCALE_ROW), dtype=np.float64)
     reset_scales(table)
     return table
 
 
 def reset_scales(table):
     """Every growth back to 1, once the caller folded their product into the parameters."""
-    table[:, :6] = 1.0
-    table[:, 6] = np.arange(table.shape[0])
+    threads = table[:-1]
+    threads[:, :6] = 1.0
+    threads[:, 6] = np.arange(threads.shape[0])
+    threads[:, 7] = table[-1, 0]
+    threads[:, 8:10] = 1.0
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -212,10 +231,12 @@ def side_scale(scales, side):
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def refresh_scales(scales, table):
     """Re-read the other threads' growth of both scales from ``table`` into this thread's ``scales``."""
+    n = table.shape[0] - 1
+    scales[7] = table[n, 0]  # first: an announcement made while this reads is seen next time
     me = int(scales[6])
     for side in range(2):
         others = 1.0
-        for t in range(table.shape[0]):
+        for t in range(n):
             if t != me:
                 others *= table[t, side]
         scales[side + 2] = others
@@ -223,9 +244,24 @@ def refresh_scales(scales, table):
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def needs_refresh(scales, alphas):
-    """Whether this thread's own growth of a scale passed ``alphas[3]`` since its last refresh."""
-    return scales[0] > scales[4] * alphas[3] or scales[1] > scales[5] * alphas[3]
+def announce(scales, table):
+    """Tell every thread to refresh at its next step (it may lose a race with another's: either counts)."""
+    scales[8] = scales[0]
+    scales[9] = scales[1]
+    table[table.shape[0] - 1, 0] += 1.0
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def keep_current(scales, table, alphas):
+    """After a step: announce this thread's growth, and refresh its copy of the others', when due."""
+    if scales[0] > scales[8] * alphas[4] or scales[1] > scales[9] * alphas[4]:
+        announce(scales, table)
+    if (
+        table[table.shape[0] - 1, 0] != scales[7]
+        or scales[0] > scales[4] * alphas[3]
+        or scales[1] > scales[5] * alphas[3]
+    ):
+        refresh_scales(scales, table)
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
