@@ -5,7 +5,7 @@ import subprocess
 import tempfile
 
 
-def run_json(python, *args, env=None):
+def run_json(python, *args, env=None, timeout=None):
     """Run ``python *args`` in a fresh process and return the JSON of its last line of output.
 
     It runs in the temporary folder, never in the repository, so that the reference's interpreter
@@ -18,5 +18,6 @@ def run_json(python, *args, env=None):
         check=True,
         cwd=tempfile.gettempdir(),
         env=env,
+        timeout=timeout,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])

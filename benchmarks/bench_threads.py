@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -60,8 +61,19 @@ def main():
                         for name, python in sides:
                             if name == "ref" and variant == "no-replicas":
                                 continue
-                            runs[name].append(run_json(python, WORKER, json.dumps(config), env=env))
+                            result = _run(python, config, env)
+                            if result is not None:
+                                runs[name].append(result)
                     print(_row(data, loss, variant, threads, runs), flush=True)
+
+
+def _run(python, config, env):
+    """One fresh process's result, or None if it failed or hung (its cells then read "-")."""
+    try:
+        return run_json(python, WORKER, json.dumps(config), env=env, timeout=300)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        print(f"{python} {json.dumps(config)}: {type(error).__name__}", file=sys.stderr)
+        return None
 
 
 def _row(data, loss, variant, threads, runs):
@@ -78,7 +90,7 @@ def _row(data, loss, variant, threads, runs):
     run_peak = " / ".join(fmt(median(name, "peak_rss_mb"), 0) for name in ("ours", "ref"))
     return (
         f"| {data} | {loss} | {variant} | {threads} | {fmt(speed['ours'])} | {fmt(speed['ref'])} | "
-        f"{fmt(ratio)}x | {fit_peak} | {run_peak} |"
+        f"{fmt(ratio) + 'x' if ratio else '-'} | {fit_peak} | {run_peak} |"
     )
 
 

@@ -12,15 +12,25 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl lightfm-next implicit
 # Then call the device tool with carry [".whl", ".bench"] and the command:
-#   bash benchmarks/device_threads.sh
-# Everything printed is also in $OUT/threads.txt. THREADS="16 8" shortens the first table.
+#   bash benchmarks/device_threads.sh           # both parts, about 8 minutes
+# The device tool stops a command after 600 s: with less time left, run the parts as two calls,
+#   bash benchmarks/device_threads.sh table     # the table, about 6 minutes
+#   bash benchmarks/device_threads.sh extra     # the other rows, about 2 minutes
+# Everything printed is also in $OUT/threads.txt. THREADS="16 8" shortens the table.
 set -u
 export PYTHONUNBUFFERED=1 LIGHTFM_BENCH_CACHE=/tmp/lightfm-bench
 export OUT=${OUT:-/tmp}
 ROOT=$PWD
-bash .bench/device_threads.sh  # installs the original in /tmp/ref and implicit in /tmp/imp
-# The original runs from its own folder, ours from the checkout (both import as lightfm).
-printf '#!/bin/sh\nPYTHONPATH=/tmp/ref exec python3 "$@"\n' > /tmp/ref-python && chmod +x /tmp/ref-python
-bench() { PYTHONPATH=$ROOT python3 "$ROOT/benchmarks/bench_threads.py" --threads 16 1 "$@" | tee -a "$OUT/threads.txt"; }
-bench --data generated --losses bpr --variants default alpha --reference-python /tmp/ref-python
-bench --data generated-features --losses warp bpr --variants default no-replicas --reference-python /tmp/ref-python
+PART=${1:-all}
+if [ "$PART" != extra ]; then
+  bash .bench/device_threads.sh  # installs the original in /tmp/ref and implicit in /tmp/imp
+fi
+if [ "$PART" != table ]; then
+  [ -d /tmp/ref/lightfm ] || python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/ref \
+    .whl/lightfm_next*.whl || echo "original: install failed (its cells will read -)"
+  # The original runs from its own folder, ours from the checkout (both import as lightfm).
+  printf '#!/bin/sh\nPYTHONPATH=/tmp/ref exec python3 "$@"\n' > /tmp/ref-python && chmod +x /tmp/ref-python
+  bench() { PYTHONPATH=$ROOT python3 "$ROOT/benchmarks/bench_threads.py" --threads 16 1 "$@" | tee -a "$OUT/threads.txt"; }
+  bench --data generated --losses bpr --variants default alpha --reference-python /tmp/ref-python
+  bench --data generated-features --losses warp bpr --variants default no-replicas --reference-python /tmp/ref-python
+fi
