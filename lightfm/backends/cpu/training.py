@@ -204,9 +204,10 @@ class _EpochJob:
 
         ``rows`` / ``cols``: the users and items of every stored entry;
         ``uniform_items``: whether each step also writes an item drawn
-        uniformly (WARP's and k-OS's negatives). A side whose copies would cost more than
-        ``_REPLICA_BUDGET_BYTES`` is left shared. Counts the epoch's examples
-        per row through ``order``, without copying the training data.
+        uniformly (WARP's and k-OS's negatives). A side whose copies would
+        cost more than ``_REPLICA_BUDGET_BYTES`` is left shared. Counts the
+        epoch's examples per row through ``order``, without copying the
+        training data.
         """
         examples = self.order[: fill_examples(self.samples[2], self.positives_only, self.order)]
         replicas = []
