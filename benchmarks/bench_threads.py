@@ -6,7 +6,8 @@ while fitting (MB; data, model and runtime included) and its peak over the whole
 evaluation of 2,000 test users, which scores on the same threads). Data: the generated 10M set
 (``generated``, 200k users x 50k items, 7.7M train pairs) and a hybrid one
 (``generated-features``: 20k users x 50k items, 1.6M train pairs, about 10 features per item).
-Variants: ``default``; ``alpha`` (item and user alpha 1e-6: the threads' shares of the regularisation scale);
+Variants: ``default``; ``alpha`` and ``alpha-1e-3`` (item and user alpha 1e-6 or 1e-3: the threads' shares of
+the regularisation scale, refreshed rarely or at almost every step);
 ``no-replicas`` (ours without per-thread copies of hot feature rows, to measure them).
 
     python benchmarks/bench_threads.py --threads 1 2 4 8 16 [--reference-python /tmp/ref/bin/python]
@@ -29,7 +30,7 @@ from _side import run_json
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_worker.py"
-VARIANTS = {"default": {}, "alpha": {"alpha": 1e-6}, "no-replicas": {"replicas": False}}
+VARIANTS = {"default": {}, "alpha": {"alpha": 1e-6}, "alpha-1e-3": {"alpha": 1e-3}, "no-replicas": {"replicas": False}}
 
 
 def main():

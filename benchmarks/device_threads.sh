@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The thread tables of BENCHMARKS.md on a lent device machine (16 CPU cores), in one call of about
-# 8 minutes: first the performance issue's own table (../shared/bench/device_threads.sh: ours, the
+# 8-9 minutes: first the performance issue's own table (../shared/bench/device_threads.sh: ours, the
 # original and implicit's BPR on its generated 10M set, 1-16 threads), then what it leaves out, at 1
 # and 16 threads (benchmarks/bench_threads.py, one fresh process per side and row): regularised BPR
-# (the threads' shares of the regularisation scale), and the hybrid set with and without per-thread
-# copies of hot feature rows.
+# (the threads' shares of the regularisation scale, alpha 1e-6 and 1e-3), and the hybrid set with
+# and without per-thread copies of hot feature rows.
 #
 # Prepare once, in the project root on your own machine (the device machine has no network):
 #   echo /.whl/ >> .git/info/exclude; echo /.bench/ >> .git/info/exclude
@@ -12,10 +12,10 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl lightfm-next implicit
 # Then call the device tool with carry [".whl", ".bench"] and the command:
-#   bash benchmarks/device_threads.sh           # both parts, about 8 minutes
+#   bash benchmarks/device_threads.sh           # both parts, about 8-9 minutes
 # The device tool stops a command after 600 s: with less time left, run the parts as two calls,
 #   bash benchmarks/device_threads.sh table     # the issue's table, about 6 minutes
-#   bash benchmarks/device_threads.sh extra     # the other rows, about 2 minutes
+#   bash benchmarks/device_threads.sh extra     # the other rows, about 2-3 minutes
 # Everything printed is also in $OUT/threads.txt. THREADS="16 8" shortens the table.
 set -u
 export PYTHONUNBUFFERED=1 LIGHTFM_BENCH_CACHE=/tmp/lightfm-bench
@@ -31,6 +31,6 @@ if [ "$PART" != table ]; then
   # The original runs from its own folder, ours from the checkout (both import as lightfm).
   printf '#!/bin/sh\nPYTHONPATH=/tmp/ref exec python3 "$@"\n' > /tmp/ref-python && chmod +x /tmp/ref-python
   bench() { PYTHONPATH=$ROOT python3 "$ROOT/benchmarks/bench_threads.py" --threads 16 1 "$@" | tee -a "$OUT/threads.txt"; }
-  bench --data generated --losses bpr --variants default alpha --reference-python /tmp/ref-python
+  bench --data generated --losses bpr --variants default alpha alpha-1e-3 --reference-python /tmp/ref-python
   bench --data generated-features --losses warp bpr --variants default no-replicas --reference-python /tmp/ref-python
 fi
