@@ -53,6 +53,11 @@ def generated_features(n_items, seed=0, n_genres=20, n_tags=1_500):
         (np.ones(rows.size, np.float32), (rows, cols)), shape=(n_items, n_items + n_genres + n_tags)
     )
     features.data[:] = 1.0  # a repeated genre or tag counts once
+    return _rows_summing_to_one(features)
+
+
+def _rows_summing_to_one(features):
+    """Feature rows normalised to sum 1, as ``Dataset`` builds them (float32 CSR)."""
     return sp.csr_matrix(sp.diags(1.0 / np.asarray(features.sum(axis=1)).ravel()) @ features, dtype=np.float32)
 
 
@@ -91,7 +96,7 @@ def tagged(n_users=610, n_items=9_724, n_interactions=100_000, n_genres=20, n_ta
         tag_cols += chosen.tolist()
     tags = sp.coo_matrix((np.ones(len(tag_rows), np.float32), (tag_rows, tag_cols)), shape=(n_items, n_tags))
     features = sp.hstack([sp.identity(n_items, dtype=np.float32), sp.csr_matrix(genres), tags], format="csr")
-    features = sp.csr_matrix(sp.diags(1.0 / np.asarray(features.sum(axis=1)).ravel()) @ features, dtype=np.float32)
+    features = _rows_summing_to_one(features)
     taste = rs.dirichlet(np.full(n_genres, 0.3), n_users).astype(np.float32)
     popularity = (rs.pareto(1.2, n_items) + 1).astype(np.float32)
     weights = popularity[None, :] * (0.05 + taste @ genres.T)

@@ -19,8 +19,8 @@ line of the ``table`` of scales (:func:`scale_table`; ``scales`` is that line,
 other threads' product (``scales[2]``, ``scales[3]``) that
 :func:`refresh_scales` re-reads from the table. One scale shared by every
 thread had its cache line written by all of them at every step (regularised
-2-thread fits on the 10M set took 0.90x-0.94x the time without it); with one
-thread the copy is 1 and the arithmetic is unchanged.
+2-thread BPR fits on the 10M set take 0.79x-0.87x the time without it, alpha
+1e-6 to 1e-3); with one thread the copy is 1 and the arithmetic is unchanged.
 
 A thread refreshes its copy (:func:`keep_current`) every ``MERGE_EVERY`` steps
 and once its own growth since its last refresh passes ``alphas[3]``: threads
