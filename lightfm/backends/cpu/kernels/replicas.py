@@ -9,8 +9,9 @@ thread's own copy of the feature indices, so the loss kernels are unchanged),
 and the epoch kernel merges what the thread changed into the shared rows every
 :data:`MERGE_EVERY` steps: ``shared += weight * (copy - snapshot)``, then
 ``copy = snapshot = shared``. Parameters and adagrad's sums take the sum of
-the threads' changes (as Hogwild applies every thread's steps); adadelta's
-running averages take their mean, which keeps them positive.
+the threads' changes (as Hogwild applies every thread's steps). Adadelta trains
+without copies: its steps are not damped by a decaying learning rate, and the
+threads' steps summed on copies overshot until fits diverged.
 
 A side's replicas are ``(hot, base, values, snapshots, weights)``: the hot
 rows, the first of this thread's copies, every parameter array of the side as
