@@ -4,6 +4,10 @@ Beyond the original's iterables of tuples, :meth:`Dataset.build_interactions`,
 :meth:`Dataset.fit` and the feature builders accept NumPy arrays and pandas or
 polars DataFrames / Series, mapped to indices with vectorised look-ups (no
 Python loop over rows), so that millions of interactions build in seconds.
+DataFrames are read by column position unless their columns are named (see
+each method). :meth:`Dataset.user_ids` / :meth:`Dataset.item_ids` map indices
+back to external ids, :meth:`Dataset.user_index` / :meth:`Dataset.item_index`
+ids to indices. pandas is imported only when it is installed and needed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import InputTypeError
+from ._validation import InputTypeError, is_int
 
 __all__ = ["Dataset"]
 
@@ -28,10 +32,74 @@ def _is_frame(data) -> bool:
 
 
 def _column(data, name, argument):
-    if name not in list(data.columns):
-        raise ValueError(f"{argument}={name!r} is not a column of the data; columns are {list(data.columns)}.")
+    columns = list(data.columns)
+    if name not in columns:
+        raise ValueError(f"{argument}={name!r} is not a column of the data; columns are {columns}.")
+    if columns.count(name) > 1:
+        raise ValueError(f"{argument}={name!r} names {columns.count(name)} columns of the data; rename them apart.")
     column = data[name]
     return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
+
+
+def _column_at(data, position):
+    # By position, not by name: pandas allows repeated and non-string column names.
+    column = data.iloc[:, position] if hasattr(data, "iloc") else data.to_series(position)
+    return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
+
+
+def _frame_columns(data, named: dict, method: str) -> list:
+    """The arrays and names of a frame's columns for the roles in ``named`` (argument -> column name or None).
+
+    The first two roles are required and the last (the weight) optional. With no column named, the
+    roles are taken by position: a two-column frame fills the first two, a three-column frame all
+    three. Anything else must name its columns, so that a wider frame (say with a timestamp) is never
+    read by a silent guess.
+    """
+    arguments = list(named)
+    columns = list(data.columns)
+    if all(name is None for name in named.values()):
+        if len(columns) not in (2, 3):
+            raise ValueError(
+                f"Dataset.{method}: the DataFrame has {len(columns)} columns {columns}; with no column named, "
+                f"it must have 2 ({', '.join(arguments[:2])}) or 3 (and a weight). Name the columns with "
+                f"{', '.join(arguments)}, or select them first (frame[[...]])."
+            )
+        values = [_column_at(data, position) for position in range(len(columns))]
+        return values + [None] * (3 - len(values)), columns + [None] * (3 - len(columns))
+    for argument in arguments[:2]:
+        if named[argument] is None:
+            raise ValueError(
+                f"Dataset.{method}: {argument} is missing; name both {arguments[0]} and {arguments[1]} "
+                "(or neither, to take the DataFrame's columns by position)."
+            )
+    values = [None if name is None else _column(data, name, argument) for argument, name in named.items()]
+    return values, list(named.values())
+
+
+def _refuse_missing(values: np.ndarray, argument: str, column) -> None:
+    """ValueError if a frame column has missing values (NaN, None, NA), naming the column and the fix."""
+    pandas = _pandas()
+    if pandas is not None:
+        missing = np.asarray(pandas.isna(values))
+    elif values.dtype.kind in "fmM":
+        missing = np.isnan(values)
+    elif values.dtype == object:
+        missing = np.fromiter((v is None or (isinstance(v, float) and v != v) for v in values), bool, values.size)
+    else:
+        return
+    if missing.any():
+        where = "" if column is None else f" ({column!r})"
+        raise ValueError(
+            f"The {argument} column{where} has {int(missing.sum())} missing values; drop or fill those rows "
+            "first (frame.dropna())."
+        )
+
+
+def _is_listlike_column(values: np.ndarray) -> bool:
+    """Whether a frame column holds a collection per row (features in wide form: ``[names]`` or ``{name: w}``)."""
+    if values.dtype != object or values.size == 0:
+        return False
+    return isinstance(values[0], (list, tuple, set, frozenset, dict, np.ndarray))
 
 
 def _as_array(values) -> np.ndarray | None:
@@ -150,7 +218,10 @@ class Dataset:
     2. Call :meth:`build_interactions` with ``(user id, item id[, weight])``
        tuples (or a DataFrame) to get the interaction and weight matrices.
     3. Call :meth:`build_user_features` / :meth:`build_item_features` with
-       ``(id, [feature names])`` or ``(id, {feature name: weight})``.
+       ``(id, [feature names])`` or ``(id, {feature name: weight})`` pairs, or
+       a long DataFrame of ``(id, feature[, weight])`` rows.
+    4. Map a model's indices back with :meth:`user_ids` / :meth:`item_ids`,
+       and ids to indices with :meth:`user_index` / :meth:`item_index`.
 
     Parameters
     ----------
@@ -169,6 +240,8 @@ class Dataset:
     [[1, 0], [0, 1]]
     >>> dataset.build_item_features([("book", ["fiction"])]).toarray().tolist()
     [[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]]
+    >>> dataset.item_ids([1, 0]).tolist(), dataset.item_index("film")
+    (['film', 'book'], 1)
     """
 
     def __init__(self, user_identity_features=True, item_identity_features=True):
@@ -178,6 +251,13 @@ class Dataset:
         self._item_id_mapping: dict = {}
         self._user_feature_mapping: dict = {}
         self._item_feature_mapping: dict = {}
+        self._lookups: dict = {}
+
+    def __getstate__(self):
+        # The look-up caches are rebuilt on demand: pickles stay the size of the mappings.
+        state = self.__dict__.copy()
+        state.pop("_lookups", None)
+        return state
 
     # -- mappings --------------------------------------------------------------
 
@@ -230,6 +310,15 @@ class Dataset:
 
     @staticmethod
     def _add(ids, mapping: dict, identity_mapping: dict | None, name: str):
+        if _is_frame(ids):
+            # Iterating a DataFrame yields its column names: never what was meant.
+            columns = list(ids.columns)
+            if len(columns) != 1:
+                raise ValueError(
+                    f"{name} is a DataFrame with {len(columns)} columns; pass one column, "
+                    f"e.g. {name}=frame[{columns[0] if columns else 'column'!r}]."
+                )
+            ids = _column_at(ids, 0)
         array = _as_array(ids)
         values = _unique_in_order(array) if array is not None else list(ids)
         # Refused where they enter: build_interactions could never look them up again.
@@ -248,6 +337,189 @@ class Dataset:
         them to map indices back.
         """
         return (self._user_id_mapping, self._user_feature_mapping, self._item_id_mapping, self._item_feature_mapping)
+
+    def user_ids(self, indices=None):
+        """The external user ids at internal indices (rows of the interaction matrix).
+
+        Parameters
+        ----------
+        indices : int or array_like of int, optional
+            Internal user indices, in any shape (a model's ``recommend`` output
+            for :meth:`item_ids`, say). None: every user, in index order.
+
+        Returns
+        -------
+        id or numpy.ndarray
+            The id itself (its own type) for a single index; otherwise an
+            array of the indices' shape: of integers or floats for numeric
+            ids, else of the ids themselves (``object``).
+
+        Raises
+        ------
+        ValueError
+            If an index is not an integer from 0 to the number of users - 1.
+
+        Examples
+        --------
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset()
+        >>> dataset.fit(["ann", "bob", "cy"], [10, 20])
+        >>> dataset.user_ids([2, 0]).tolist()
+        ['cy', 'ann']
+        >>> dataset.user_ids(1)
+        'bob'
+        """
+        return self._ids_at(indices, "user")
+
+    def item_ids(self, indices=None):
+        """The external item ids at internal indices (columns of the interaction matrix).
+
+        Parameters and returns as :meth:`user_ids`, for items.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset()
+        >>> dataset.fit(["ann"], ["dune", "emma", "ulysses"])
+        >>> dataset.item_ids(np.array([[2, 0], [1, 2]])).tolist()  # e.g. top-2 lists of two users
+        [['ulysses', 'dune'], ['emma', 'ulysses']]
+        >>> dataset.item_ids().tolist()
+        ['dune', 'emma', 'ulysses']
+        """
+        return self._ids_at(indices, "item")
+
+    @_refusing_type_errors("ids must be a hashable id or an array-like of ids")
+    def user_index(self, ids):
+        """The internal indices of external user ids: the inverse of :meth:`user_ids`.
+
+        Parameters
+        ----------
+        ids : id or array_like of ids
+            One user id (a string, a number, ...) or a list, array or Series
+            of them, in any shape.
+
+        Returns
+        -------
+        int or numpy.ndarray of int64
+            An int for a single id; otherwise an array of the ids' shape.
+
+        Raises
+        ------
+        ValueError
+            If an id is not in the dataset (add it with :meth:`fit_partial`).
+
+        Examples
+        --------
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset()
+        >>> dataset.fit(["ann", "bob", "cy"], [10, 20])
+        >>> dataset.user_index("cy")
+        2
+        >>> dataset.user_index(["bob", "ann"]).tolist()
+        [1, 0]
+        """
+        return self._index_of(ids, "user")
+
+    @_refusing_type_errors("ids must be a hashable id or an array-like of ids")
+    def item_index(self, ids):
+        """The internal indices of external item ids: the inverse of :meth:`item_ids`.
+
+        Parameters and returns as :meth:`user_index`, for items.
+
+        Examples
+        --------
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset()
+        >>> dataset.fit(["ann"], [10, 20, 30])
+        >>> dataset.item_index([30, 10]).tolist()
+        [2, 0]
+        """
+        return self._index_of(ids, "item")
+
+    def _lookup(self, side: str):
+        """(ids as a list, ids as an array, IdIndex) for a side, rebuilt when its mapping changed."""
+        mapping = self._user_id_mapping if side == "user" else self._item_id_mapping
+        lookups = self.__dict__.setdefault("_lookups", {})
+        cached = lookups.get(side)
+        # fit replaces the dict and fit_partial only adds to it: the dict and its size identify a version.
+        if cached is None or cached[0] is not mapping or cached[1] != len(mapping):
+            keys: list = [None] * len(mapping)
+            for key, index in mapping.items():
+                keys[index] = key
+            array = _object_safe(keys)
+            # Strings stay Python objects: NumPy's fixed-width strings drop trailing NULs (and copy).
+            if array.ndim != 1 or array.dtype.kind in "USO":
+                array = _objects(keys)
+            cached = (mapping, len(mapping), keys, array, IdIndex(mapping))
+            lookups[side] = cached
+        return cached[2], cached[3], cached[4]
+
+    def _ids_at(self, indices, side: str):
+        keys, array, _ = self._lookup(side)
+        if indices is None:
+            return array.copy()
+        n = len(keys)
+        if np.ndim(indices) == 0:
+            if not is_int(indices):
+                raise ValueError(f"indices must be integer {side} indices, got {indices!r}.")
+            index = int(indices)
+            if not 0 <= index < n:
+                raise ValueError(f"indices contains {index}, but the dataset has {n} {side}s{_valid_range(n)}.")
+            return keys[index]
+        values = np.asarray(indices.to_numpy() if hasattr(indices, "to_numpy") else indices)
+        if values.size == 0:
+            return array[np.zeros(values.shape, dtype=np.int64)]
+        if values.dtype.kind not in "iu":
+            raise ValueError(
+                f"indices must be integer {side} indices, got an array of {values.dtype}; "
+                "convert it with .astype(int) if it holds whole numbers."
+            )
+        low, high = values.min(), values.max()
+        if low < 0 or high >= n:
+            bad = low if low < 0 else high
+            raise ValueError(f"indices contains {bad}, but the dataset has {n} {side}s{_valid_range(n)}.")
+        return array[values]
+
+    def _index_of(self, ids, side: str):
+        _, _, index = self._lookup(side)
+        try:
+            single = np.ndim(ids) == 0  # a string too
+        except ValueError:  # a ragged list: refused below
+            single = False
+        if single:
+            flat, shape = _objects([ids]), ()
+        else:
+            if hasattr(ids, "to_numpy"):
+                ids = ids.to_numpy()
+            if isinstance(ids, np.ndarray) and ids.dtype != object:
+                flat, shape = ids.ravel(), ids.shape
+            else:
+                flat, shape = self._object_ids(ids, side)
+        positions = index.positions(flat) if flat.size else np.zeros(0, dtype=np.int64)
+        missing = positions < 0
+        if missing.any():
+            value = flat[np.flatnonzero(missing)[0]]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise ValueError(
+                f"ids contains {value!r}, which is not one of this dataset's {side} ids; "
+                f"add it with fit_partial({side}s=[...]) first."
+            )
+        positions = positions.astype(np.int64)
+        return int(positions[0]) if single else positions.reshape(shape)
+
+    @staticmethod
+    def _object_ids(ids, side: str):
+        """(flat array, shape) of ids given as a (nested) list or an object array."""
+        try:
+            # dtype=object keeps [1, "a"] as an int and a string (NumPy would make both strings).
+            nested = np.asarray(ids, dtype=object)
+        except ValueError:
+            nested = None
+        elements = [] if nested is None else nested.ravel().tolist()
+        if nested is None or any(isinstance(element, (list, np.ndarray)) for element in elements):
+            raise ValueError(f"ids must be one {side} id or a list or array of them, with rows of equal length.")
+        return _objects(elements), nested.shape
 
     def interactions_shape(self):
         """``(number of users, number of items)``."""
@@ -274,9 +546,15 @@ class Dataset:
         Parameters
         ----------
         data : iterable of (user id, item id) or (user id, item id, weight), or a DataFrame
-            Interactions; unknown ids raise ValueError. With a pandas or polars
-            DataFrame, name the columns with ``user_col`` and ``item_col`` (and
-            optionally ``weight_col``).
+            Interactions; unknown ids raise ValueError. A pandas or polars
+            DataFrame has one row per interaction: with no column named, its
+            columns are taken by position (user id, item id and, in a third
+            column, the weight); a frame of any other width must name them.
+        user_col, item_col : column names, optional
+            The DataFrame's user and item id columns (both or neither).
+        weight_col : column name, optional
+            The DataFrame's weight column; with the other two named and this
+            one not, every weight is 1.
 
         Returns
         -------
@@ -285,6 +563,12 @@ class Dataset:
             interaction in input order (repeats are kept) and the same row and
             column arrays, so ``weights`` can be passed as ``sample_weight``.
 
+        Raises
+        ------
+        ValueError
+            For unknown ids, missing values in a DataFrame's columns, or
+            columns that are neither named nor two or three.
+
         Examples
         --------
         >>> import pandas as pd
@@ -292,17 +576,25 @@ class Dataset:
         >>> frame = pd.DataFrame({"user": [1, 2, 2], "item": ["a", "a", "b"], "stars": [5.0, 3.0, 4.0]})
         >>> dataset = Dataset()
         >>> dataset.fit(frame["user"], frame["item"])
-        >>> interactions, weights = dataset.build_interactions(frame, "user", "item", "stars")
+        >>> interactions, weights = dataset.build_interactions(frame)  # user, item, weight by position
         >>> weights.toarray().tolist()
         [[5.0, 0.0], [3.0, 4.0]]
+        >>> interactions, weights = dataset.build_interactions(frame, user_col="user", item_col="item")
+        >>> weights.toarray().tolist()
+        [[1.0, 0.0], [1.0, 1.0]]
         """
         self._check_fitted()
         if _is_frame(data):
-            if user_col is None or item_col is None:
-                raise ValueError("Pass user_col and item_col to build interactions from a DataFrame.")
-            users = _column(data, user_col, "user_col")
-            items = _column(data, item_col, "item_col")
-            weights = _column(data, weight_col, "weight_col") if weight_col is not None else None
+            named = {"user_col": user_col, "item_col": item_col, "weight_col": weight_col}
+            (users, items, weights), names = _frame_columns(data, named, "build_interactions")
+            for values, argument, name in zip((users, items, weights), named, names, strict=True):
+                if values is not None:
+                    _refuse_missing(values, argument.removesuffix("_col"), name)
+            if weights is not None and weights.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"The weight column ({names[2]!r}) holds {weights.dtype} values, not numbers; "
+                    "name the columns (user_col, item_col, weight_col) or convert it."
+                )
         else:
             users, items, weights = self._unpack(data)
         rows = IdIndex(self._user_id_mapping).lookup(np.asarray(users), "User id")
@@ -328,36 +620,89 @@ class Dataset:
 
     # -- features --------------------------------------------------------------
 
-    @_refusing_type_errors("data must be an iterable of (user id, [features] or {feature: weight}) pairs")
-    def build_user_features(self, data, normalize=True):
+    @_refusing_type_errors(
+        "data must be a DataFrame or an iterable of (user id, [features] or {feature: weight}) pairs"
+    )
+    def build_user_features(self, data, normalize=True, user_col=None, feature_col=None, weight_col=None):
         """Build the user feature matrix, identity features first when enabled.
 
         Parameters
         ----------
-        data : iterable of (user id, [feature names]) or (user id, {feature name: weight})
-            Features of (some of) the users.
+        data : iterable of (user id, [feature names]) or (user id, {feature name: weight}), or a DataFrame
+            Features of (some of) the users. A pandas or polars DataFrame is in
+            long form, one row per (user, feature) pair: with no column named,
+            its columns are taken by position (user id, feature name and, in a
+            third column, the feature's weight, else 1); a frame of any other
+            width must name them. A user's rows combine into one feature list.
+            A DataFrame whose feature column holds a list or dict per row is
+            read like the pairs instead.
         normalize : bool, default True
             Scale every row to sum to 1 (ValueError if a row is empty).
+        user_col, feature_col : column names, optional
+            The DataFrame's id and feature columns (both or neither).
+        weight_col : column name, optional
+            The DataFrame's weight column; with the other two named and this
+            one not, every weight is 1.
 
         Returns
         -------
         float32 csr_matrix of shape :meth:`user_features_shape`
-        """
-        return self._build_features(
-            data, self._user_id_mapping, self._user_feature_mapping, self._user_identity_features, normalize, "user"
-        )
+            A feature repeated for one user (in a list or on several rows)
+            has its weights summed.
 
-    @_refusing_type_errors("data must be an iterable of (item id, [features] or {feature: weight}) pairs")
-    def build_item_features(self, data, normalize=True):
+        Raises
+        ------
+        ValueError
+            For unknown ids or feature names, missing values in a DataFrame's
+            columns, or columns that are neither named nor two or three.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from lightfm.data import Dataset
+        >>> dataset = Dataset(user_identity_features=False)
+        >>> dataset.fit(["ann", "bob"], ["dune"], user_features=["reader", "viewer"])
+        >>> long = pd.DataFrame({"user": ["ann", "ann", "bob"], "feature": ["reader", "viewer", "viewer"]})
+        >>> dataset.build_user_features(long).toarray().tolist()
+        [[0.5, 0.5], [0.0, 1.0]]
+        >>> pairs = [("ann", ["reader", "viewer"]), ("bob", ["viewer"])]
+        >>> (dataset.build_user_features(pairs) != dataset.build_user_features(long)).nnz
+        0
+        """
+        columns = {"user_col": user_col, "feature_col": feature_col, "weight_col": weight_col}
+        return self._build_features(
+            data, self._user_id_mapping, self._user_feature_mapping, self._user_identity_features, normalize, "user",
+            columns,
+        )  # fmt: skip
+
+    @_refusing_type_errors(
+        "data must be a DataFrame or an iterable of (item id, [features] or {feature: weight}) pairs"
+    )
+    def build_item_features(self, data, normalize=True, item_col=None, feature_col=None, weight_col=None):
         """Build the item feature matrix, identity features first when enabled.
 
-        Parameters and returns as :meth:`build_user_features`, for items.
-        """
-        return self._build_features(
-            data, self._item_id_mapping, self._item_feature_mapping, self._item_identity_features, normalize, "item"
-        )
+        Parameters and returns as :meth:`build_user_features`, for items
+        (``item_col`` names a DataFrame's id column).
 
-    def _build_features(self, data, ids: dict, features: dict, identity: bool, normalize: bool, entity: str):
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from lightfm.data import Dataset
+        >>> genres = pd.DataFrame({"movie": [1, 1, 2], "genre": ["drama", "war", "comedy"], "w": [2.0, 1.0, 1.0]})
+        >>> dataset = Dataset(item_identity_features=False)
+        >>> dataset.fit(["ann"], genres["movie"], item_features=genres["genre"])
+        >>> dataset.build_item_features(genres, normalize=False).toarray().tolist()
+        [[2.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        >>> dataset.build_item_features(genres, item_col="movie", feature_col="genre").toarray().tolist()
+        [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]
+        """
+        columns = {"item_col": item_col, "feature_col": feature_col, "weight_col": weight_col}
+        return self._build_features(
+            data, self._item_id_mapping, self._item_feature_mapping, self._item_identity_features, normalize, "item",
+            columns,
+        )  # fmt: skip
+
+    def _build_features(self, data, ids: dict, features: dict, identity: bool, normalize: bool, entity: str, columns):
         rows: list = []
         cols: list = []
         weights: list = []
@@ -367,22 +712,11 @@ class Dataset:
             cols.append(np.array([features[key] for key in ids], dtype=np.int64))
             weights.append(np.ones(id_rows.size, dtype=np.float32))
         id_index, feature_index = IdIndex(ids), IdIndex(features)
-        entity_ids, names, values = [], [], []
-        for datum in data:
-            if len(datum) != 2:
-                raise ValueError(f"Expected tuples of ({entity}_id, features), got {datum}.")
-            entity_id, entity_features = datum
-            pairs = (
-                entity_features.items() if isinstance(entity_features, dict) else ((f, 1.0) for f in entity_features)
-            )
-            for name, weight in pairs:
-                entity_ids.append(entity_id)
-                names.append(name)
-                values.append(weight)
-        if entity_ids:
-            rows.append(id_index.lookup(_object_safe(entity_ids), f"{entity.capitalize()} id").astype(np.int64))
-            cols.append(feature_index.lookup(_object_safe(names), f"{entity.capitalize()} feature").astype(np.int64))
-            weights.append(np.asarray(values, dtype=np.float32))
+        entity_ids, names, values = self._feature_entries(data, entity, columns)
+        if len(entity_ids):
+            rows.append(id_index.lookup(entity_ids, f"{entity.capitalize()} id").astype(np.int64))
+            cols.append(feature_index.lookup(names, f"{entity.capitalize()} feature").astype(np.int64))
+            weights.append(values)
         shape = (len(ids), len(features))
         if rows:
             matrix = sp.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
@@ -390,6 +724,45 @@ class Dataset:
             matrix = sp.csr_matrix(shape, dtype=np.float32)
         matrix = matrix.astype(np.float32)
         return normalize_rows(matrix) if normalize else matrix
+
+    @staticmethod
+    def _feature_entries(data, entity: str, columns: dict):
+        """(ids, feature names, weights): one entry per (id, feature) pair of ``data``, as arrays."""
+        if _is_frame(data):
+            method = f"build_{entity}_features"
+            (entity_ids, names, values), labels = _frame_columns(data, columns, method)
+            if _is_listlike_column(names):
+                if values is not None:
+                    raise ValueError(
+                        f"Dataset.{method}: the feature column ({labels[1]!r}) holds a collection per row, "
+                        "which carries its own weights ({feature: weight}); pass no weight column with it."
+                    )
+                _refuse_missing(entity_ids, f"{entity} id", labels[0])
+                data = zip(entity_ids.tolist(), names.tolist(), strict=True)
+            else:
+                for array, argument, label in zip((entity_ids, names, values), columns, labels, strict=True):
+                    if array is not None:
+                        _refuse_missing(array, argument.removesuffix("_col"), label)
+                if values is not None and values.dtype.kind not in "biuf":
+                    raise ValueError(
+                        f"Dataset.{method}: the weight column ({labels[2]!r}) holds {values.dtype} values, not "
+                        f"numbers; name the columns ({', '.join(columns)}) or convert it."
+                    )
+                weights = np.ones(len(entity_ids), np.float32) if values is None else values.astype(np.float32)
+                return entity_ids, names, weights
+        entity_ids, names, weights = [], [], []
+        for datum in data:
+            if isinstance(datum, str) or len(datum) != 2:
+                raise ValueError(f"Expected tuples of ({entity}_id, features), got {datum!r}.")
+            entity_id, entity_features = datum
+            pairs = (
+                entity_features.items() if isinstance(entity_features, dict) else ((f, 1.0) for f in entity_features)
+            )
+            for name, weight in pairs:
+                entity_ids.append(entity_id)
+                names.append(name)
+                weights.append(weight)
+        return _object_safe(entity_ids), _object_safe(names), np.asarray(weights, dtype=np.float32)
 
     # -- saving and loading ----------------------------------------------------
 
@@ -522,6 +895,17 @@ def _json_id(key, what: str):
         f"Cannot save {what} id {key!r} of type {type(key).__name__}: "
         "only strings, numbers, booleans and None can be saved."
     )
+
+
+def _valid_range(n: int) -> str:
+    return f" (valid: 0 to {n - 1})" if n else "; call fit first"
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-d object array of ``values`` as they are (tuples stay elements, strings stay str)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def _mixed(values: Iterable) -> bool:
