@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.metrics import roc_auc_score
 
 from lightfm import LightFM
-from lightfm.evaluation import auc_score, ndcg_at_k, precision_at_k, recall_at_k, reciprocal_rank
+from lightfm.evaluation import auc_score, evaluate, ndcg_at_k, precision_at_k, recall_at_k, reciprocal_rank
 
 from .conftest import zero_model
 
@@ -88,3 +88,67 @@ def test_metric_arguments_are_validated(fitted):
         auc_score(model, train, train)
     with pytest.raises(ValueError, match="num_threads"):
         recall_at_k(model, test, num_threads=0)
+
+
+# -- evaluate: every metric from one ranking ------------------------------------------
+
+
+def _check_evaluate_equals_the_functions(model, test, train, k, **kwargs):
+    result = evaluate(model, test, train, k=k, **kwargs)
+    expected = {
+        "precision_at_k": precision_at_k(model, test, train, k=k, **kwargs),
+        "recall_at_k": recall_at_k(model, test, train, k=k, **kwargs),
+        "auc_score": auc_score(model, test, train, **kwargs),
+        "reciprocal_rank": reciprocal_rank(model, test, train, **kwargs),
+        "ndcg_at_k": ndcg_at_k(model, test, train, k=k, **kwargs),
+    }
+    assert list(result.per_user) == list(result.mean) == list(expected)
+    for name, values in expected.items():
+        assert result.per_user[name].dtype == values.dtype
+        np.testing.assert_array_equal(result.per_user[name], values)
+        assert result.mean[name] == pytest.approx(float(values.mean()), rel=1e-6)
+    np.testing.assert_array_equal(result.users, np.flatnonzero(sp.csr_matrix(test).getnnz(axis=1)))
+    assert result.k == k
+    return result
+
+
+@pytest.mark.parametrize("k", [1, 5, 100])
+def test_evaluate_equals_the_metric_functions(fitted, k):
+    model, train, test, _ = fitted
+    _check_evaluate_equals_the_functions(model, test, train, k)
+    _check_evaluate_equals_the_functions(model, test, None, k, num_threads=2)
+
+
+def test_evaluate_honours_check_intersections_and_other_models(fitted):
+    from lightfm.baseline import PopularityBaseline
+
+    model, train, test, _ = fitted
+    overlapping = sp.csr_matrix(((test + train) > 0).astype(np.float32))
+    with pytest.raises(ValueError, match="share"):
+        evaluate(model, overlapping, train)
+    _check_evaluate_equals_the_functions(model, overlapping, train, 5, check_intersections=False)
+    # A model that only has predict_rank: the popularity baseline.
+    _check_evaluate_equals_the_functions(PopularityBaseline().fit(train), test, train, 3)
+
+
+def test_evaluation_result_frame_and_repr(fitted):
+    pd = pytest.importorskip("pandas")
+    model, train, test, _ = fitted
+    result = evaluate(model, test, train, k=5)
+    frame = result.to_frame()
+    assert isinstance(frame, pd.DataFrame) and frame.index.name == "user"
+    np.testing.assert_array_equal(frame.index, result.users)
+    np.testing.assert_array_equal(frame["auc_score"], result.per_user["auc_score"])
+    assert repr(result).startswith(f"EvaluationResult(k=5, users={result.users.size}, precision_at_k=")
+
+
+def test_evaluate_without_test_users_and_refusals(fitted):
+    model, train, _, _ = fitted
+    empty = evaluate(model, sp.csr_matrix(train.shape, dtype=np.float32), train)
+    assert empty.users.size == 0 and all(np.isnan(value) for value in empty.mean.values())
+    with pytest.raises(ValueError, match="k must be"):
+        evaluate(model, train, k=0)
+    with pytest.raises(ValueError, match="num_threads"):
+        evaluate(model, train, num_threads=0)
+    with pytest.raises(ValueError, match="item_features"):
+        evaluate(model, train, item_features=sp.eye(3))
