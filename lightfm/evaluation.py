@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._scoring import rank_test_interactions
-from ._validation import check_int, check_num_threads, require_sparse, to_pattern
+from ._validation import InputTypeError, check_int, check_num_threads, require_sparse, to_pattern
 
 __all__ = ["precision_at_k", "recall_at_k", "auc_score", "reciprocal_rank", "ndcg_at_k", "evaluate", "EvaluationResult"]
 
@@ -50,6 +50,11 @@ def _ranks_and_train(model, test_interactions, train_interactions, user_features
     from .lightfm import LightFM
 
     check_num_threads(num_threads)
+    if not callable(getattr(model, "predict_rank", None)):
+        raise InputTypeError(
+            f"model must be a fitted LightFM (or another model with predict_rank, such as "
+            f"lightfm.baseline.PopularityBaseline), got {type(model).__name__}."
+        )
     if getattr(type(model), "predict_rank", None) is LightFM.predict_rank:
         return rank_test_interactions(
             model._state, model._backend(), test_interactions, train_interactions, item_features, user_features,

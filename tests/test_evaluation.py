@@ -152,3 +152,6 @@ def test_evaluate_without_test_users_and_refusals(fitted):
         evaluate(model, train, num_threads=0)
     with pytest.raises(ValueError, match="item_features"):
         evaluate(model, train, item_features=sp.eye(3))
+    for metric in (evaluate, precision_at_k, auc_score):
+        with pytest.raises(ValueError, match="model must be a fitted LightFM .*got dict"):
+            metric({}, train)
