@@ -147,11 +147,14 @@ def leave_k_out_split(interactions, k=1, *, timestamps=None, weights=None, rando
     times = _timestamps(timestamps, coo)
     weight_values = _aligned(weights, coo, "weights")
     pairs = _Pairs(coo, times)
-    tiebreak = random_state.random_sample(pairs.n)
-    if pairs.time is None:
-        order = np.lexsort((tiebreak, pairs.user))
-    else:
-        order = np.lexsort((tiebreak, -pairs.time, pairs.user))  # latest first within a user
+    # One int64 key per pair, (user, latest first); a stable sort of the pairs in random order keeps
+    # that order among equal keys: the random draw, or the tie-break between equal times.
+    key = pairs.user.copy()
+    if pairs.time is not None:
+        span = np.int64(pairs.time.max(initial=0)) + 1
+        key = key * span + (span - 1 - pairs.time)
+    shuffled = random_state.permutation(pairs.n)
+    order = shuffled[np.argsort(key[shuffled], kind="stable")]
     per_user = np.bincount(pairs.user, minlength=coo.shape[0])
     first_of_user = np.concatenate([[0], np.cumsum(per_user)[:-1]])
     users = pairs.user[order]
@@ -213,7 +216,8 @@ def time_split(interactions, timestamps, test_percentage=0.2, *, weights=None):
     times = _timestamps(timestamps, coo)
     weight_values = _aligned(weights, coo, "weights")
     pairs = _Pairs(coo, times)
-    order = np.lexsort((pairs.first_entry, pairs.time))
+    # (time, first entry) as one int64 key: both are below the number of entries.
+    order = np.argsort(pairs.time * np.int64(coo.nnz + 1) + pairs.first_entry)
     cutoff = int((1.0 - test_percentage) * pairs.n)
     test_pair = np.zeros(pairs.n, dtype=bool)
     test_pair[order[cutoff:]] = True
