@@ -268,6 +268,8 @@ def reciprocal_rank(
 
 
 def _reciprocal(ranks):
+    if ranks.shape[1] == 0:  # SciPy's max refuses a reduction over no columns
+        return np.zeros(ranks.shape[0], dtype=np.float32)
     reciprocal = sp.csr_matrix((1.0 / (ranks.data + 1.0), ranks.indices, ranks.indptr), shape=ranks.shape)
     return np.asarray(reciprocal.max(axis=1).todense()).ravel().astype(np.float32)
 

@@ -146,6 +146,11 @@ def test_evaluate_without_test_users_and_refusals(fitted):
     model, train, _, _ = fitted
     empty = evaluate(model, sp.csr_matrix(train.shape, dtype=np.float32), train)
     assert empty.users.size == 0 and all(np.isnan(value) for value in empty.mean.values())
+    from lightfm.baseline import PopularityBaseline
+
+    no_items = PopularityBaseline().fit(sp.csr_matrix((3, 0)))
+    assert evaluate(no_items, sp.csr_matrix((3, 0))).users.size == 0
+    assert reciprocal_rank(no_items, sp.csr_matrix((3, 0)), preserve_rows=True).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="k must be"):
         evaluate(model, train, k=0)
     with pytest.raises(ValueError, match="num_threads"):
