@@ -65,14 +65,14 @@ def oracle_fit(state, data, config, user_features, item_features, seeds):
     own = own_items(rows, cols, data.n_users)
     for seed in seeds:
         if config.loss == "logistic":
-            logistic_epoch(trainer, rows, cols, labels, seed)
+            logistic_epoch(trainer, rows, cols, labels, seed, data.weights)
         elif config.loss == "warp":
-            warp_epoch(trainer, rows, cols, labels, own, n_items, config.max_sampled, seed)
+            warp_epoch(trainer, rows, cols, labels, own, n_items, config.max_sampled, seed, data.weights)
         elif config.loss == "warp-kos":
             warp_kos_epoch(trainer, rows, own, n_items, config.max_sampled, config.k, config.n, seed)
         elif config.loss == "bpr":  # negatives follow the items of every stored entry, -1 entries included
             prob, alias = alias_table(np.bincount(cols, minlength=n_items).astype(np.float64))
-            bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, seed)
+            bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, seed, data.weights)
         else:
             raise NotImplementedError(f"no twin for the loss {config.loss!r} in tests/oracles.py")
     return trainer.result()
@@ -118,6 +118,28 @@ class BackendContract:
         self.backend.fit_epochs(state, data, config, 2, 1, random_state, False)
         if schedule == "adagrad":  # adagrad never reads or writes the momentum arrays
             expected = {name: value for name, value in expected.items() if "momentum" not in name}
+        assert_arrays_close(state.arrays, expected)
+
+    @pytest.mark.bounds_checked
+    @pytest.mark.parametrize("weights", ["constant5", "ratings"])
+    @pytest.mark.parametrize("loss", ["logistic", "bpr", "warp"])
+    def test_weighted_fit_epochs_match_the_oracle(self, loss, weights):
+        """Sample weights above 1 stay inside WARP's loss clip, as in the original (multiplied
+        after the clip, a constant weight of 5 grew item vectors to norm 361 on MovieLens)."""
+        interactions = _interactions(seed=3)
+        rs = np.random.RandomState(7)
+        values = np.full(interactions.nnz, 5.0) if weights == "constant5" else rs.randint(1, 6, interactions.nnz)
+        random_state = np.random.RandomState(13)
+        state = ModelState.fresh(DIM, N_USERS, N_ITEMS, "adagrad", random_state)
+        config = TrainingConfig(loss, "adagrad", 0.05, 0.95, 1e-6, 0.0, 0.01, 10, 2, 4)
+        rows, cols = interactions.row.astype(np.int32), interactions.col.astype(np.int32)
+        data = TrainingData(
+            rows, cols, interactions.data, values.astype(np.float32), None, None, N_USERS, N_ITEMS
+        )  # fmt: skip
+        seeds = self.epoch_seeds(copy.deepcopy(random_state), epochs=2)
+        expected = oracle_fit(state, data, config, None, None, seeds)
+        self.backend.fit_epochs(state, data, config, 2, 1, random_state, False)
+        expected = {name: value for name, value in expected.items() if "momentum" not in name}
         assert_arrays_close(state.arrays, expected)
 
     @pytest.mark.parametrize("loss", LOSSES)

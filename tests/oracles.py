@@ -48,18 +48,25 @@ class CandidateRing:
         return self.pending.pop(0)
 
 
+# The original's MAX_REG_SCALE: a scale past it is folded into the parameters.
+FOLD_ABOVE = 1e6
+
+
 class Trainer:
-    """Single-threaded SGD in float64, with L2 applied eagerly: the training kernels' twin.
+    """Single-threaded SGD in float64: the training kernels' twin.
 
     ``arrays`` maps the twelve names of :data:`lightfm._state.PARAMETER_NAMES`
     to a model's arrays (copied); ``config`` holds ``learning_schedule``,
     ``learning_rate``, ``rho``, ``epsilon``, ``user_alpha``, ``item_alpha``;
     ``user_features`` / ``item_features`` are CSR matrices or None (identity).
     A row's representation is the weighted sum of its features' embeddings and
-    biases; a step on it steps every feature by the gradient times its weight.
-    After each step every parameter of side ``s`` is multiplied by
-    ``1 / (1 + alpha_s * r)``, ``r`` the mean local learning rate over the
-    parameters the step updated (the kernels do this lazily, through a scale).
+    biases, times the side's scale; a step on it steps every feature by the
+    gradient times its weight, then multiplies each stepped parameter by
+    ``1 + alpha_s * its local learning rate``, and each side's scale by
+    ``1 + alpha_s * r``, ``r`` the mean local learning rate over the parameters
+    the step updated. :meth:`fold` divides the parameters by the scales and
+    resets them: at the end of every epoch, and after a step that took a
+    scale past ``FOLD_ABOVE`` (the original LightFM's lazy L2, step for step).
     """
 
     def __init__(self, arrays, config, user_features=None, item_features=None):
@@ -67,6 +74,7 @@ class Trainer:
         self.config = config
         self.features = {"user": user_features, "item": item_features}
         self.alphas = {"user": config.user_alpha, "item": config.item_alpha}
+        self.scales = {"user": 1.0, "item": 1.0}
 
     def _entries(self, side, row):
         features = self.features[side]
@@ -82,14 +90,19 @@ class Trainer:
         for feature, weight in self._entries(side, row):
             vector += weight * emb[feature]
             offset += weight * bias[feature]
-        return vector, offset
+        return vector * self.scales[side], offset * self.scales[side]
 
     def score(self, u, i):
         (uvec, ubias), (ivec, ibias) = self.represent("user", u), self.represent("item", i)
         return uvec @ ivec + ubias + ibias
 
-    def _schedule(self, value, acc, mom, grad):
+    def _schedule(self, value, acc, mom, grad, alpha):
         """One step of the schedule on arrays ``value``, ``acc``, ``mom`` (in place); returns the rates."""
+        rate = self._step(value, acc, mom, grad)
+        value *= 1.0 + alpha * rate
+        return rate
+
+    def _step(self, value, acc, mom, grad):
         config = self.config
         if config.learning_schedule == "adagrad":
             # The rate comes from the accumulator before the gradient is added, as in the original.
@@ -118,6 +131,7 @@ class Trainer:
                     a[f"{side}_embedding_gradients"][feature],
                     a[f"{side}_embedding_momentum"][feature],
                     weight * grad,
+                    self.alphas[side],
                 )
                 bias = a[f"{side}_biases"][feature : feature + 1]
                 bias_rate = self._schedule(
@@ -125,14 +139,22 @@ class Trainer:
                     a[f"{side}_bias_gradients"][feature : feature + 1],
                     a[f"{side}_bias_momentum"][feature : feature + 1],
                     np.array([weight * bias_grad]),
+                    self.alphas[side],
                 )
                 rate_sum += rates.sum() + bias_rate[0]
                 count += rates.size + 1
-        for side, alpha in self.alphas.items():
-            if alpha > 0 and count:
-                factor = 1.0 / (1.0 + alpha * rate_sum / count)
-                self.arrays[f"{side}_embeddings"] *= factor
-                self.arrays[f"{side}_biases"] *= factor
+        if count:
+            for side, alpha in self.alphas.items():
+                self.scales[side] *= 1.0 + alpha * rate_sum / count
+        if max(self.scales.values()) > FOLD_ABOVE:
+            self.fold()
+
+    def fold(self):
+        """Divide every parameter by its side's scale, and reset the scales to 1."""
+        for side, scale in self.scales.items():
+            self.arrays[f"{side}_embeddings"] /= scale
+            self.arrays[f"{side}_biases"] /= scale
+            self.scales[side] = 1.0
 
     def pairwise(self, u, pos, neg, loss):
         """Push item ``pos`` up and ``neg`` down for user ``u``; the user's bias gets gradient ``loss``."""
@@ -145,14 +167,19 @@ class Trainer:
             )
         )
 
-    def logistic(self, u, i, y):
+    def logistic(self, u, i, y, weight=1.0):
         urep, irep = self.represent("user", u)[0], self.represent("item", i)[0]
-        loss = 1.0 / (1.0 + math.exp(-self.score(u, i))) - y
+        loss = weight * (_sigmoid(self.score(u, i)) - y)
         self.step((("user", u, loss * irep, loss), ("item", i, loss * urep, loss)))
 
     def result(self):
         """The arrays, as float32."""
         return {name: array.astype(np.float32) for name, array in self.arrays.items()}
+
+
+def _sigmoid(x):
+    """1 / (1 + exp(-x)), without overflowing for scores a strongly regularised model inflates."""
+    return 0.5 * (1.0 + math.tanh(0.5 * x))
 
 
 def own_items(rows, cols, n_users):
@@ -163,29 +190,31 @@ def own_items(rows, cols, n_users):
     return own
 
 
-def logistic_epoch(trainer, rows, cols, labels, state):
+def logistic_epoch(trainer, rows, cols, labels, state, weights=None):
     """One single-threaded logistic epoch over every entry (> 0 positive, <= 0 negative)."""
     rng = XorShift(state)
     order = list(range(len(rows)))
     rng.shuffle(order, 0, len(order))
     for i in order:
-        trainer.logistic(rows[i], cols[i], 1.0 if labels[i] > 0 else 0.0)
+        trainer.logistic(rows[i], cols[i], 1.0 if labels[i] > 0 else 0.0, 1.0 if weights is None else weights[i])
+    trainer.fold()
     return rng.state
 
 
-def _warp_negative(trainer, candidates, u, pos, pos_score, own, n_items, max_sampled):
-    """Uniform draws until an item not the user's own violates the margin; step on it with the rank weight."""
+def _warp_negative(trainer, candidates, u, pos, pos_score, own, n_items, max_sampled, weight=1.0, clip=10.0):
+    """Uniform draws until an item not the user's own violates the margin; step on it with the
+    rank weight times ``weight``, clipped at ``clip``."""
     for draw in range(1, max_sampled + 1):
         neg = candidates.take()
         if trainer.score(u, neg) > pos_score - 1.0:
             if neg in own[u]:
                 continue
-            loss = min(math.log(max(1.0, math.floor((n_items - 1) / draw))), 10.0)
+            loss = min(weight * math.log(max(1.0, math.floor((n_items - 1) / draw))), clip)
             trainer.pairwise(u, pos, neg, loss)
             return
 
 
-def warp_epoch(trainer, rows, cols, labels, own, n_items, max_sampled, state):
+def warp_epoch(trainer, rows, cols, labels, own, n_items, max_sampled, state, weights=None):
     """One single-threaded WARP epoch over the positive entries."""
     rng = XorShift(state)
     order = [i for i in range(len(rows)) if labels[i] > 0]
@@ -193,7 +222,9 @@ def warp_epoch(trainer, rows, cols, labels, own, n_items, max_sampled, state):
     candidates = CandidateRing(lambda: rng.below(n_items))
     for i in order:
         u, pos = rows[i], cols[i]
-        _warp_negative(trainer, candidates, u, pos, trainer.score(u, pos), own, n_items, max_sampled)
+        weight = 1.0 if weights is None else float(weights[i])
+        _warp_negative(trainer, candidates, u, pos, trainer.score(u, pos), own, n_items, max_sampled, weight)
+    trainer.fold()
     return rng.state
 
 
@@ -215,7 +246,10 @@ def warp_kos_epoch(trainer, rows, own, n_items, max_sampled, k, n, state):
         scores = [trainer.score(u, item) for item in drawn]
         ranked = sorted(range(len(drawn)), key=lambda s: (-scores[s], s))
         chosen = ranked[min(max(k, 1), len(drawn)) - 1]
-        _warp_negative(trainer, candidates, u, drawn[chosen], scores[chosen], own, n_items, max_sampled)
+        _warp_negative(
+            trainer, candidates, u, drawn[chosen], scores[chosen], own, n_items, max_sampled, clip=math.inf
+        )
+    trainer.fold()
     return rng.state
 
 
@@ -240,7 +274,7 @@ def _alias_draw(rng, prob, alias):
     return i if u < prob[i] else int(alias[i])
 
 
-def bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, state):
+def bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, state, weights=None):
     """One single-threaded BPR epoch over the positive entries; negatives from the alias table."""
     rng = XorShift(state)
     order = [i for i in range(len(rows)) if labels[i] > 0]
@@ -259,7 +293,9 @@ def bpr_epoch(trainer, rows, cols, labels, own, n_items, prob, alias, state):
         if neg < 0:
             continue
         diff = trainer.score(u, pos) - trainer.score(u, neg)
-        trainer.pairwise(u, pos, neg, 1.0 / (1.0 + math.exp(diff)))
+        weight = 1.0 if weights is None else float(weights[i])
+        trainer.pairwise(u, pos, neg, weight * _sigmoid(-diff))
+    trainer.fold()
     return rng.state
 
 

@@ -37,13 +37,13 @@ LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_K
 MAX_PER_LANE = 16
 WARP_SIZE = 32
 # As in the CPU engine (lightfm.backends.cpu.kernels): the candidate ring, the lazy-L2 fold
-# threshold, the flush of folded values, WARP's clipped rank weight and BPR's redraws.
+# threshold, the flush of folded values, WARP's loss clip and BPR's redraws.
 RING_SIZE = 8
 # A worker's ring: the index of its oldest candidate, then the candidates.
 RING_SLOTS = RING_SIZE + 1
-FOLD_ABOVE = 1e12
+FOLD_ABOVE = 1e6
 FLUSH_BELOW = np.float32(1e-30)
-MAX_RANK_WEIGHT = 10.0
+MAX_WARP_LOSS = 10.0
 MAX_BPR_DRAWS = 100
 
 _FULL_MASK = 0xFFFFFFFF
@@ -226,17 +226,18 @@ def is_positive(pos_indptr, pos_indices, user, item):
 
 
 @cuda.jit(device=True)
-def represent(out, identity, indptr, indices, data, emb, bias, row, inv_scale, lane, lanes, buf):
-    """Write this lane's components of ``row``'s representation to ``out``; return its bias (all lanes)."""
+def represent(out, identity, indptr, indices, data, emb, bias, row, scale, lane, lanes, buf):
+    """Write this lane's components of ``row``'s representation (stored values times ``scale``) to ``out``;
+    return its bias (all lanes)."""
     d = emb.shape[1]
     b = _ZERO32
     if identity:
         k = 0
         for c in range(lane, d, lanes):
-            out[k] = emb[row, c] * inv_scale
+            out[k] = emb[row, c] * scale
             k += 1
         if lane == 0:
-            b = bias[row] * inv_scale
+            b = bias[row] * scale
     else:
         k = 0
         for _ in range(lane, d, lanes):
@@ -244,7 +245,7 @@ def represent(out, identity, indptr, indices, data, emb, bias, row, inv_scale, l
             k += 1
         for p in range(indptr[row], indptr[row + 1]):
             f = indices[p]
-            w = data[p] * inv_scale
+            w = data[p] * scale
             k = 0
             for c in range(lane, d, lanes):
                 out[k] += w * emb[f, c]
@@ -266,7 +267,7 @@ def dot(a, b, d, lane, lanes, buf):
 
 
 @cuda.jit(device=True)
-def score_item(urep, ubias, identity, indptr, indices, data, emb, bias, row, inv_scale, lane, lanes, buf):
+def score_item(urep, ubias, identity, indptr, indices, data, emb, bias, row, scale, lane, lanes, buf):
     """Score of item ``row`` for a user representation, without materialising the item's."""
     d = emb.shape[1]
     s = _ZERO32
@@ -288,12 +289,21 @@ def score_item(urep, ubias, identity, indptr, indices, data, emb, bias, row, inv
             if lane == 0:
                 part += bias[f]
             s += data[p] * part
-    return group_sum(s, lane, lanes, buf) * inv_scale + ubias
+    return group_sum(s, lane, lanes, buf) * scale + ubias
 
 
 @cuda.jit(device=True)
-def _step(values, acc, mom, f, c, g, adadelta, learning_rate, rho, epsilon, scale):
-    """One adagrad or adadelta step of ``values[f, c]`` along ``g``; returns the local learning rate.
+def _regularised(value, alpha, rate):
+    """``value * (1 + alpha * rate)`` in float64, as on the CPU (lightfm.backends.cpu.kernels.schedules)."""
+    if alpha > 0.0:
+        return np.float32(np.float64(value) * (1.0 + np.float64(alpha) * np.float64(rate)))
+    return value
+
+
+@cuda.jit(device=True)
+def _step(values, acc, mom, f, c, g, adadelta, learning_rate, rho, epsilon, alpha):
+    """One adagrad or adadelta step of ``values[f, c]`` along ``g``, then its growth by the lazy L2
+    (see lightfm.backends.cpu.kernels.sgd); returns the local learning rate.
 
     Adagrad takes its rate from the accumulator before this step's squared gradient is added.
     """
@@ -304,17 +314,17 @@ def _step(values, acc, mom, f, c, g, adadelta, learning_rate, rho, epsilon, scal
         r = math.sqrt(mom[f, c] + epsilon) / math.sqrt(a + epsilon)
         step = r * g
         mom[f, c] = rho * mom[f, c] + one_minus_rho * step * step
-        values[f, c] -= step * scale
+        values[f, c] = _regularised(values[f, c] - step, alpha, r)
         return np.float32(r)
     a = acc[f, c]
     r = learning_rate / math.sqrt(a)
     acc[f, c] = a + g * g
-    values[f, c] -= r * g * scale
+    values[f, c] = _regularised(values[f, c] - r * g, alpha, r)
     return np.float32(r)
 
 
 @cuda.jit(device=True)
-def _step_bias(values, acc, mom, f, g, adadelta, learning_rate, rho, epsilon, scale):
+def _step_bias(values, acc, mom, f, g, adadelta, learning_rate, rho, epsilon, alpha):
     """:func:`_step` on a bias."""
     if adadelta:
         one_minus_rho = _ONE32 - rho
@@ -323,19 +333,19 @@ def _step_bias(values, acc, mom, f, g, adadelta, learning_rate, rho, epsilon, sc
         r = math.sqrt(mom[f] + epsilon) / math.sqrt(a + epsilon)
         step = r * g
         mom[f] = rho * mom[f] + one_minus_rho * step * step
-        values[f] -= step * scale
+        values[f] = _regularised(values[f] - step, alpha, r)
         return np.float32(r)
     a = acc[f]
     r = learning_rate / math.sqrt(a)
     acc[f] = a + g * g
-    values[f] -= r * g * scale
+    values[f] = _regularised(values[f] - r * g, alpha, r)
     return np.float32(r)
 
 
 @cuda.jit(device=True)
 def update_side(
     grad, coef, bias_grad, identity, indptr, indices, data, emb, eacc, emom, bias, bacc, bmom, row,
-    adadelta, learning_rate, rho, epsilon, scale, lane, lanes,
+    adadelta, learning_rate, rho, epsilon, alpha, lane, lanes,
 ):  # fmt: skip
     """Step ``row``'s features along ``coef * grad`` (this lane's components) and ``bias_grad``.
 
@@ -347,20 +357,20 @@ def update_side(
     if identity:
         k = 0
         for c in range(lane, d, lanes):
-            lr_sum += _step(emb, eacc, emom, row, c, coef * grad[k], adadelta, learning_rate, rho, epsilon, scale)
+            lr_sum += _step(emb, eacc, emom, row, c, coef * grad[k], adadelta, learning_rate, rho, epsilon, alpha)
             k += 1
         if lane == 0:
-            lr_sum += _step_bias(bias, bacc, bmom, row, bias_grad, adadelta, learning_rate, rho, epsilon, scale)
+            lr_sum += _step_bias(bias, bacc, bmom, row, bias_grad, adadelta, learning_rate, rho, epsilon, alpha)
         return lr_sum, d + 1
     for p in range(indptr[row], indptr[row + 1]):
         f = indices[p]
         w = data[p]
         k = 0
         for c in range(lane, d, lanes):
-            lr_sum += _step(emb, eacc, emom, f, c, w * coef * grad[k], adadelta, learning_rate, rho, epsilon, scale)
+            lr_sum += _step(emb, eacc, emom, f, c, w * coef * grad[k], adadelta, learning_rate, rho, epsilon, alpha)
             k += 1
         if lane == 0:
-            lr_sum += _step_bias(bias, bacc, bmom, f, w * bias_grad, adadelta, learning_rate, rho, epsilon, scale)
+            lr_sum += _step_bias(bias, bacc, bmom, f, w * bias_grad, adadelta, learning_rate, rho, epsilon, alpha)
     return lr_sum, (indptr[row + 1] - indptr[row]) * (d + 1)
 
 
@@ -408,44 +418,43 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
         for _ in range(lane, d, lanes):
             gbuf[k] = jrep[k] - irep[k]
             k += 1
-        su = np.float32(scales[0])
-        si = np.float32(scales[1])
         lr_u, n_u = update_side(
             gbuf, loss, loss, user_identity, u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom,
-            u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, su, lane, lanes,
+            u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, alphas[0], lane, lanes,
         )  # fmt: skip
         lr_p, n_p = update_side(
             urep, -loss, -loss, item_identity, i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom,
-            i_bias, i_bacc, i_bmom, pos, adadelta, learning_rate, rho, epsilon, si, lane, lanes,
+            i_bias, i_bacc, i_bmom, pos, adadelta, learning_rate, rho, epsilon, alphas[1], lane, lanes,
         )  # fmt: skip
         lr_n, n_n = update_side(
             urep, loss, loss, item_identity, i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom,
-            i_bias, i_bacc, i_bmom, neg, adadelta, learning_rate, rho, epsilon, si, lane, lanes,
+            i_bias, i_bacc, i_bmom, neg, adadelta, learning_rate, rho, epsilon, alphas[1], lane, lanes,
         )  # fmt: skip
         decay(scales, alphas, lr_u + lr_p + lr_n, n_u + n_p + n_n, lane, lanes, buf)
 
     @cuda.jit(device=True)
     def warp_negative(
-        state, ring, u, pos, pos_score, weight, urep, ubias, irep, jrep, gbuf, scales, alphas,
+        state, ring, u, pos, pos_score, weight, max_loss, urep, ubias, irep, jrep, gbuf, scales, alphas,
         pos_indptr, pos_indices, neg_prob, neg_alias, n_items, max_sampled,
         u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom, u_bias, u_bacc, u_bmom,
         i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom, i_bias, i_bacc, i_bmom,
         learning_rate, rho, epsilon, lane, lanes, buf,
     ):  # fmt: skip
         # Negatives one after another until the first violator, as the CPU kernel does.
-        inv_i = np.float32(1.0 / scales[1])
+        si = np.float32(scales[1])
         for draw in range(1, max_sampled + 1):
             state, neg = next_candidate(state, ring, uniform, neg_prob, neg_alias, n_items)
             neg_score = score_item(
-                urep, ubias, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, neg, inv_i, lane, lanes, buf
+                urep, ubias, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, neg, si, lane, lanes, buf
             )
             if neg_score > pos_score - _ONE32:
                 if is_positive(pos_indptr, pos_indices, u, neg):
                     continue
                 estimate = math.floor((n_items - 1) / draw)
-                rank_weight = math.log(estimate if estimate > 1.0 else 1.0)
-                loss = weight * np.float32(rank_weight if rank_weight < MAX_RANK_WEIGHT else MAX_RANK_WEIGHT)
-                represent(jrep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, neg, inv_i, lane, lanes, buf)
+                # The sample weight inside the clip, as in the original (and the CPU kernels).
+                loss = weight * math.log(estimate if estimate > 1.0 else 1.0)
+                loss = np.float32(loss if loss < max_loss else max_loss)
+                represent(jrep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, neg, si, lane, lanes, buf)
                 pairwise_update(
                     loss, u, pos, neg, urep, irep, jrep, gbuf, scales, alphas,
                     u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom, u_bias, u_bacc, u_bmom,
@@ -502,9 +511,9 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                 it = cols[i]
                 su = np.float32(scales[0])
                 si = np.float32(scales[1])
-                ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u, _ONE32 / su,
+                ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u, su,
                                lane, lanes, buf)  # fmt: skip
-                ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, it, _ONE32 / si,
+                ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, it, si,
                                lane, lanes, buf)  # fmt: skip
                 s = dot(urep, irep, u_emb.shape[1], lane, lanes, buf) + ub + ib
                 y = _ONE32 if labels[i] > 0 else _ZERO32
@@ -512,11 +521,11 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                 loss = weight * (prob - y)
                 lr_u, n_u = update_side(
                     irep, loss, loss, user_identity, u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom,
-                    u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, su, lane, lanes,
+                    u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, alphas[0], lane, lanes,
                 )  # fmt: skip
                 lr_i, n_i = update_side(
                     urep, loss, loss, item_identity, i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom,
-                    i_bias, i_bacc, i_bmom, it, adadelta, learning_rate, rho, epsilon, si, lane, lanes,
+                    i_bias, i_bacc, i_bmom, it, adadelta, learning_rate, rho, epsilon, alphas[1], lane, lanes,
                 )  # fmt: skip
                 decay(scales, alphas, lr_u + lr_i, n_u + n_i, lane, lanes, buf)
             elif loss_code == BPR:
@@ -529,13 +538,13 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                             neg = candidate
                             break
                     if neg >= 0:
-                        inv_u = np.float32(1.0 / scales[0])
-                        inv_i = np.float32(1.0 / scales[1])
-                        ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u, inv_u,
+                        su = np.float32(scales[0])
+                        si = np.float32(scales[1])
+                        ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u, su,
                                        lane, lanes, buf)  # fmt: skip
-                        ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, pos, inv_i,
+                        ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, pos, si,
                                        lane, lanes, buf)  # fmt: skip
-                        jb = represent(jrep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, neg, inv_i,
+                        jb = represent(jrep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, neg, si,
                                        lane, lanes, buf)  # fmt: skip
                         d = u_emb.shape[1]
                         x = (dot(urep, irep, d, lane, lanes, buf) + ub + ib) - (
@@ -549,12 +558,13 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                             learning_rate, rho, epsilon, lane, lanes, buf,
                         )  # fmt: skip
             else:
-                inv_i = np.float32(1.0 / scales[1])
+                si = np.float32(scales[1])
+                max_loss = MAX_WARP_LOSS if loss_code == WARP else math.inf  # k-OS is not clipped
                 pos = -1
                 if loss_code == WARP:
                     pos = cols[i]
                     ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u,
-                                   np.float32(1.0 / scales[0]), lane, lanes, buf)  # fmt: skip
+                                   np.float32(scales[0]), lane, lanes, buf)  # fmt: skip
                 else:
                     # k-OS: the k-th best of up to n of the user's own items, drawn with replacement.
                     start = pos_indptr[u]
@@ -563,7 +573,7 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                     ub = _ZERO32
                     if n_pos > 0:
                         ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u,
-                                       np.float32(1.0 / scales[0]), lane, lanes, buf)  # fmt: skip
+                                       np.float32(scales[0]), lane, lanes, buf)  # fmt: skip
                         m = kos_ids.shape[1] if kos_ids.shape[1] < n_pos else n_pos
                         for s_ in range(m):
                             state, r = next_below(state, n_pos)
@@ -572,7 +582,7 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                             # Every lane writes the same value and reads back its own write.
                             kos_scores[w, s_] = score_item(
                                 urep, ub, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, item_id,
-                                inv_i, lane, lanes, buf,
+                                si, lane, lanes, buf,
                             )  # fmt: skip
                         target = (kos_k if kos_k < m else m) - 1 if kos_k > 1 else 0
                         pos = kos_ids[w, 0]
@@ -586,11 +596,11 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                             if above == target:
                                 pos = kos_ids[w, s_]
                 if pos >= 0:
-                    ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, pos, inv_i,
+                    ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, pos, si,
                                    lane, lanes, buf)  # fmt: skip
                     pos_score = dot(urep, irep, u_emb.shape[1], lane, lanes, buf) + ub + ib
                     state = warp_negative(
-                        state, ring, u, pos, pos_score, weight, urep, ub, irep, jrep, gbuf, scales, alphas,
+                        state, ring, u, pos, pos_score, weight, max_loss, urep, ub, irep, jrep, gbuf, scales, alphas,
                         pos_indptr, pos_indices, neg_prob, neg_alias, n_items, max_sampled,
                         u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom, u_bias, u_bacc, u_bmom,
                         i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom, i_bias, i_bacc, i_bmom,

@@ -6,8 +6,9 @@ of 32 lanes on a GPU), each worker shuffles its chunk with its own RNG word
 (drawn from the ``random_state`` as the CPU engine draws its threads' words)
 and walks it, all workers sharing the parameters without locks.
 
-Lazy L2 (see :mod:`lightfm.backends.cpu.kernels.sgd`): stored parameters are the
-effective ones times a per-side scale. Without regularisation an epoch is one
+Lazy L2 (see :mod:`lightfm.backends.cpu.kernels.sgd`): representations are the
+stored parameters times a per-side scale, which the parameters are divided by at
+each fold. Without regularisation an epoch is one
 launch. With it, an epoch runs in launches ("waves") of a bounded number of
 steps per worker: within a wave every worker applies its own decay at once and
 sees the others' at the next wave, when the caller multiplies the workers'

@@ -20,8 +20,9 @@ from .dispatch import on_none
 from .rng import next_below
 from .sgd import decay, is_positive, represent, score, score_item, side_scale, update_side
 
-# WARP's rank weight is clipped here for numerical stability (as in the original).
-MAX_RANK_WEIGHT = 10.0
+# WARP's loss (its rank weight times the sample weight) is clipped here for numerical stability,
+# as in the original; k-OS WARP's is not clipped (nor is the original's).
+MAX_WARP_LOSS = 10.0
 # BPR redraws a negative that turns out to be a positive at most this many times.
 MAX_BPR_DRAWS = 100
 
@@ -53,11 +54,9 @@ def pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item
     d = urep.shape[0] - 1
     for c in range(d):
         gbuf[c] = jrep[c] - irep[c]
-    su = np.float32(side_scale(scales, 0))
-    si = np.float32(side_scale(scales, 1))
-    lr_u, n_u = update_side(gbuf, loss, loss, user_feats, user_params, u, schedule, su)
-    lr_p, n_p = update_side(urep, -loss, -loss, item_feats, item_params, pos, schedule, si)
-    lr_n, n_n = update_side(urep, loss, loss, item_feats, item_params, neg, schedule, si)
+    lr_u, n_u = update_side(gbuf, loss, loss, user_feats, user_params, u, schedule, alphas[0])
+    lr_p, n_p = update_side(urep, -loss, -loss, item_feats, item_params, pos, schedule, alphas[1])
+    lr_n, n_n = update_side(urep, loss, loss, item_feats, item_params, neg, schedule, alphas[1])
     decay(scales, alphas, lr_u + lr_p + lr_n, n_u + n_p + n_n)
 
 
@@ -71,16 +70,14 @@ def logistic_step(
     schedule, alphas, scales = opt[0], opt[1], opt[2]
     u = rows[i]
     it = cols[i]
-    su = np.float32(side_scale(scales, 0))
-    si = np.float32(side_scale(scales, 1))
-    represent(urep, user_feats, user_params, u, np.float32(1.0) / su)
-    represent(irep, item_feats, item_params, it, np.float32(1.0) / si)
+    represent(urep, user_feats, user_params, u, np.float32(side_scale(scales, 0)))
+    represent(irep, item_feats, item_params, it, np.float32(side_scale(scales, 1)))
     s = score(urep, irep)
     y = np.float32(1.0) if labels[i] > 0 else np.float32(0.0)
     prob = np.float32(1.0) / (np.float32(1.0) + np.exp(-s))
     loss = _weight(weights, i) * (prob - y)
-    lr_u, n_u = update_side(irep, loss, loss, user_feats, user_params, u, schedule, su)
-    lr_i, n_i = update_side(urep, loss, loss, item_feats, item_params, it, schedule, si)
+    lr_u, n_u = update_side(irep, loss, loss, user_feats, user_params, u, schedule, alphas[0])
+    lr_i, n_i = update_side(urep, loss, loss, item_feats, item_params, it, schedule, alphas[1])
     decay(scales, alphas, lr_u + lr_i, n_u + n_i)
     return state
 
@@ -106,11 +103,11 @@ def bpr_step(
             break
     if neg < 0:
         return state
-    inv_u = np.float32(1.0 / side_scale(scales, 0))
-    inv_i = np.float32(1.0 / side_scale(scales, 1))
-    represent(urep, user_feats, user_params, u, inv_u)
-    represent(irep, item_feats, item_params, pos, inv_i)
-    represent(jrep, item_feats, item_params, neg, inv_i)
+    su = np.float32(side_scale(scales, 0))
+    si = np.float32(side_scale(scales, 1))
+    represent(urep, user_feats, user_params, u, su)
+    represent(irep, item_feats, item_params, pos, si)
+    represent(jrep, item_feats, item_params, neg, si)
     x = score(urep, irep) - score(urep, jrep)
     # 1 - sigmoid(x): the magnitude of d(-log sigmoid(x))/dx.
     loss = _weight(weights, i) / (np.float32(1.0) + np.exp(x))
@@ -125,6 +122,7 @@ def _warp_negative(
     pos,
     pos_score,
     weight,
+    max_loss,
     lookup,
     max_sampled,
     user_feats,
@@ -137,22 +135,24 @@ def _warp_negative(
     """Draw uniform negatives until one violates the margin, then step on it.
 
     The rank weight log(floor((n_items - 1) / draws)) estimates the positive's
-    rank from how many draws it took (Weston et al. 2011).
+    rank from how many draws it took (Weston et al. 2011); the loss, ``weight``
+    times it, is clipped at ``max_loss``.
     """
     pos_indptr, pos_indices, _, n_items = lookup
     urep, jrep = scratch[0], scratch[2]
-    inv_i = np.float32(1.0 / side_scale(opt[2], 1))
+    si = np.float32(side_scale(opt[2], 1))
     for draw in range(1, max_sampled + 1):
         state, neg = next_candidate(state, True, lookup, item_feats, item_params, scratch[6])
-        neg_score = score_item(urep, item_feats, item_params[0], item_params[3], neg, inv_i)
+        neg_score = score_item(urep, item_feats, item_params[0], item_params[3], neg, si)
         if neg_score > pos_score - np.float32(1.0):
             if is_positive(pos_indptr, pos_indices, u, neg):
                 continue
-            rank_weight = math.log(max(1.0, math.floor((n_items - 1) / draw)))
-            loss = weight * np.float32(min(rank_weight, MAX_RANK_WEIGHT))
+            # The weight inside the clip, as in the original: weights above 1 multiplied after
+            # it escaped it (constant weight 5: item vectors of norm 361 against 1.15).
+            loss = np.float32(min(weight * math.log(max(1.0, math.floor((n_items - 1) / draw))), max_loss))
             # Stepped even when the loss is 0 (a weight of 0, or few items): the step moves
             # nothing but still counts for the regularisation's decay, as in the original.
-            represent(jrep, item_feats, item_params, neg, inv_i)
+            represent(jrep, item_feats, item_params, neg, si)
             pairwise_update(loss, u, pos, neg, user_feats, user_params, item_feats, item_params, opt, scratch)
             break
     return state
@@ -168,11 +168,11 @@ def warp_step(
     scales = opt[2]
     u = rows[i]
     pos = cols[i]
-    represent(urep, user_feats, user_params, u, np.float32(1.0 / side_scale(scales, 0)))
-    represent(irep, item_feats, item_params, pos, np.float32(1.0 / side_scale(scales, 1)))
+    represent(urep, user_feats, user_params, u, np.float32(side_scale(scales, 0)))
+    represent(irep, item_feats, item_params, pos, np.float32(side_scale(scales, 1)))
     pos_score = score(urep, irep)
     return _warp_negative(
-        state, u, pos, pos_score, _weight(weights, i), lookup, loss_args[0],
+        state, u, pos, pos_score, _weight(weights, i), MAX_WARP_LOSS, lookup, loss_args[0],
         user_feats, user_params, item_feats, item_params, opt, scratch,
     )  # fmt: skip
 
@@ -192,8 +192,8 @@ def warp_kos_step(
     n_pos = pos_indptr[u + 1] - start
     if n_pos == 0:
         return state
-    inv_i = np.float32(1.0 / side_scale(scales, 1))
-    represent(urep, user_feats, user_params, u, np.float32(1.0 / side_scale(scales, 0)))
+    si = np.float32(side_scale(scales, 1))
+    represent(urep, user_feats, user_params, u, np.float32(side_scale(scales, 0)))
     m = min(max(n, 1), n_pos, kos_ids.shape[0])
     # All sampled first, then scored: the samples' look-ups (cache misses on large sets) overlap
     # instead of each waiting behind the scoring of the one before (1 thread: tagged 0.86x the
@@ -203,7 +203,7 @@ def warp_kos_step(
         state, r = next_below(state, n_pos)
         kos_ids[s] = pos_indices[start + r]
     for s in range(m):
-        kos_scores[s] = score_item(urep, item_feats, item_params[0], item_params[3], kos_ids[s], inv_i)
+        kos_scores[s] = score_item(urep, item_feats, item_params[0], item_params[3], kos_ids[s], si)
     # The k-th highest score: the sample with exactly k - 1 samples ranked above it
     # (ties broken by position). Counting is branch-free, unlike sorting, whose
     # mispredicted branches cost more than the scores themselves.
@@ -215,9 +215,9 @@ def warp_kos_step(
             above += (kos_scores[t] > kos_scores[s]) | ((kos_scores[t] == kos_scores[s]) & (t < s))
         if above == target:
             pos = kos_ids[s]
-    represent(irep, item_feats, item_params, pos, inv_i)
+    represent(irep, item_feats, item_params, pos, si)
     pos_score = score(urep, irep)
     return _warp_negative(
-        state, u, pos, pos_score, np.float32(1.0), lookup, max_sampled,
+        state, u, pos, pos_score, np.float32(1.0), np.inf, lookup, max_sampled,
         user_feats, user_params, item_feats, item_params, opt, scratch,
     )  # fmt: skip
