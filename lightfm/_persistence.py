@@ -4,13 +4,20 @@ Layout (format version 1):
 
 ``format``            the text ``"lightfm-ng model"`` (tells our files from foreign ones)
 ``format_version``    int64 scalar
-``metadata``          JSON: ``{"hyperparameters": {...}, "random_state": {...}, "fitted": bool}``
+``metadata``          JSON: ``{"hyperparameters": {...}, "random_state": {...}, "fitted": bool,
+                      "fit_inputs": {...}}``; the last is absent from files of earlier
+                      versions (read as unknown)
 ``random_state_keys`` uint32 [624], the Mersenne Twister state of ``random_state``
 ``<parameter>``       the twelve float32 parameter and optimiser arrays, when fitted
 ``dataset``           optional JSON of a :class:`lightfm.data.Dataset`'s mappings
 ``<matrix>_indptr``, ``<matrix>_indices``, ``<matrix>_data``, ``<matrix>_shape``
                       optional CSR matrices saved with the model (``user_features``,
                       ``item_features``, ``interactions``)
+
+``fit_inputs`` maps ``"user"`` and ``"item"`` to null (unknown) or
+``{"n_ids": int, "identity": bool, "n_features": int}``: what that side was last
+fit with (:class:`lightfm._state.FitInputs`); a side's saved feature matrix is
+what the loaded model serves it with.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._state import KINDS, SIDES, ModelState
-from ._validation import all_finite
+from ._state import KINDS, SIDES, FitInputs, ModelState
+from ._validation import all_finite, is_int, to_features
 
 FORMAT_NAME = "lightfm-ng model"
 # The first bytes of a zip archive (an .npz), as opposed to the JSON Dataset files.
@@ -107,6 +114,8 @@ def _remove_stale_partials(directory: str, prefix: str) -> None:
 
 
 MATRIX_NAMES = ("user_features", "item_features", "interactions")
+# The fields of a side's record in the metadata's "fit_inputs" (its feature matrix is saved apart).
+FIT_RECORD = ("n_ids", "identity", "n_features")
 
 
 def save_model(
@@ -116,13 +125,16 @@ def save_model(
     parameters: dict | None,
     dataset_json: str | None,
     matrices: dict,
+    extra_metadata: dict | None = None,
 ):
-    """Write a model file (see the module docstring) atomically; ``matrices`` maps names to CSR matrices."""
+    """Write a model file (see the module docstring) atomically; ``matrices`` maps names to CSR matrices,
+    ``extra_metadata`` holds the further keys of ``metadata``."""
     _, keys, position, has_gauss, cached_gaussian = random_state.get_state(legacy=True)
     metadata = {
         "hyperparameters": hyperparameters,
         "random_state": {"position": int(position), "has_gauss": int(has_gauss), "cached_gaussian": cached_gaussian},
         "fitted": parameters is not None,
+        **(extra_metadata or {}),
     }
     arrays: dict[str, Any] = {
         "format": _text(FORMAT_NAME),
@@ -261,6 +273,44 @@ class ModelFile:
                         raise ValueError(f"{self.path}: the array {name!r} holds negative accumulators.")
                 state.arrays[name] = array
         return state
+
+    def fit_inputs(self, metadata: dict, state: ModelState) -> dict:
+        """What each side of ``state`` serves with: its saved feature matrix, else the record of its fit.
+
+        A saved matrix must have one column per embedding row of its side. Files of earlier versions
+        have no records: a side without a saved matrix is then unknown (None).
+        """
+        records = metadata.get("fit_inputs")
+        if records is None:
+            records = {}
+        if not isinstance(records, dict) or not set(records) <= set(SIDES):
+            raise ValueError(f"{self.path}: 'fit_inputs' in 'metadata' must map 'user' and 'item' to records.")
+        inputs = {}
+        for side in SIDES:
+            record = records.get(side)
+            if record is not None:
+                try:
+                    n_ids, identity, n_features = record["n_ids"], record["identity"], record["n_features"]
+                except (KeyError, TypeError):
+                    n_ids = identity = n_features = None
+                if not (is_int(n_ids) and n_ids >= 0 and isinstance(identity, bool) and is_int(n_features)):
+                    raise ValueError(f"{self.path}: the {side} record of 'fit_inputs' in 'metadata' is malformed.")
+                record = FitInputs(int(n_ids), identity, int(n_features), None)
+            matrix = self.csr(f"{side}_features")
+            if matrix is None:
+                inputs[side] = record
+                continue
+            features = to_features(matrix, 0, f"{side}_features")
+            if features.n_features != state.n_features(side):
+                raise ValueError(
+                    f"{self.path}: the saved {side}_features has {features.n_features} columns, but the model "
+                    f"has {state.n_features(side)} {side} feature embeddings."
+                )
+            n_ids = record.n_ids if record is not None else features.n_rows
+            inputs[side] = FitInputs(
+                n_ids, features.identity, features.n_features, None if features.identity else features
+            )
+        return inputs
 
     def random_state(self, metadata: dict) -> np.random.RandomState:
         keys = self.array("random_state_keys", np.uint32, (_MT_KEYS,))

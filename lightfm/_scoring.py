@@ -19,28 +19,70 @@ def check_feature_columns(state, features: FeatureMatrix, side: str, exact: bool
     """Features may not name more embeddings than the model has (nor fewer, when ``exact``)."""
     n_embeddings = state.n_features(side)
     if features.n_features > n_embeddings or (exact and features.n_features != n_embeddings):
-        what = "columns" if not features.identity else f"{side}s (identity features)"
+        if features.identity:
+            what = f"{side}s (identity features)"
+            axis = "rows" if side == "user" else "columns"
+            fix = f"identity features need interactions of {n_embeddings} {axis}, or pass the {side}_features"
+        else:
+            what, fix = "columns", f"pass the {side}_features"
         raise ValueError(
-            f"Incorrect number of features in {side}_features: {features.n_features} {what}, "
-            f"but the model has {n_embeddings} {side} feature embeddings."
+            f"Incorrect number of features in {side}_features: {features.n_features} {what}, but the model has "
+            f"{n_embeddings} {side} feature embeddings; {fix} the model was fit with (one column per embedding)."
         )
 
 
+def fit_with_features(state, side: str) -> bool:
+    """Whether ``side`` was last fit with a feature matrix (not identity features)."""
+    inputs = state.fit_inputs[side]
+    return inputs is not None and not inputs.identity
+
+
 def side_features(state, features, side: str) -> FeatureMatrix:
-    """``features`` (None: identity over every embedding row) checked against the model."""
+    """``features`` (None: identity over every embedding row) checked against the model.
+
+    An explicit matrix must have exactly one column per embedding row: one
+    column short is features built for another model, not a subset.
+    """
     n_rows = state.n_features(side) if features is None else 0
     matrix = to_features(features, n_rows, f"{side}_features")
-    check_feature_columns(state, matrix, side, exact=False)
+    check_feature_columns(state, matrix, side, exact=features is not None)
     return matrix
 
 
+def served_features(state, features, side: str, method: str) -> FeatureMatrix:
+    """The features that serve ``side``: ``features``, else those the model was fit with.
+
+    Identity-fit sides (and models that do not know how they were fit) are
+    the identity over their embedding rows. A side fit with a feature matrix
+    is served with that matrix, never with the identity over its feature
+    rows (those are features, not users or items); where the matrix is not
+    kept, or no longer covers the embeddings, ``method`` is refused.
+    """
+    if features is not None or not fit_with_features(state, side):
+        return side_features(state, features, side)
+    inputs = state.fit_inputs[side]
+    n_embeddings = state.n_features(side)
+    kept = inputs.features
+    if kept is not None and kept.n_features == n_embeddings:
+        return kept
+    if kept is None:
+        reason = "which it does not hold (a model file saved without them)"
+    else:
+        reason = f"of {kept.n_features} columns, but its {side} embeddings have grown to {n_embeddings} since"
+    raise ValueError(
+        f"This model was fit with {side}_features, {reason}: pass {side}_features= to {method}, one row per "
+        f"{side} ({inputs.n_ids} at fit) and {n_embeddings} columns (one per {side} feature embedding)."
+    )
+
+
 def both_sides(state, user_features, item_features, n_users, n_items, exact=False):
-    """Both sides' features checked against the model: at most as many columns as embeddings
-    (``predict``, lenient as the original's), or exactly as many (``exact``: ranking)."""
+    """Both sides' features checked against the model: an explicit matrix has exactly one column per
+    embedding row; the identity default (None) may cover fewer (``predict`` of some ids, lenient as the
+    original's), or must cover exactly as many (``exact``: ranking)."""
     users = to_features(user_features, n_users, "user_features")
     items = to_features(item_features, n_items, "item_features")
-    check_feature_columns(state, users, "user", exact=exact)
-    check_feature_columns(state, items, "item", exact=exact)
+    check_feature_columns(state, users, "user", exact=exact or user_features is not None)
+    check_feature_columns(state, items, "item", exact=exact or item_features is not None)
     return users, items
 
 

@@ -49,10 +49,14 @@ class RecommenderMixin:
         items : array-like of int, optional
             Candidate item indices; only these may be recommended.
         user_features : scipy sparse matrix of shape [n_users, n_user_features], optional
-            User features, as in :meth:`predict`. Cold-start users (known only
-            by their features) are rows added to this matrix.
+            User features, one column per user feature embedding. By default
+            the matrix the model was fit with (identity for a model fit
+            without). Cold-start users (known only by their features) are
+            rows added to this matrix.
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
-            Item features, as in :meth:`predict`.
+            Item features, likewise. The default never ranks a model's
+            feature rows as items: where the model was fit with features it
+            does not hold (see :meth:`save`), pass them.
         num_threads : int, default 1
             Threads for scoring and selecting. With 1, the scoring product
             uses BLAS's own threads; with more, blocks of users are scored and
@@ -69,7 +73,9 @@ class RecommenderMixin:
         Raises
         ------
         ValueError
-            Before fitting, on ids out of range, bad ``n`` or a mis-shaped ``exclude``.
+            Before fitting, on ids out of range, bad ``n``, a mis-shaped
+            ``exclude``, a feature matrix without one column per feature
+            embedding, or features left out that the model does not hold.
 
         Examples
         --------
@@ -98,8 +104,8 @@ class RecommenderMixin:
         n = check_int(n, "n")
         scalar = np.ndim(user_ids) == 0
         user_ids = to_id_array(user_ids, "user_ids")
-        users = _scoring.side_features(self._state, user_features, "user")
-        items_features = _scoring.side_features(self._state, item_features, "item")
+        users = _scoring.served_features(self._state, user_features, "user", "recommend")
+        items_features = _scoring.served_features(self._state, item_features, "item", "recommend")
         n_users, n_items = users.n_rows, items_features.n_rows
         check_index_range(user_ids, n_users, "user_ids", "user id")
         candidates = None
@@ -132,7 +138,8 @@ class RecommenderMixin:
         n : int, default 10
             Neighbours per item (at most the number of items).
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
-            Item features, as in :meth:`predict`.
+            Item features, as in :meth:`recommend`: by default those the
+            model was fit with.
         num_threads : int, default 1
             Threads, as in :meth:`recommend`.
 
@@ -175,7 +182,7 @@ class RecommenderMixin:
         n = check_int(n, "n")
         scalar = np.ndim(ids) == 0
         ids = to_id_array(ids, f"{side}_ids")
-        matrix = _scoring.side_features(self._state, features, side)
+        matrix = _scoring.served_features(self._state, features, side, f"similar_{side}s")
         check_index_range(ids, matrix.n_rows, f"{side}_ids", f"{side} id")
         n = min(n, matrix.n_rows)  # never more columns than there are users / items
         representations = _scoring.representations(self._state, matrix, side)[0]

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validation import all_finite, cache_aligned_zeros
+from ._validation import FeatureMatrix, all_finite, cache_aligned_zeros
 
 SIDES = ("user", "item")
 KINDS = ("embeddings", "embedding_gradients", "embedding_momentum", "biases", "bias_gradients", "bias_momentum")
@@ -25,6 +25,10 @@ KINDS = ("embeddings", "embedding_gradients", "embedding_momentum", "biases", "b
 PARAMETER_NAMES = tuple(f"{side}_{kind}" for side in ("item", "user") for kind in KINDS)
 # Rows of embeddings initialised per random draw (bounds the float64 temporaries).
 _INIT_BLOCK_ROWS = 16384
+# A model is diverged once a bound on its scores passes this: 2**96, float32's largest (about 2**128)
+# divided by 2**32, the room left for feature weights (a representation sums its features' rows, each
+# times its weight, so feature rows summing to weights of up to 2**16 per side still score within range).
+SCORE_LIMIT = 2.0**96
 
 
 class Side(NamedTuple):
@@ -76,14 +80,37 @@ def _check_memory(n_features: int, no_components: int) -> None:
         )
 
 
+class FitInputs(NamedTuple):
+    """What one side of a model was last fit with: how it is served when no features are passed.
+
+    ``n_ids`` is the number of users (items) in the interactions; ``identity``
+    whether the side had identity features (each id its own embedding row);
+    ``features`` the feature matrix otherwise (fit's CSR form: for a float32
+    CSR matrix the matrix itself, plus int64 row pointers), or None where it is not
+    known (a model file saved without it); ``n_features`` its number of
+    columns, the side's embedding rows at that fit.
+    """
+
+    n_ids: int
+    identity: bool
+    n_features: int
+    features: FeatureMatrix | None
+
+
 class ModelState:
-    """The twelve learned arrays of a model, by name (:data:`PARAMETER_NAMES`); None before fitting."""
+    """The twelve learned arrays of a model, by name (:data:`PARAMETER_NAMES`); None before fitting.
+
+    ``fit_inputs`` maps each side to its :class:`FitInputs`, or None where
+    unknown (a model built from arrays, or pickled by an earlier version or by
+    the original LightFM).
+    """
 
     def __init__(self, arrays: dict | None = None):
         # Any values: these are public attributes users may assign; validate() checks them.
         self.arrays: dict[str, Any] = dict.fromkeys(PARAMETER_NAMES)
         if arrays:
             self.arrays.update(arrays)
+        self.fit_inputs: dict[str, FitInputs | None] = dict.fromkeys(SIDES)
 
     @classmethod
     def fresh(cls, no_components, n_user_features, n_item_features, schedule, random_state) -> ModelState:
@@ -135,25 +162,49 @@ class ModelState:
         if self.arrays["item_embeddings"].shape[1] != self.arrays["user_embeddings"].shape[1]:
             raise ValueError("user_embeddings and item_embeddings have different numbers of components.")
 
-    def check_finite(self, adadelta: bool, epoch=None) -> None:
+    def check_finite(self, adadelta: bool, epoch=None, scores: bool = True) -> None:
         """Raise ValueError once training has diverged.
 
         The criterion: a parameter or an optimiser accumulator in use is no
         longer a finite float32. An accumulator overflows when a squared
         gradient passes float32's range (3.4e38), which freezes its parameter
-        for good even while the parameter itself is still finite.
+        for good even while the parameter itself is still finite. With
+        ``scores``, also when the parameters are finite but their scores may
+        not be (:meth:`score_bound` beyond :data:`SCORE_LIMIT`).
         """
         in_use = {name: a for name, a in self.arrays.items() if adadelta or not name.endswith("momentum")}
-        if all_finite(*in_use.values()):
-            return
-        for name, array in in_use.items():
-            if all_finite(array):
-                continue
-            when = f" in epoch {epoch}" if epoch is not None else ""
+        when = f" in epoch {epoch}" if epoch is not None else ""
+        if not all_finite(*in_use.values()):
+            for name, array in in_use.items():
+                if not all_finite(array):
+                    raise ValueError(
+                        f"Not all estimated parameters are finite ({name}): the model diverged{when}. "
+                        "Try a lower learning_rate, or normalising feature values and sample weights."
+                    )
+        if scores and (bound := self.score_bound()) > SCORE_LIMIT:
             raise ValueError(
-                f"Not all estimated parameters are finite ({name}): the model diverged{when}. "
-                "Try a lower learning_rate, or normalising feature values and sample weights."
+                f"Not all estimated parameters are finite as scores: the parameters themselves are, but "
+                f"their products reach up to {bound:.3g}, past float32's range (3.4e38) once feature weights "
+                f"multiply them: the model diverged{when}. Try a lower learning_rate, or normalising feature "
+                "values and sample weights."
             )
+
+    def score_bound(self) -> float:
+        """A cheap upper bound on the absolute score of any user-item pair with identity features.
+
+        ``no_components * max|user embedding| * max|item embedding| + max|user bias| + max|item bias|``
+        (a dot product of two rows is at most the product of their norms, and a row's norm at most
+        ``sqrt(no_components)`` times its largest value), in float64; a max and a min over each array,
+        no temporaries. A feature matrix multiplies each side's term by at most its largest row sum of
+        absolute weights.
+        """
+
+        def largest(array):
+            return max(float(array.max()), -float(array.min())) if array.size else 0.0
+
+        user, item = self.arrays["user_embeddings"], self.arrays["item_embeddings"]
+        products = user.shape[1] * largest(user) * largest(item)
+        return products + largest(self.arrays["user_biases"]) + largest(self.arrays["item_biases"])
 
     def grow(self, side: str, n_features: int, schedule: str, random_state) -> None:
         """Add rows up to ``n_features`` to one side, initialised as a fresh model's; old rows untouched."""

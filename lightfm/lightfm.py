@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import _scoring
 from ._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
-from ._persistence import MATRIX_NAMES, ModelFile, save_model
+from ._persistence import FIT_RECORD, MATRIX_NAMES, ModelFile, save_model
 from ._serving import RecommenderMixin
-from ._state import PARAMETER_NAMES, ModelState
+from ._state import PARAMETER_NAMES, FitInputs, ModelState
 from ._validation import (
     ParameterError,
     check_index_range,
@@ -169,15 +170,26 @@ class LightFM(RecommenderMixin):
         # copy.copy gives the copy a state of its own.
         state = {name: value for name, value in self.__dict__.items() if name != "_state"}
         state.update(self._state.arrays)
+        # What each side was fit with, its feature matrix as the CSR alone (not the kernels' copies).
+        state["_fit_inputs"] = {
+            side: None if inputs is None else (*inputs[:3], None if inputs.features is None else inputs.features.matrix)
+            for side, inputs in self._state.fit_inputs.items()
+        }
         return state
 
     def __setstate__(self, state):
         # Pickles of earlier versions (and of the original LightFM) hold the arrays as attributes.
         arrays = {name: state.pop(name) for name in PARAMETER_NAMES if name in state}
+        fit_inputs = state.pop("_fit_inputs", None) or {}
         self.__dict__.update(state)
         self.__dict__.setdefault("device", "cpu")  # pickles from before the GPU engine
         if "_state" not in self.__dict__:
             self._state = ModelState(arrays)
+            for side, inputs in fit_inputs.items():
+                if inputs is not None:
+                    n_ids, identity, n_features, matrix = inputs
+                    features = None if matrix is None else to_features(matrix, 0, f"{side}_features")
+                    self._state.fit_inputs[side] = FitInputs(n_ids, identity, n_features, features)
 
     def _reset_state(self):
         self._state = ModelState()
@@ -250,8 +262,10 @@ class LightFM(RecommenderMixin):
             On non-finite input, mismatched shapes, bad sample weights, or
             divergence during training: a parameter or optimiser accumulator
             that is no longer a finite float32 (NaN, or a squared gradient
-            beyond float32's range). Strong regularisation alone never
-            diverges: it shrinks the model towards 0.
+            beyond float32's range), or parameters whose scores could overflow
+            float32 (:meth:`lightfm._state.ModelState.score_bound` beyond
+            2**96, leaving 2**32 for feature weights). Strong regularisation
+            alone never diverges: it shrinks the model towards 0.
         NotImplementedError
             If ``sample_weight`` is given with the ``'warp-kos'`` loss.
 
@@ -342,6 +356,13 @@ class LightFM(RecommenderMixin):
         data = TrainingData(data.rows, data.cols, data.data, weights, users.arrays, items.arrays, n_users, n_items)
         config = TrainingConfig(*(getattr(self, name) for name in TrainingConfig._fields))
         self._backend().fit_epochs(self._state, data, config, epochs, num_threads, self.random_state, verbose)
+        # Engines check every epoch for non-finite arrays; finite parameters whose scores overflow
+        # float32 are checked here too (an engine may check only the first), and for epochs=0.
+        self._state.check_finite(adadelta=self.learning_schedule == "adadelta")
+        # Kept by reference, to serve with when no features are passed (see recommend).
+        for side, n_ids, features in (("user", n_users, users), ("item", n_items, items)):
+            kept = None if features.identity else features
+            self._state.fit_inputs[side] = FitInputs(n_ids, features.identity, features.n_features, kept)
         return self
 
     # -- prediction ------------------------------------------------------------
@@ -360,9 +381,13 @@ class LightFM(RecommenderMixin):
         item_ids : array-like of int of shape [n_pairs,]
             One item id per pair.
         item_features : scipy sparse matrix of shape [n_items, n_item_features], optional
-            Item features; the training ones if the model was trained with features.
+            Item features, one column per item feature embedding: pass the
+            training ones if the model was trained with features. Without,
+            as in the original LightFM, the identity over the feature rows
+            (feature row i scored as item i); for a model fit with item
+            features the first such call warns.
         user_features : scipy sparse matrix of shape [n_users, n_user_features], optional
-            User features; the training ones if the model was trained with features.
+            User features, likewise.
         num_threads : int, default 1
             Threads for scoring.
 
@@ -374,7 +399,8 @@ class LightFM(RecommenderMixin):
         Raises
         ------
         ValueError
-            Before fitting, on mismatched lengths, or on ids out of range.
+            Before fitting, on mismatched lengths, ids out of range, or a
+            feature matrix without one column per feature embedding.
 
         Examples
         --------
@@ -411,12 +437,35 @@ class LightFM(RecommenderMixin):
             int(item_ids.max()) + 1 if item_ids.size else 0,
         )
 
+        self._warn_identity_default("predict", {"user_features": user_features, "item_features": item_features})
         user_rows, user_index = _scoring.rows_for(users, user_ids)
         item_rows, item_index = _scoring.rows_for(items, item_ids)
         user_repr, user_bias = _scoring.representations(self._state, users, "user", user_rows)
         item_repr, item_bias = _scoring.representations(self._state, items, "item", item_rows)
         return self._backend().predict_pairs(
             user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads
+        )
+
+    def _warn_identity_default(self, method, features, stacklevel=3):
+        """Warn, once per model, when a side fit with features is scored by the identity default.
+
+        ``features`` maps the argument names ``"user_features"`` / ``"item_features"`` to what was passed.
+        """
+        left_out = [
+            name
+            for name, matrix in features.items()
+            if matrix is None and _scoring.fit_with_features(self._state, name.split("_")[0])
+        ]
+        if not left_out or self.__dict__.get("_warned_identity_default"):
+            return
+        self._warned_identity_default = True
+        warnings.warn(
+            f"This model was fit with {' and '.join(left_out)}, but {method} was called without them: as in the "
+            "original LightFM it scores the identity over the feature rows (feature row i as id i), rarely what "
+            f"is meant. Pass {' and '.join(left_out)} (the matrices it was fit with), or an explicit "
+            "scipy.sparse.identity(n_features) to score feature rows knowingly. Warned once per model.",
+            UserWarning,
+            stacklevel=stacklevel,
         )
 
     def predict_rank(
@@ -464,7 +513,7 @@ class LightFM(RecommenderMixin):
         True
         """
         num_threads = check_num_threads(num_threads)
-        return _scoring.rank_test_interactions(
+        ranks = _scoring.rank_test_interactions(
             self._state,
             self._backend(),
             test_interactions,
@@ -474,6 +523,9 @@ class LightFM(RecommenderMixin):
             num_threads,
             check_intersections,
         )[0]
+        # Only once ranked: left-out features are mostly refused by the width check, with no warning due.
+        self._warn_identity_default("predict_rank", {"user_features": user_features, "item_features": item_features})
+        return ranks
 
     def get_item_representations(self, features=None):
         """Latent representations of items: the feature-weighted sums of embeddings and biases.
@@ -481,7 +533,10 @@ class LightFM(RecommenderMixin):
         Parameters
         ----------
         features : scipy sparse matrix of shape [n_items, n_item_features], optional
-            Item features; identity if absent.
+            Item features, one column per item feature embedding. Without,
+            the identity: the representation of each feature row (as in the
+            original; for a model fit with item features the first such call
+            warns, as :meth:`predict` does).
 
         Returns
         -------
@@ -506,7 +561,7 @@ class LightFM(RecommenderMixin):
         Parameters
         ----------
         features : scipy sparse matrix of shape [n_users, n_user_features], optional
-            User features; identity if absent.
+            User features; without, the identity, as :meth:`get_item_representations`.
 
         Returns
         -------
@@ -526,9 +581,9 @@ class LightFM(RecommenderMixin):
 
     def _public_representations(self, features, side):
         self._state.validate()
-        embeddings, biases = _scoring.representations(
-            self._state, _scoring.side_features(self._state, features, side), side
-        )
+        matrix = _scoring.side_features(self._state, features, side)
+        self._warn_identity_default(f"get_{side}_representations", {f"{side}_features": features}, stacklevel=4)
+        embeddings, biases = _scoring.representations(self._state, matrix, side)
         return biases.copy(), embeddings.copy()
 
     # -- growing, saving and loading ----------------------------------------------
@@ -542,6 +597,8 @@ class LightFM(RecommenderMixin):
         join a trained model (for example after :meth:`Dataset.fit_partial
         <lightfm.data.Dataset.fit_partial>`), then continue with :meth:`fit_partial`.
         With identity features, the feature counts are the user and item counts.
+        A side fit with a feature matrix is then served only with the wider
+        matrix passed explicitly (or kept by the next :meth:`fit_partial`).
 
         Parameters
         ----------
@@ -601,7 +658,11 @@ class LightFM(RecommenderMixin):
             A dataset whose id and feature mappings are stored alongside;
             read them back with :meth:`Dataset.load <lightfm.data.Dataset.load>`.
         user_features, item_features : scipy sparse matrix, optional
-            Feature matrices to serve the model with, stored alongside.
+            Feature matrices to serve the model with, stored alongside. By
+            default, for a side fit with a feature matrix, the one it was
+            last fit with. :meth:`load` restores them as the features the
+            loaded model serves with, so its :meth:`recommend` and
+            :meth:`similar_items` need no feature arguments either.
         interactions : scipy sparse matrix, optional
             The training interactions (for excluding seen items when
             recommending), stored alongside. Read all three back with
@@ -643,21 +704,33 @@ class LightFM(RecommenderMixin):
         if self._state.is_fitted:
             self._state.validate()
             # load() refuses non-finite arrays: never write a file that cannot be read back.
-            self._state.check_finite(adadelta=self.learning_schedule == "adadelta")
+            self._state.check_finite(adadelta=self.learning_schedule == "adadelta", scores=False)
             parameters = self._state.arrays
         dataset_json = dataset.to_json() if dataset is not None else None
         matrices = self._matrices_to_save(user_features, item_features, interactions)
-        save_model(path, hyperparameters, self.random_state, parameters, dataset_json, matrices)
+        metadata = {
+            "fit_inputs": {
+                side: None if inputs is None else {name: getattr(inputs, name) for name in FIT_RECORD}
+                for side, inputs in self._state.fit_inputs.items()
+            },
+        }
+        save_model(path, hyperparameters, self.random_state, parameters, dataset_json, matrices, metadata)
 
     def _matrices_to_save(self, user_features, item_features, interactions):
         matrices = {}
         for side, features in (("user", user_features), ("item", item_features)):
-            if features is not None:
-                matrix = to_features(features, 0, f"{side}_features")
-                if self._state.is_fitted:
-                    _scoring.check_feature_columns(self._state, matrix, side, exact=True)
-                identity = sp.identity(matrix.n_rows, dtype=np.float32, format="csr")
-                matrices[f"{side}_features"] = identity if matrix.matrix is None else matrix.matrix
+            if features is None:
+                # By default the matrix the side was fit with, so that the loaded model serves as this one.
+                inputs = self._state.fit_inputs[side] if self._state.is_fitted else None
+                kept = None if inputs is None else inputs.features
+                if kept is not None and kept.n_features == self._state.n_features(side):
+                    matrices[f"{side}_features"] = kept.matrix
+                continue
+            matrix = to_features(features, 0, f"{side}_features")
+            if self._state.is_fitted:
+                _scoring.check_feature_columns(self._state, matrix, side, exact=True)
+            identity = sp.identity(matrix.n_rows, dtype=np.float32, format="csr")
+            matrices[f"{side}_features"] = identity if matrix.matrix is None else matrix.matrix
         if interactions is not None:
             data = to_interactions(interactions)
             csr = sp.csr_matrix((data.data, (data.rows, data.cols)), shape=data.shape, dtype=np.float32)
@@ -708,7 +781,8 @@ class LightFM(RecommenderMixin):
         Returns
         -------
         LightFM
-            The restored model.
+            The restored model, serving with the feature matrices saved with
+            it (see :meth:`save`).
 
         Raises
         ------
@@ -730,6 +804,7 @@ class LightFM(RecommenderMixin):
             model.random_state = file.random_state(metadata)
             if metadata.get("fitted"):
                 model._state = file.state(model.no_components)
+                model._state.fit_inputs = file.fit_inputs(metadata, model._state)
         return model
 
     # -- scikit-learn protocol -------------------------------------------------

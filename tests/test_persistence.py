@@ -324,3 +324,131 @@ def test_the_device_is_not_saved(tmp_path):
     restored = LightFM.load(tmp_path / "m.npz")
     assert restored.device == "cpu"
     np.testing.assert_array_equal(restored.item_embeddings, model.item_embeddings)
+
+
+# -- one call: a loaded model serves as the saved one did ----------------------------------------
+
+
+def hybrid(n_users=16, n_items=10, seed=0):
+    """A model fit with [identity | tags] features on both sides, and its interactions and features."""
+    train = sp.random(n_users, n_items, density=0.35, format="csr", random_state=seed)
+    train.data[:] = 1.0
+    tags = sp.random(n_items, 4, density=0.5, format="csr", random_state=seed + 1)
+    item_features = sp.hstack([sp.identity(n_items), tags], format="csr")
+    user_features = sp.hstack([sp.identity(n_users), sp.random(n_users, 2, density=0.5, random_state=seed + 2)])
+    user_features = user_features.tocsr()
+    model = LightFM(loss="warp", no_components=4, random_state=seed)
+    model.fit(train, user_features=user_features, item_features=item_features, epochs=3)
+    return model, train, user_features, item_features
+
+
+def serving(model, n_users=16, n_items=10):
+    """Everything a model serves without feature arguments."""
+    return (
+        *model.recommend(np.arange(n_users), n=n_items),
+        *model.similar_items(np.arange(n_items), n=3),
+        *model.similar_users(np.arange(n_users), n=3),
+    )
+
+
+def test_a_loaded_model_serves_with_the_features_it_was_fit_with(tmp_path):
+    model, train, user_features, item_features = hybrid()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    restored = LightFM.load(path)
+    for got, expected in zip(serving(restored), serving(model), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    # The same results as passing the features explicitly (to the in-memory model).
+    explicit = model.recommend(np.arange(16), n=10, user_features=user_features, item_features=item_features)
+    np.testing.assert_array_equal(serving(restored)[0], explicit[0])
+    matrices = LightFM.load_matrices(path)
+    assert sorted(matrices) == ["item_features", "user_features"]
+    assert (matrices["item_features"] != sp.csr_matrix(item_features, dtype=np.float32)).nnz == 0
+
+
+def test_features_given_to_save_are_the_ones_the_loaded_model_serves_with(tmp_path):
+    """Saved with one more (cold) item row: the loaded model recommends and compares 11 items."""
+    model, _, user_features, item_features = hybrid()
+    cold = sp.csr_matrix(([1.0, 1.0], ([0, 0], [10, 12])), shape=(1, 14))
+    with_cold = sp.vstack([item_features, cold]).tocsr()
+    path = tmp_path / "model.npz"
+    model.save(path, item_features=with_cold)
+    restored = LightFM.load(path)
+    items, scores = restored.recommend(np.arange(16), n=20)
+    expected = model.recommend(np.arange(16), n=20, item_features=with_cold)
+    assert items.shape == (16, 11)
+    np.testing.assert_array_equal(items, expected[0])
+    np.testing.assert_array_equal(scores, expected[1])
+    assert restored.similar_items(10, n=3)[0].max() < 11
+    # The user side was not given: the one it was fit with.
+    np.testing.assert_array_equal(restored.similar_users(0)[0], model.similar_users(0)[0])
+
+
+def test_a_file_without_the_fit_features_refuses_to_serve_without_them(tmp_path):
+    model, _, user_features, item_features = hybrid()
+    path = tmp_path / "model.npz"
+    model.save(path)
+
+    def drop_item_features(arrays):
+        for part in ("indptr", "indices", "data", "shape"):
+            del arrays[f"item_features_{part}"]
+
+    rewrite(path, drop_item_features)
+    restored = LightFM.load(path)
+    with pytest.raises(ValueError, match=r"fit with item_features, which it does not hold.*pass item_features="):
+        restored.recommend(0)
+    with pytest.raises(ValueError, match="pass item_features= to similar_items"):
+        restored.similar_items(0)
+    np.testing.assert_array_equal(
+        restored.recommend(0, item_features=item_features)[0], model.recommend(0, item_features=item_features)[0]
+    )
+    np.testing.assert_array_equal(restored.similar_users(0)[0], model.similar_users(0)[0])
+
+
+def test_files_of_earlier_versions_load_with_unknown_fit_inputs(tmp_path):
+    """No record of how the model was fit: served with the identity default, as those versions did."""
+    model, _, _, _ = hybrid()
+    path = tmp_path / "model.npz"
+    model.save(path)
+
+    def earlier(arrays):
+        set_metadata(arrays, lambda metadata: metadata.pop("fit_inputs"))
+        for name in ("item_features", "user_features"):
+            for part in ("indptr", "indices", "data", "shape"):
+                del arrays[f"{name}_{part}"]
+
+    rewrite(path, earlier)
+    restored = LightFM.load(path)
+    items, _ = restored.recommend(0, n=100)
+    assert items.shape == (14,), "identity over the item embeddings, as before"
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ([1, 2], "'fit_inputs' in 'metadata' must map"),
+        ({"item": {"n_ids": -1, "identity": True, "n_features": 10}}, "item record of 'fit_inputs'"),
+        ({"user": {"n_ids": 3}}, "user record of 'fit_inputs'"),
+        ({"item": {"n_ids": 3, "identity": 1, "n_features": 10}}, "item record of 'fit_inputs'"),
+    ],
+)
+def test_malformed_fit_records_are_refused(saved, record, message):
+    rewrite(saved, lambda arrays: set_metadata(arrays, lambda metadata: metadata.update(fit_inputs=record)))
+    with pytest.raises(ValueError, match=message):
+        LightFM.load(saved)
+
+
+def test_a_saved_feature_matrix_of_another_width_is_refused(tmp_path):
+    model, _, _, item_features = hybrid()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    rewrite(path, lambda arrays: arrays.__setitem__("item_features_shape", np.array([10, 15], dtype=np.int64)))
+    with pytest.raises(ValueError, match="saved item_features has 15 columns, but the model has 14"):
+        LightFM.load(path)
+
+
+def test_a_pickled_model_keeps_its_features():
+    model, _, _, _ = hybrid()
+    restored = pickle.loads(pickle.dumps(model))
+    for got, expected in zip(serving(restored), serving(model), strict=True):
+        np.testing.assert_array_equal(got, expected)
