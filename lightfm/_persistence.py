@@ -5,8 +5,8 @@ Layout (format version 1):
 ``format``            the text ``"lightfm-ng model"`` (tells our files from foreign ones)
 ``format_version``    int64 scalar
 ``metadata``          JSON: ``{"hyperparameters": {...}, "random_state": {...}, "fitted": bool,
-                      "fit_inputs": {...}}``; the last is absent from files of earlier
-                      versions (read as unknown)
+                      "fit_inputs": {...}, "initial_random_state": int or null}``; the last two
+                      are absent from files of earlier versions (read as unknown)
 ``random_state_keys`` uint32 [624], the Mersenne Twister state of ``random_state``
 ``<parameter>``       the twelve float32 parameter and optimiser arrays, when fitted
 ``dataset``           optional JSON of a :class:`lightfm.data.Dataset`'s mappings
@@ -273,6 +273,13 @@ class ModelFile:
                         raise ValueError(f"{self.path}: the array {name!r} holds negative accumulators.")
                 state.arrays[name] = array
         return state
+
+    def initial_random_state(self, metadata: dict):
+        """The seed the model was created with: an int, or None (unknown, or not an int)."""
+        seed = metadata.get("initial_random_state")
+        if seed is not None and not (is_int(seed) and 0 <= seed < 2**32):
+            raise ValueError(f"{self.path}: 'initial_random_state' in 'metadata' must be null or a 32-bit seed.")
+        return seed
 
     def fit_inputs(self, metadata: dict, state: ModelState) -> dict:
         """What each side of ``state`` serves with: its saved feature matrix, else the record of its fit.

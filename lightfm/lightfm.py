@@ -13,7 +13,7 @@ from . import _scoring
 from ._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
 from ._persistence import FIT_RECORD, MATRIX_NAMES, ModelFile, save_model
 from ._serving import RecommenderMixin
-from ._state import PARAMETER_NAMES, FitInputs, ModelState
+from ._state import PARAMETER_NAMES, SIDES, FitInputs, ModelState
 from ._validation import (
     ParameterError,
     check_index_range,
@@ -159,6 +159,9 @@ class LightFM(RecommenderMixin):
         self.max_sampled = max_sampled
         self.item_alpha = item_alpha
         self.user_alpha = user_alpha
+        # The seed as given (RecTools' LightFM fork keeps it under this name, to write model configs):
+        # random_state itself becomes a generator that training advances.
+        self.initial_random_state = random_state
         self.random_state = as_random_state(random_state)
         self.device = device
         self._reset_state()
@@ -183,6 +186,7 @@ class LightFM(RecommenderMixin):
         fit_inputs = state.pop("_fit_inputs", None) or {}
         self.__dict__.update(state)
         self.__dict__.setdefault("device", "cpu")  # pickles from before the GPU engine
+        self.__dict__.setdefault("initial_random_state", None)  # the seed is not known
         if "_state" not in self.__dict__:
             self._state = ModelState(arrays)
             for side, inputs in fit_inputs.items():
@@ -341,9 +345,8 @@ class LightFM(RecommenderMixin):
         items = to_features(item_features, n_items, "item_features")
 
         if self.item_embeddings is None:
-            self._state = ModelState.fresh(
-                self.no_components, users.n_features, items.n_features, self.learning_schedule, self.random_state
-            )
+            # Through the method, as the original does: subclasses override it to start from given embeddings.
+            self._initialize(self.no_components, items.n_features, users.n_features)
         self._state.validate()
         if self.user_embeddings.shape[1] != self.no_components:
             raise ValueError(
@@ -364,6 +367,45 @@ class LightFM(RecommenderMixin):
             kept = None if features.identity else features
             self._state.fit_inputs[side] = FitInputs(n_ids, features.identity, features.n_features, kept)
         return self
+
+    def _initialize(self, no_components, no_item_features, no_user_features):
+        """Create the parameters of a model's first fit (the original LightFM's hook).
+
+        :meth:`fit` and :meth:`fit_partial` call it once, when the model has no
+        parameters yet, after checking their input and before training. It
+        draws the item embeddings and then the user embeddings from
+        ``random_state``, each uniform in ``[-0.5, 0.5) / no_components``, and
+        sets biases to 0 and the optimiser accumulators to their start (1 for
+        adagrad's, 0 for adadelta's). A subclass may override it to start from
+        given parameters: call ``super()._initialize(...)``, then assign
+        ``self.item_embeddings`` and the like (float32 arrays of the same shapes).
+
+        Parameters
+        ----------
+        no_components : int
+            Embedding dimension.
+        no_item_features, no_user_features : int
+            Embedding rows of each side (the feature matrices' columns).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> class Zeros(LightFM):
+        ...     def _initialize(self, no_components, no_item_features, no_user_features):
+        ...         super()._initialize(no_components, no_item_features, no_user_features)
+        ...         self.item_embeddings = np.zeros((no_item_features, no_components), dtype=np.float32)
+        >>> model = Zeros(no_components=2, random_state=0).fit(sp.coo_matrix(np.eye(3)), epochs=0)
+        >>> model.item_embeddings
+        array([[0., 0.],
+               [0., 0.],
+               [0., 0.]], dtype=float32)
+        """
+        fresh = ModelState.fresh(
+            no_components, no_user_features, no_item_features, self.learning_schedule, self.random_state
+        )
+        for side in SIDES:
+            self._state.set_side(side, fresh.side(side))
 
     # -- prediction ------------------------------------------------------------
 
@@ -708,11 +750,14 @@ class LightFM(RecommenderMixin):
             parameters = self._state.arrays
         dataset_json = dataset.to_json() if dataset is not None else None
         matrices = self._matrices_to_save(user_features, item_features, interactions)
+        seed = self.initial_random_state
         metadata = {
             "fit_inputs": {
                 side: None if inputs is None else {name: getattr(inputs, name) for name in FIT_RECORD}
                 for side, inputs in self._state.fit_inputs.items()
             },
+            # An int seed only: a RandomState passed as random_state has no seed to write down.
+            "initial_random_state": int(seed) if is_int(seed) and 0 <= seed < 2**32 else None,
         }
         save_model(path, hyperparameters, self.random_state, parameters, dataset_json, matrices, metadata)
 
@@ -782,7 +827,8 @@ class LightFM(RecommenderMixin):
         -------
         LightFM
             The restored model, serving with the feature matrices saved with
-            it (see :meth:`save`).
+            it (see :meth:`save`), its ``initial_random_state`` the seed it
+            was created with (None where that was not an integer).
 
         Raises
         ------
@@ -802,6 +848,7 @@ class LightFM(RecommenderMixin):
             except ParameterError as error:
                 raise ValueError(f"{file.path}: invalid hyperparameters: {error}") from None
             model.random_state = file.random_state(metadata)
+            model.initial_random_state = file.initial_random_state(metadata)
             if metadata.get("fitted"):
                 model._state = file.state(model.no_components)
                 model._state.fit_inputs = file.fit_inputs(metadata, model._state)
@@ -865,6 +912,8 @@ class LightFM(RecommenderMixin):
         validate_hyperparameters(merged)
         for name, value in params.items():
             setattr(self, name, as_random_state(value) if name == "random_state" else value)
+        if "random_state" in params:
+            self.initial_random_state = params["random_state"]
         return self
 
     def __sklearn_tags__(self):

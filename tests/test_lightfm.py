@@ -639,3 +639,87 @@ def test_import_does_not_load_numba():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# -- the original's extension points: _initialize and the seed ----------------------------------
+
+
+def test_initial_random_state_is_the_seed_as_given():
+    """RecTools reads it to write model configs; random_state itself becomes a generator."""
+    assert LightFM(random_state=5).initial_random_state == 5
+    assert LightFM().initial_random_state is None
+    generator = np.random.RandomState(1)
+    assert LightFM(random_state=generator).initial_random_state is generator
+    model = LightFM(random_state=5)
+    assert "initial_random_state" not in model.get_params()
+    assert model.set_params(random_state=9).initial_random_state == 9
+    assert model.set_params(loss="warp").initial_random_state == 9
+    assert isinstance(model.random_state, np.random.RandomState)
+    assert pickle.loads(pickle.dumps(model)).initial_random_state == 9
+
+
+def test_pickles_without_a_seed_load_with_none():
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / "model_0.1.0_pickle.pkl", "rb") as file:
+        assert pickle.load(file).initial_random_state is None
+
+
+@pytest.mark.parametrize("schedule, start", [("adagrad", 1.0), ("adadelta", 0.0)])
+def test_initialize_draws_items_then_users_from_random_state(schedule, start):
+    """The original's order of draws: item embeddings, then user embeddings, from one generator."""
+    train = sp.random(7, 5, density=0.5, format="coo", random_state=0)
+    item_features = sp.hstack([sp.identity(5), sp.random(5, 3, density=0.5, random_state=1)]).tocsr()
+    model = LightFM(no_components=4, learning_schedule=schedule, random_state=11)
+    model.fit(train, item_features=item_features, epochs=0)
+    draws = np.random.RandomState(11)
+    expected_items = ((draws.rand(8, 4) - 0.5) / 4).astype(np.float32)
+    expected_users = ((draws.rand(7, 4) - 0.5) / 4).astype(np.float32)
+    np.testing.assert_array_equal(model.item_embeddings, expected_items)
+    np.testing.assert_array_equal(model.user_embeddings, expected_users)
+    for side, n in (("item", 8), ("user", 7)):
+        assert np.all(getattr(model, f"{side}_biases") == 0) and getattr(model, f"{side}_biases").shape == (n,)
+        assert np.all(getattr(model, f"{side}_embedding_gradients") == start)
+        assert np.all(getattr(model, f"{side}_bias_gradients") == start)
+        assert np.all(getattr(model, f"{side}_embedding_momentum") == 0)
+    np.testing.assert_array_equal(model.random_state.get_state()[1], draws.get_state()[1])
+
+
+class Recording(LightFM):
+    """Records its _initialize calls and starts from a given grid of item embeddings."""
+
+    def _initialize(self, no_components, no_item_features, no_user_features):
+        self.__dict__.setdefault("calls", []).append((no_components, no_item_features, no_user_features))
+        super()._initialize(no_components, no_item_features, no_user_features)
+        grid = np.arange(no_item_features * no_components, dtype=np.float32) / 100.0
+        self.item_embeddings = grid.reshape(no_item_features, no_components)
+
+
+def test_an_overridden_initialize_is_called_once_per_new_model(board):
+    train, _ = board
+    user_features = sp.hstack([sp.identity(train.shape[0]), sp.random(train.shape[0], 2, density=0.5)]).tocsr()
+    model = Recording(no_components=3, random_state=0)
+    model.fit(train, user_features=user_features, epochs=0)
+    assert model.calls == [(3, train.shape[1], train.shape[0] + 2)]
+    grid = np.arange(train.shape[1] * 3, dtype=np.float32).reshape(-1, 3) / 100.0
+    np.testing.assert_array_equal(model.item_embeddings, grid)
+    model.fit_partial(train, user_features=user_features, epochs=2)
+    assert len(model.calls) == 1, "fit_partial resumes: no new parameters"
+    assert not np.array_equal(model.item_embeddings, grid), "training starts from the override's embeddings"
+    model.fit(train, user_features=user_features, epochs=0)
+    assert len(model.calls) == 2, "fit starts afresh"
+    np.testing.assert_array_equal(model.item_embeddings, grid)
+
+
+def test_an_initialize_that_sets_a_wrong_shape_is_refused(board):
+    train, _ = board
+
+    class Wrong(LightFM):
+        def _initialize(self, no_components, no_item_features, no_user_features):
+            super()._initialize(no_components, no_item_features, no_user_features)
+            self.item_embeddings = np.zeros((no_item_features + 1, no_components), dtype=np.float32)
+
+    model = Wrong(random_state=0)
+    with pytest.raises(ValueError, match=r"item_embedding_gradients must be a float32 array of shape"):
+        model.fit(train)
+    assert model.item_embeddings is None, "a failed fit keeps the previous (here: no) model"

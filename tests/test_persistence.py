@@ -412,13 +412,14 @@ def test_files_of_earlier_versions_load_with_unknown_fit_inputs(tmp_path):
     model.save(path)
 
     def earlier(arrays):
-        set_metadata(arrays, lambda metadata: metadata.pop("fit_inputs"))
+        set_metadata(arrays, lambda metadata: [metadata.pop(key) for key in ("fit_inputs", "initial_random_state")])
         for name in ("item_features", "user_features"):
             for part in ("indptr", "indices", "data", "shape"):
                 del arrays[f"{name}_{part}"]
 
     rewrite(path, earlier)
     restored = LightFM.load(path)
+    assert restored.initial_random_state is None
     items, _ = restored.recommend(0, n=100)
     assert items.shape == (14,), "identity over the item embeddings, as before"
 
@@ -447,8 +448,19 @@ def test_a_saved_feature_matrix_of_another_width_is_refused(tmp_path):
         LightFM.load(path)
 
 
-def test_a_pickled_model_keeps_its_features():
+@pytest.mark.parametrize("seed, saved_seed", [(3, 3), (None, None), (np.random.RandomState(3), None)])
+def test_the_seed_travels_with_the_model(tmp_path, seed, saved_seed):
+    path = tmp_path / "model.npz"
+    LightFM(random_state=seed).save(path)
+    assert LightFM.load(path).initial_random_state == saved_seed
+    rewrite(path, lambda arrays: set_metadata(arrays, lambda metadata: metadata.update(initial_random_state=-1)))
+    with pytest.raises(ValueError, match="'initial_random_state' in 'metadata' must be null or a 32-bit seed"):
+        LightFM.load(path)
+
+
+def test_a_pickled_model_keeps_its_seed_and_features():
     model, _, _, _ = hybrid()
     restored = pickle.loads(pickle.dumps(model))
+    assert restored.initial_random_state == 0
     for got, expected in zip(serving(restored), serving(model), strict=True):
         np.testing.assert_array_equal(got, expected)
