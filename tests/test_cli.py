@@ -248,7 +248,7 @@ def test_demo_on_movielens():
 
 
 def test_every_command_has_help_with_examples():
-    for command in ("demo", "train", "evaluate", "recommend"):
+    for command in ("demo", "train", "evaluate", "recommend", "similar", "split"):
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "examples:" in result.stdout, command
     usage = run_cli()
@@ -331,7 +331,7 @@ def test_min_rating_keeps_the_rows_at_or_above_it(files):
     folder, _ = files
     plays = pd.read_csv(folder / "plays.csv")
     result = run_cli(
-        "train", "plays.csv", "--weight-col", "plays", "--min-rating", "3", "--epochs", "1", "--test-fraction", "0",
+        "train", "plays.csv", "--rating-col", "plays", "--min-rating", "3", "--epochs", "1", "--test-fraction", "0",
         "-o", "rated.npz", cwd=folder,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -339,7 +339,12 @@ def test_min_rating_keeps_the_rows_at_or_above_it(files):
     assert f"kept {len(kept):,} of {len(plays):,} rows" in result.stdout
     saved = LightFM.load_matrices(folder / "rated.npz")["interactions"]
     assert saved.nnz == len(kept[["user", "item"]].drop_duplicates())
-    assert_one_line_error(run_cli("train", "plays.csv", "--min-rating", "3", "-o", "x.npz", cwd=folder), "--weight-col")
+    assert_one_line_error(run_cli("train", "plays.csv", "--min-rating", "3", "-o", "x.npz", cwd=folder), "--rating-col")
+    # The old spelling, which also weighted by the ratings, says what to write now for either intent.
+    assert_one_line_error(
+        run_cli("train", "plays.csv", "--weight-col", "plays", "--min-rating", "3", "-o", "x.npz", cwd=folder),
+        "--rating-col plays --min-rating 3", "unweighted", "--weight-col plays",
+    )  # fmt: skip
 
 
 def test_train_reports_merged_rows_and_feature_only_items_and_refuses_a_second_features_file(files, tmp_path):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import re
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +86,48 @@ def require_columns(frame, columns: list, path, flags: dict) -> None:
             )
 
 
-def read_ids(frame, column: str, path: str):
+# A whole number written with decimals ("1.0", "-3.00"): how float columns (Parquet, or a CSV written
+# from one) spell integer ids. Read as the integer ("1"), the form a user types.
+_WHOLE_DECIMAL = re.compile(r"[+-]?\d+\.0*")
+WHOLE_DECIMAL_PATTERN = r"^([+-]?\d+)\.0*$"
+
+
+def canonical_ids(values):
+    """``values`` (an object array of id texts) with whole decimals ("1.0") written as integers ("1")."""
+    pandas = require_module("pandas", "files")
+    text = pandas.Series(values, dtype=object).astype(str)
+    return text.str.replace(WHOLE_DECIMAL_PATTERN, r"\1", regex=True).to_numpy(dtype=object)
+
+
+def read_ids(frame, column: str, path: str, what: str = "ids"):
+    """The id texts of ``column``, stripped; whole decimals ("1.0") read as integers ("1"), with a note."""
+    values = frame[column]
+    if values.isna().any():
+        raise CLIError(f"{path}: column {column!r} has empty values (row {int(values.isna().to_numpy().argmax()) + 2})")
+    if values.dtype.kind == "f" and np.all(np.mod(values.to_numpy(), 1) == 0):
+        # A float column of whole numbers (Parquet; ids with gaps written by pandas): exact integer text.
+        text = values.to_numpy().astype(np.int64).astype(str).astype(object)
+        print(
+            f"note: {path}: the {column!r} {what} are whole numbers stored as decimals (e.g. "
+            f"{str(float(values.iloc[0]))!r}): read as {text[0]!r}, as they are typed",
+            file=sys.stderr,
+        )
+        return text
+    text = values.astype(str).str.strip()
+    canonical = text.str.replace(WHOLE_DECIMAL_PATTERN, r"\1", regex=True)
+    changed = (canonical != text).to_numpy()
+    if changed.any():
+        first = int(np.flatnonzero(changed)[0])
+        print(
+            f"note: {path}: {int(changed.sum()):,} {column!r} {what} are whole numbers written as decimals "
+            f"(e.g. {text.iloc[first]!r}): read as {canonical.iloc[first]!r}, as they are typed",
+            file=sys.stderr,
+        )
+    return canonical.to_numpy(dtype=object)
+
+
+def read_texts(frame, column: str, path: str):
+    """The stripped texts of ``column`` (feature names: kept as written)."""
     values = frame[column]
     if values.isna().any():
         raise CLIError(f"{path}: column {column!r} has empty values (row {int(values.isna().to_numpy().argmax()) + 2})")
@@ -99,11 +146,40 @@ def read_numbers(frame, column: str, path: str):
     return values
 
 
-def feature_tuples(frame, id_column, feature_column, weight_column, path):
-    """``(id, {feature: weight})`` per id from a long table with one row per (id, feature)."""
+# Separators a feature cell holding several values is likely to use ("Adventure|Animation|Children").
+COMMON_SEPARATORS = ("|", ";", ",")
+
+
+def read_feature_rows(frame, id_column, feature_column, weight_column, path, feature_sep=None):
+    """``(ids, features, weights)`` of a long feature table, a cell split into several features at ``feature_sep``.
+
+    Without ``feature_sep``, a warning names a common separator (| ; ,) that the feature values hold.
+    """
     ids = read_ids(frame, id_column, path)
-    features = read_ids(frame, feature_column, path)
+    features = read_texts(frame, feature_column, path)
     weights = read_numbers(frame, weight_column, path) if weight_column else np.ones(ids.size)
+    if feature_sep:
+        parts = [[part.strip() for part in value.split(feature_sep)] for value in features.tolist()]
+        parts = [[part for part in row if part] for row in parts]
+        counts = np.array([len(row) for row in parts], dtype=np.int64)
+        ids, weights = np.repeat(ids, counts), np.repeat(weights, counts)
+        features = np.array([part for row in parts for part in row], dtype=object)
+        return ids, features, weights
+    distinct = sorted(set(features.tolist()))
+    holding = {sep: [value for value in distinct if sep in value] for sep in COMMON_SEPARATORS}
+    sep = max(COMMON_SEPARATORS, key=lambda candidate: len(holding[candidate]))
+    if holding[sep]:
+        print(
+            f"warning: {len(holding[sep]):,} of {len(distinct):,} distinct values of {feature_column!r} in {path} "
+            f"contain {sep!r} (e.g. {holding[sep][0]!r}): each is read as one feature; --feature-sep {sep!r} "
+            "splits them into several",
+            file=sys.stderr,
+        )
+    return ids, features, weights
+
+
+def feature_tuples(ids, features, weights):
+    """``(id, {feature: weight})`` per id from the rows of :func:`read_feature_rows`."""
     grouped: dict = {}
     for entity, feature, weight in zip(ids.tolist(), features.tolist(), weights.tolist(), strict=True):
         grouped.setdefault(entity, {})[feature] = weight
@@ -151,6 +227,62 @@ def load_bundle(path: str):
     return model, dataset, LightFM.load_matrices(path)
 
 
+# The command's settings kept in the model file (its column names, separator, rating filter), as JSON
+# text under this name: a member the library's own reader passes over. Files written before it existed
+# have none, and every setting then has its usual default.
+SETTINGS_MEMBER = "cli_settings"
+_SETTINGS_LIMIT = 1 << 20
+
+
+def save_with_settings(model, path, settings: dict, **saved) -> None:
+    """``model.save(path, **saved)`` plus ``settings``, written to a temporary file and renamed onto ``path``."""
+    target = Path(path)
+    # Named like the library's own partial files, so that a killed run's leftover is cleaned up by a later save.
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.lightfm-partial-", dir=target.resolve().parent)
+    os.close(handle)
+    try:
+        model.save(temporary, **saved)
+        text = np.array(json.dumps({key: value for key, value in settings.items() if value is not None}), np.str_)
+        with zipfile.ZipFile(temporary, "a") as archive, archive.open(f"{SETTINGS_MEMBER}.npy", "w") as member:
+            np.lib.format.write_array(member, text, allow_pickle=False)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def model_settings(path) -> dict:
+    """The settings ``lightfm train`` kept in a model file; ``{}`` for older files (or any unreadable file:
+    loading the model reports that)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(f"{SETTINGS_MEMBER}.npy")
+            if info.file_size > _SETTINGS_LIMIT:
+                return {}
+            with archive.open(info) as member:
+                value = np.lib.format.read_array(member, allow_pickle=False)
+        settings = json.loads(str(value))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def remembered(args, settings: dict, names, defaults: dict) -> list:
+    """Fill the options in ``names`` left out (None) from ``settings``, else ``defaults``; the names filled
+    from the model file."""
+    filled = []
+    for name in names:
+        if getattr(args, name, None) is not None:
+            continue
+        if settings.get(name) is not None:
+            setattr(args, name, settings[name])
+            filled.append(name)
+        else:
+            setattr(args, name, defaults.get(name))
+    return filled
+
+
 def _unknown_summary(values, unknown, what: str, source: str) -> str:
     """ "3 user ids in users.txt are not in the model (first: 'x')": distinct ids, not rows."""
     missing = values[unknown]
@@ -159,9 +291,53 @@ def _unknown_summary(values, unknown, what: str, source: str) -> str:
     return f"{distinct} {ids} in {source} {verb} not in the model (first: {missing[0]!r})"
 
 
+def _alternate_id(value: str):
+    """The other spelling of a whole-number id: "1" for "1.0" and "1.0" for "1" (models trained before
+    whole decimals were read as integers hold "1.0"); None for other ids."""
+    match = _WHOLE_DECIMAL.fullmatch(value)
+    if match:
+        return value.split(".", 1)[0]
+    if re.fullmatch(r"[+-]?\d+", value):
+        return value + ".0"
+    return None
+
+
+def positions_in(values, mapping: dict, source: str = ""):
+    """Positions of ``values`` in ``mapping``, -1 where unknown; a whole number found only in its other
+    spelling ("1" for the model's "1.0") is found, with a note saying how."""
+    values = np.asarray(values, dtype=object)
+    positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
+    unknown = np.flatnonzero(positions < 0)
+    if unknown.size:
+        alternates = [_alternate_id(str(values[i])) for i in unknown]
+        found = [(i, mapping[alt]) for i, alt in zip(unknown.tolist(), alternates, strict=True) if alt in mapping]
+        if found:
+            first = found[0][0]
+            print(
+                f"note: {len(found):,} ids{' in ' + source if source else ''} are whole numbers the model holds "
+                f"written differently (e.g. {values[first]!r} as {_alternate_id(str(values[first]))!r}): "
+                "matched to them",
+                file=sys.stderr,
+            )
+            for i, position in found:
+                positions[i] = position
+    return positions
+
+
+def align_ids(values, mapping: dict, source: str = ""):
+    """``values`` with a whole number written as the model writes it ("1.0" for an older model's ids)."""
+    positions = positions_in(values, mapping, source)
+    keys = np.empty(len(mapping), dtype=object)
+    keys[list(mapping.values())] = list(mapping.keys())
+    known = positions >= 0
+    aligned = np.asarray(values, dtype=object).copy()
+    aligned[known] = keys[positions[known]]
+    return aligned
+
+
 def indices_of(values, mapping: dict, what: str, source: str):
     """Positions of ``values`` in ``mapping``; CLIError naming the unknown ones."""
-    positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
+    positions = positions_in(values, mapping, source)
     unknown = positions < 0
     if unknown.any():
         raise CLIError(_unknown_summary(values, unknown, what, source))
@@ -170,7 +346,7 @@ def indices_of(values, mapping: dict, what: str, source: str):
 
 def known_indices(values, mapping: dict, what: str, source: str, strict: bool):
     """Positions of ``values`` in ``mapping``, -1 where unknown: a warning on stderr, or CLIError if ``strict``."""
-    positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
+    positions = positions_in(values, mapping, source)
     unknown = positions < 0
     if unknown.any():
         summary = _unknown_summary(values, unknown, what, source)
@@ -180,7 +356,7 @@ def known_indices(values, mapping: dict, what: str, source: str, strict: bool):
     return positions
 
 
-def read_names(path: str, id_column: str, name_column, sep=None) -> dict:
+def read_names(path: str, id_column: str, name_column, sep=None, flag="--item-col") -> dict:
     """``{id: name}`` from a table of ids and names (``--item-names``).
 
     The name column is ``name_column``, else ``title`` or ``name`` if the file
@@ -191,7 +367,7 @@ def read_names(path: str, id_column: str, name_column, sep=None) -> dict:
     columns = [str(column) for column in frame.columns]
     if id_column not in columns:
         raise CLIError(
-            f"{path} has no column {id_column!r} (its columns: {', '.join(columns)}); choose another with --item-col"
+            f"{path} has no column {id_column!r} (its columns: {', '.join(columns)}); choose another with {flag}"
         )
     if name_column is None:
         others = [column for column in columns if column != id_column]
@@ -211,8 +387,96 @@ def read_names(path: str, id_column: str, name_column, sep=None) -> dict:
     return dict(zip(ids.tolist(), names.tolist(), strict=True))
 
 
+def name_of(names: dict, item: str) -> str:
+    """The name of ``item`` in ``names`` (an older model's "1.0" finds the names file's "1"); "" if none."""
+    if item in names:
+        return names[item]
+    alternate = _alternate_id(str(item))
+    return names.get(alternate, "") if alternate is not None else ""
+
+
 def csv_field(value) -> str:
     if value is None:
         return ""
     text = str(value)
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+# -- the rating filter (--rating-col / --min-rating) -------------------------------------
+
+# Column names that hold ratings: a file with one that no option reads gets a note (every row counts).
+RATING_NAMES = ("rating", "ratings", "stars")
+
+
+def resolve_rating_filter(args, settings: dict) -> bool:
+    """Settle ``args.rating_col`` and ``args.min_rating`` (a number, "none" or None); True if both come
+    from the model file (``settings``). Filtering is its own choice: ``--weight-col`` only weights."""
+    args.rating_filter_off = args.min_rating == "none"
+    if args.rating_filter_off:
+        if args.rating_col is not None:
+            raise CLIError("--rating-col is read only to filter by --min-rating: leave it out with --min-rating none")
+        args.min_rating = None
+        return False
+    inherited = False
+    if args.min_rating is None and args.rating_col is None and settings.get("min_rating") is not None:
+        args.min_rating, args.rating_col = settings["min_rating"], settings.get("rating_col")
+        inherited = True
+    elif args.min_rating is not None and args.rating_col is None:
+        args.rating_col = settings.get("rating_col")
+    elif args.rating_col is not None and args.min_rating is None:
+        args.min_rating = settings.get("min_rating")
+    if args.min_rating is not None and args.rating_col is None:
+        weight_col = getattr(args, "weight_col", None)
+        if weight_col:
+            threshold = f"{args.min_rating:g}"
+            raise CLIError(
+                f"--min-rating now filters on --rating-col and no longer implies weights: write --rating-col "
+                f"{weight_col} --min-rating {threshold} to keep the rows with {weight_col} >= {threshold} unweighted, "
+                f"or add --weight-col {weight_col} to that to weight them by {weight_col} too (what this did before)"
+            )
+        raise CLIError(
+            "--min-rating needs --rating-col, the column holding the ratings: --rating-col rating --min-rating 4"
+        )
+    if args.rating_col is not None and args.min_rating is None:
+        raise CLIError(
+            f"--rating-col {args.rating_col} is read only to filter: add --min-rating, e.g. --min-rating 4 keeps "
+            f"the rows with {args.rating_col} >= 4"
+        )
+    return inherited
+
+
+def rating_mask(frame, args, path: str, inherited: bool, out=None):
+    """Rows kept by the rating filter (None: all of them), said on ``out``; a warning where an inherited
+    filter's column is absent, a note where a ratings column is not read. ``out`` is stdout unless given."""
+    if args.min_rating is None:
+        if args.rating_filter_off:
+            return None
+        unread = [
+            str(column) for column in frame.columns
+            if str(column).lower() in RATING_NAMES and column != getattr(args, "weight_col", None)
+        ]  # fmt: skip
+        if unread:
+            print(
+                f"note: the column {unread[0]!r} of {path} is not read: every row counts as a positive "
+                f"(--rating-col {unread[0]} --min-rating 4 keeps only the rows with {unread[0]} >= 4)",
+                file=sys.stderr,
+            )
+        return None
+    threshold = f"{args.min_rating:g}"
+    if inherited:
+        if args.rating_col not in frame.columns:
+            print(
+                f"warning: the model was trained on the rows with {args.rating_col} >= {threshold}, but {path} has "
+                f"no column {args.rating_col!r}: every row counts (--min-rating none to say so)",
+                file=sys.stderr,
+            )
+            return None
+    kept = read_numbers(frame, args.rating_col, path) >= args.min_rating
+    source = " as the model was trained (--min-rating none: every row)" if inherited else ""
+    print(
+        f"--min-rating {threshold}{source}: kept {int(kept.sum()):,} of {kept.size:,} rows "
+        f"({args.rating_col} >= {threshold})",
+        file=out or sys.stdout,
+        flush=True,
+    )
+    return kept

@@ -18,15 +18,18 @@ import numpy as np
 from .._params import check_sample_weight_loss
 from ._io import (
     SEPARATORS,
+    WHOLE_DECIMAL_PATTERN,
     CLIError,
     data_suffix,
     feature_tuples,
     format_table,
-    read_ids,
+    read_feature_rows,
     read_table,
     require_columns,
     require_module,
+    save_with_settings,
 )
+from .commands import train_settings
 
 # Options of `train` that need every interaction in one process (or a fit_partial the cluster engine has not).
 _SINGLE_MACHINE_ONLY = {
@@ -85,20 +88,27 @@ def run_train_cluster(args) -> int:
         raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)") from None
     from ..dask import DaskLightFM, auc_score, build_dataset, map_ids, precision_at_k, recall_at_k
 
-    columns = [args.user_col, args.item_col] + ([args.weight_col] if args.weight_col else [])
     flags = {args.user_col: "--user-col", args.item_col: "--item-col", args.weight_col: "--weight-col"}
-    raw = read_frame(args.interactions, columns, flags, sep=args.sep)[columns]
-    renames = {args.user_col: "user", args.item_col: "item"}
+    columns = list(dict.fromkeys([args.user_col, args.item_col] + [c for c in (args.weight_col,) if c]))
+    if args.rating_col:
+        columns = list(dict.fromkeys(columns + [args.rating_col]))
+        flags.setdefault(args.rating_col, "--rating-col")
+    raw = read_frame(args.interactions, columns, flags, sep=args.sep)
+    if args.rating_col:
+        # The filter first, on its own column: it never weights (that is --weight-col's, even on the same column).
+        raw = raw[raw[args.rating_col].astype("float64") >= args.min_rating]
+    parts = {"user": raw[args.user_col], "item": raw[args.item_col]}
     if args.weight_col:
-        renames[args.weight_col] = "weight"
-    raw = raw.rename(columns=renames)
-    raw = raw.assign(user=raw["user"].astype(str).str.strip(), item=raw["item"].astype(str).str.strip())
-    if args.weight_col:
-        raw = raw.assign(weight=raw["weight"].astype("float64"))
-        if args.min_rating is not None:
-            raw = raw[raw["weight"] >= args.min_rating]
-    elif args.min_rating is not None:
-        raise CLIError("--min-rating needs --weight-col (the column holding the ratings)")
+        parts["weight"] = raw[args.weight_col].astype("float64")
+    raw = raw.assign(**{f"__{name}": column for name, column in parts.items()})[[f"__{name}" for name in parts]]
+    raw = raw.rename(columns={f"__{name}": name for name in parts})
+    # Ids as text, a whole number written with decimals ("1.0", from a float column) as the integer ("1").
+    raw = raw.assign(
+        **{
+            name: raw[name].astype(str).str.strip().str.replace(WHOLE_DECIMAL_PATTERN, r"\1", regex=True)
+            for name in ("user", "item")
+        }
+    )
 
     with _connect(args) as client:
         dataset = build_dataset(raw)
@@ -111,15 +121,15 @@ def run_train_cluster(args) -> int:
                 continue
             wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
             table = read_table(path, wanted, f"{side} features", {args.feature_col: "--feature-col"}, sep=args.sep)
-            ids = read_ids(table, id_column, path)
-            names = read_ids(table, args.feature_col, path)
+            ids, names, weights = read_feature_rows(
+                table, id_column, args.feature_col, args.feature_weight_col, path, args.feature_sep
+            )
             dataset.fit_partial(**{f"{side}s": ids, f"{side}_features": names})
-            features[side] = (table, path, id_column)
+            features[side] = (ids, names, weights)
         matrices = {}
-        for side, (table, path, id_column) in features.items():
-            tuples = feature_tuples(table, id_column, args.feature_col, args.feature_weight_col, path)
+        for side, rows in features.items():
             build = dataset.build_user_features if side == "user" else dataset.build_item_features
-            matrices[f"{side}_features"] = build(tuples)
+            matrices[f"{side}_features"] = build(feature_tuples(*rows))
         n_users, n_items = dataset.interactions_shape()
         frame = map_ids(raw, dataset)
         print(f"{n_users:,} users, {n_items:,} items; training on {len(client.scheduler_info()['workers'])} Dask "
@@ -142,12 +152,12 @@ def run_train_cluster(args) -> int:
             }
             print(format_table(["held-out", *metrics], [[f"epoch {args.epochs}", *metrics.values()]]))
             if args.no_refit:
-                model.save(args.output, dataset=dataset, **matrices)
+                save_with_settings(model, args.output, train_settings(args), dataset=dataset, **matrices)
                 print(f"Saved the model and its id mappings to {args.output}")
                 return 0
             print(f"Refitting on all interactions for {args.epochs} epochs", flush=True)
         model = DaskLightFM(**settings, client=client).fit(frame, epochs=args.epochs, **shape)
-        model.save(args.output, dataset=dataset, **matrices)
+        save_with_settings(model, args.output, train_settings(args), dataset=dataset, **matrices)
     print(f"Saved the model and its id mappings to {args.output} (without the interactions: recommend --seen "
           "leaves a user's items out)")  # fmt: skip
     return 0
@@ -174,7 +184,12 @@ def run_recommend_cluster(args, requested, load_bundle) -> int:
         exclude = None
         if args.seen:
             seen = read_frame(args.seen, [args.user_col, args.item_col], {}, sep=None)[[args.user_col, args.item_col]]
-            seen = seen.assign(**{column: seen[column].astype(str).str.strip() for column in seen.columns})
+            seen = seen.assign(
+                **{
+                    column: seen[column].astype(str).str.strip().str.replace(WHOLE_DECIMAL_PATTERN, r"\1", regex=True)
+                    for column in seen.columns
+                }
+            )
             exclude = map_ids(seen, dataset, user_col=args.user_col, item_col=args.item_col)
         recs = recommend(
             model, users, n=args.n, exclude=exclude, client=client,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from ..data import Dataset
 from ..evaluation import ndcg_at_k
 from ._io import (
     CLIError,
+    align_ids,
+    canonical_ids,
     csv_field,
     feature_tuples,
     format_table,
@@ -26,14 +29,25 @@ from ._io import (
     indices_of,
     known_indices,
     load_bundle,
+    model_settings,
+    name_of,
+    positions_in,
+    rating_mask,
+    read_feature_rows,
     read_ids,
     read_names,
     read_numbers,
     read_table,
+    remembered,
     require_module,
+    resolve_rating_filter,
+    save_with_settings,
 )
 
 # -- train ------------------------------------------------------------------------------
+
+# The column options' defaults: a model file's remembered names come before them.
+_COLUMN_DEFAULTS = {"user_col": "user", "item_col": "item"}
 
 
 def _split(interactions, weights, fraction: float, seed: int):
@@ -224,18 +238,80 @@ def _grow_for_new_ids(model, dataset, matrices, users, items):
         model.resize(n_user_features=after[0], n_item_features=after[1])
 
 
+def _fill_train_columns(args, settings: dict):
+    """The column options of ``train``: given, else the resumed model's, else the defaults; the rating filter.
+
+    Returns whether the filter is the resumed model's, and notes to print once the options are accepted.
+    """
+    filled = remembered(args, settings, ("user_col", "item_col", "sep"), _COLUMN_DEFAULTS)
+    notes = []
+    changed = [name for name in filled if getattr(args, name) != _COLUMN_DEFAULTS.get(name)]
+    if changed:
+        given = ", ".join(f"--{name.replace('_', '-')} {getattr(args, name)!r}" for name in changed)
+        notes.append(f"note: {given} as the resumed model was trained")
+    inherited = resolve_rating_filter(args, settings)
+    weight_col = settings.get("weight_col")
+    if args.resume and weight_col and not args.weight_col:
+        notes.append(f"note: the resumed model was trained with --weight-col {weight_col}; this run is unweighted "
+                     f"(--weight-col {weight_col} weights it too)")  # fmt: skip
+    return inherited, notes
+
+
+def train_settings(args) -> dict:
+    """What the model file keeps of a ``train`` run, for the commands that read it later."""
+    features = bool(args.user_features or args.item_features)
+    return {
+        "user_col": args.user_col,
+        "item_col": args.item_col,
+        "sep": args.sep,
+        "weight_col": args.weight_col,
+        "rating_col": args.rating_col,
+        "min_rating": args.min_rating,
+        "feature_col": args.feature_col if features else None,
+        "feature_sep": args.feature_sep if features else None,
+        "feature_weight_col": args.feature_weight_col if features else None,
+    }
+
+
+def _read_side_tables(args):
+    """``{side: (ids, features, weights, path)}`` of ``--user-features`` / ``--item-features``."""
+    side_tables = {}
+    for side, path, id_column in (
+        ("user", args.user_features, args.user_col),
+        ("item", args.item_features, args.item_col),
+    ):
+        if path:
+            wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
+            flags = {
+                id_column: f"--{side}-col", args.feature_col: "--feature-col",
+                args.feature_weight_col: "--feature-weight-col",
+            }  # fmt: skip
+            table = read_table(path, wanted, f"{side} features", flags, sep=args.sep)
+            rows = read_feature_rows(
+                table, id_column, args.feature_col, args.feature_weight_col, path, args.feature_sep
+            )
+            side_tables[side] = (*rows, path)
+    return side_tables
+
+
 def run_train(args) -> int:
     if not 0 <= args.test_fraction < 1:
         raise CLIError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
+    if args.feature_sep is not None and not args.feature_sep:
+        raise CLIError("--feature-sep needs a separator, e.g. --feature-sep '|'")
+    if args.feature_sep and not (args.user_features or args.item_features):
+        raise CLIError("--feature-sep splits the cells of feature files: add --item-features or --user-features")
     if args.workers is not None or args.scheduler:
         from .cluster import run_train_cluster
 
         if args.resume:
             raise CLIError("--resume is not available with --workers/--scheduler")
+        _fill_train_columns(args, {})  # nothing resumed: no notes
         _fill_model_options(args, None)
         _check_writable("--output", args.output)
         return run_train_cluster(args)
     resumed, resumed_dataset, resumed_matrices = _resume(args)
+    inherited, notes = _fill_train_columns(args, model_settings(args.resume) if args.resume else {})
     _fill_model_options(args, resumed)
     try:
         check_sample_weight_loss(args.loss, bool(args.weight_col))
@@ -247,45 +323,39 @@ def run_train(args) -> int:
         raise CLIError("--early-stopping must be at least 1 (evaluations without improvement)")
     for option, path in (("--output", args.output), ("--plot", args.plot)):
         _check_writable(option, path)  # before any work, not after training
-    id_flags = {args.user_col: "--user-col", args.item_col: "--item-col"}
-    columns = [args.user_col, args.item_col] + ([args.weight_col] if args.weight_col else [])
-    frame = read_table(
-        args.interactions, columns, "interactions", {**id_flags, args.weight_col: "--weight-col"}, sep=args.sep
-    )
+    for note in notes:
+        print(note, file=sys.stderr)
+    flags = {args.user_col: "--user-col", args.item_col: "--item-col", args.weight_col: "--weight-col"}
+    columns = list(dict.fromkeys([args.user_col, args.item_col] + [c for c in (args.weight_col,) if c]))
+    if args.rating_col and not inherited:
+        columns.append(args.rating_col)
+        flags.setdefault(args.rating_col, "--rating-col")
+    frame = read_table(args.interactions, columns, "interactions", flags, sep=args.sep, keep_all=True)
+    kept = rating_mask(frame, args, args.interactions, inherited)
+    if kept is not None:
+        frame = frame[kept]
     users = read_ids(frame, args.user_col, args.interactions)
     items = read_ids(frame, args.item_col, args.interactions)
     weights = read_numbers(frame, args.weight_col, args.interactions) if args.weight_col else None
-    if args.min_rating is not None:
-        if weights is None:
-            raise CLIError("--min-rating needs --weight-col (the column holding the ratings)")
-        kept = weights >= args.min_rating
-        print(f"--min-rating {args.min_rating:g}: kept {int(kept.sum()):,} of {kept.size:,} rows", flush=True)
-        users, items, weights = users[kept], items[kept], weights[kept]
+    del frame
     if weights is not None and weights.size and weights.min() < 0:
         raise CLIError(f"{args.interactions}: column {args.weight_col!r} has negative weights")
-    side_tables = {}
-    for side, path, id_column in (
-        ("user", args.user_features, args.user_col),
-        ("item", args.item_features, args.item_col),
-    ):
-        if path:
-            wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
-            flags = {id_column: f"--{side}-col", args.feature_col: "--feature-col"}
-            side_tables[side] = (read_table(path, wanted, f"{side} features", flags, sep=args.sep), path, id_column)
-
-    side_ids = {side: read_ids(table, column, path) for side, (table, path, column) in side_tables.items()}
-    side_features = {side: read_ids(table, args.feature_col, path) for side, (table, path, _) in side_tables.items()}
+    side_tables = _read_side_tables(args)
     if resumed is None:
         dataset = Dataset()
-        nothing = np.array([], dtype=object)
+        nothing = (np.array([], dtype=object), None)
+        user_side, item_side = side_tables.get("user", nothing), side_tables.get("item", nothing)
         dataset.fit(
-            np.concatenate([users, side_ids.get("user", nothing)]),
-            np.concatenate([items, side_ids.get("item", nothing)]),
-            user_features=side_features.get("user"),
-            item_features=side_features.get("item"),
+            np.concatenate([users, user_side[0]]),
+            np.concatenate([items, item_side[0]]),
+            user_features=user_side[1],
+            item_features=item_side[1],
         )
     else:
         dataset = resumed_dataset
+        user_map, _, item_map, _ = dataset.mapping()
+        users = align_ids(users, user_map, args.interactions)  # an older model's "1.0" for "1"
+        items = align_ids(items, item_map, args.interactions)
         _grow_for_new_ids(resumed, dataset, resumed_matrices, users, items)
     pandas = require_module("pandas", "files")
     table = pandas.DataFrame(
@@ -293,10 +363,9 @@ def run_train(args) -> int:
     )
     interactions, weight_matrix = dataset.build_interactions(table, "user", "item", "weight")
     features = {}
-    for side, (table, path, column) in side_tables.items():
-        tuples = feature_tuples(table, column, args.feature_col, args.feature_weight_col, path)
+    for side, (ids, names, values, _) in side_tables.items():
         build = dataset.build_user_features if side == "user" else dataset.build_item_features
-        features[side] = build(tuples)
+        features[side] = build(feature_tuples(ids, names, values))
     if resumed is not None:
         features = {side: resumed_matrices.get(f"{side}_features") for side in ("user", "item")}
     features = {"user_features": features.get("user"), "item_features": features.get("item")}
@@ -334,8 +403,10 @@ def run_train(args) -> int:
         before.resize(merged.shape)
         seen = ((before != 0) + (merged != 0)).astype(np.float32).tocoo()
 
+    settings = train_settings(args)
+
     def save(model):
-        model.save(args.output, dataset=dataset, **features, interactions=seen)
+        save_with_settings(model, args.output, settings, dataset=dataset, **features, interactions=seen)
 
     def start():
         return copy.deepcopy(resumed) if resumed is not None else _new_model(args)
@@ -412,15 +483,40 @@ def _plot(history, args, best_epoch):
 # -- evaluate / recommend ---------------------------------------------------------------
 
 
+def fill_columns(args, settings: dict, names=("user_col", "item_col")) -> dict:
+    """Column options left out: the model file's (as ``train`` was told), else the defaults. Returns the
+    ``{column: option}`` flags for error messages, saying where a remembered name came from."""
+    filled = remembered(args, settings, names, _COLUMN_DEFAULTS)
+    flags: dict[str, str] = {}
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        value = getattr(args, name)
+        note = f" (the model was trained with {flag} {value})" if name in filled else ""
+        flags.setdefault(value, flag + note)
+    return flags
+
+
 def run_evaluate(args) -> int:
     model, dataset, matrices = load_bundle(args.model)
-    frame = read_table(
-        args.interactions,
-        [args.user_col, args.item_col],
-        "interactions",
-        {args.user_col: "--user-col", args.item_col: "--item-col"},
-        sep=args.sep,
-    )
+    settings = model_settings(args.model)
+    flags = fill_columns(args, settings)
+    sep_remembered = args.sep is None and settings.get("sep") is not None
+    if sep_remembered:
+        args.sep = settings["sep"]
+    inherited = resolve_rating_filter(args, settings)
+    columns = [args.user_col, args.item_col]
+    if args.rating_col and not inherited:
+        columns.append(args.rating_col)
+        flags.setdefault(args.rating_col, "--rating-col")
+    try:
+        frame = read_table(args.interactions, columns, "interactions", flags, sep=args.sep, keep_all=True)
+    except CLIError as error:
+        if sep_remembered and " has no column " in str(error):
+            raise CLIError(f"{error} (read with the model's separator {args.sep!r}: --sep to choose)") from None
+        raise
+    kept = rating_mask(frame, args, args.interactions, inherited, out=sys.stderr)
+    if kept is not None:
+        frame = frame[kept]
     user_map, _, item_map, _ = dataset.mapping()
     strict = args.unknown == "error"
     rows = known_indices(read_ids(frame, args.user_col, args.interactions), user_map, "user", args.interactions, strict)
@@ -455,17 +551,17 @@ def run_evaluate(args) -> int:
     return 0
 
 
-def _requested_users(args):
+def _requested_users(args, flags):
     """The users of ``--user`` options, then those of ``--users-file``: both are served."""
-    users = [str(user) for user in args.user]
+    users = canonical_ids([str(user).strip() for user in args.user]).tolist()
     if args.users_file:
         if Path(args.users_file).suffix.lower() == ".txt":
             if not Path(args.users_file).is_file():
                 raise CLIError(f"users file not found: {args.users_file}")
             lines = Path(args.users_file).read_text().splitlines()
-            users += [line.strip() for line in lines if line.strip()]
+            users += canonical_ids([line.strip() for line in lines if line.strip()]).tolist()
         else:
-            frame = read_table(args.users_file, [args.user_col], "users", {args.user_col: "--user-col"})
+            frame = read_table(args.users_file, [args.user_col], "users", flags)
             users += read_ids(frame, args.user_col, args.users_file).tolist()
     return users
 
@@ -475,15 +571,16 @@ def run_recommend(args) -> int:
         raise CLIError("name the users with --user ID (repeatable) or --users-file FILE")
     if args.n < 1:
         raise CLIError("--n must be at least 1")
+    flags = fill_columns(args, model_settings(args.model))
     if args.workers is not None or args.scheduler:
         from .cluster import run_recommend_cluster
 
-        return run_recommend_cluster(args, np.array(_requested_users(args), dtype=object), load_bundle)
+        return run_recommend_cluster(args, np.array(_requested_users(args, flags), dtype=object), load_bundle)
     if args.seen:
         raise CLIError("--seen is for --workers/--scheduler: a model from 'lightfm train' holds its interactions")
     model, dataset, matrices = load_bundle(args.model)
-    names = _item_names(args)
-    requested = np.array(_requested_users(args), dtype=object)
+    names = _item_names(args, flags)
+    requested = np.array(_requested_users(args, flags), dtype=object)
     user_map, _, item_map, _ = dataset.mapping()
     source = " and ".join(["--user"] * bool(args.user) + [args.users_file] * bool(args.users_file))
     users = known_indices(requested, user_map, "user", source, strict=args.unknown_users == "error")
@@ -530,18 +627,18 @@ def run_recommend(args) -> int:
         for rank, (item, score) in enumerate(pair for pair in pairs if pair[0] >= 0):
             record = {"user": user, "rank": rank + 1, "item": item_ids[item], "score": score}
             if names is not None:
-                record["name"] = names.get(item_ids[item], "")
+                record["name"] = name_of(names, item_ids[item])
             records.append(record)
     columns = ["user", "rank", "item"] + ["name"] * (names is not None) + ["score"]
     _write_records(records, columns, args, "recommendations")
     return 0
 
 
-def _item_names(args):
+def _item_names(args, flags):
     """``{item id: name}`` from ``--item-names``, or None."""
     if not args.item_names:
         return None
-    return read_names(args.item_names, args.item_col, args.name_col)
+    return read_names(args.item_names, args.item_col, args.name_col, flag=flags.get(args.item_col, "--item-col"))
 
 
 def _write_records(records, columns, args, what):
@@ -563,20 +660,74 @@ def _write_records(records, columns, args, what):
         sys.stdout.write(text)
 
 
+def _bare_name(name: str, drop_suffix: bool = False) -> str:
+    """A name to compare a ``--title`` with: any case, and with ``drop_suffix`` without a trailing "(1995)"."""
+    name = name.strip().casefold()
+    return re.sub(r"\s*\([^()]*\)$", "", name) if drop_suffix else name
+
+
+def _items_by_title(titles, names: dict, item_map: dict, path: str) -> list:
+    """The model's item ids whose names match each ``--title``: an equal name (any case, a trailing "(1995)"
+    aside), else the only one containing it; several are an error listing them."""
+    listed = np.array(list(names), dtype=object)
+    positions = positions_in(listed, item_map, path) if listed.size else np.zeros(0, dtype=np.int64)
+    model_ids = np.empty(len(item_map), dtype=object)
+    model_ids[list(item_map.values())] = list(item_map.keys())
+    # The model's spelling of each id (an older model's "1.0" for the file's "1").
+    known = {
+        model_ids[at]: names[item] for item, at in zip(listed.tolist(), positions.tolist(), strict=True) if at >= 0
+    }
+    found = []
+    for title in titles:
+        wanted = title.strip().casefold()
+        if not wanted:
+            raise CLIError("--title needs some text of a name, e.g. --title 'Toy Story'")
+        exact = [item for item, name in known.items() if _bare_name(name) == wanted or _bare_name(name, True) == wanted]
+        matches = exact or [item for item, name in known.items() if wanted in name.casefold()]
+        if not matches:
+            elsewhere = [item for item, name in names.items() if wanted in name.casefold()]
+            if elsewhere:
+                raise CLIError(
+                    f"--title {title!r} names {'items' if len(elsewhere) > 1 else 'an item'} of {path} that the "
+                    f"model does not know ({', '.join(f'{names[i]!r} (id {i})' for i in elsewhere[:5])})"
+                )
+            raise CLIError(f"--title {title!r}: no name in {path} contains it; check the spelling, or use --item ID")
+        if len(matches) > 1:
+            shown = ", ".join(f"{known[item]!r} (id {item})" for item in matches[:10])
+            more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+            raise CLIError(
+                f"--title {title!r} matches {len(matches)} items: {shown}{more}; give more of the name, or --item ID"
+            )
+        print(f"--title {title!r}: item {matches[0]}, {known[matches[0]]!r}", file=sys.stderr)
+        found.append(matches[0])
+    return found
+
+
 def run_similar(args) -> int:
     """``lightfm similar``: the nearest items (or users) of the given ones, by cosine of representations."""
-    if bool(args.item) == bool(args.user):
-        raise CLIError("name either items (--item ID, repeatable) or users (--user ID, repeatable)")
+    items_given = bool(args.item or args.title)
+    if items_given == bool(args.user):
+        raise CLIError("name either items (--item ID or --title NAME, repeatable) or users (--user ID, repeatable)")
     if args.n < 1:
         raise CLIError("--n must be at least 1")
-    if args.item_names and not args.item:
-        raise CLIError("--item-names names items: use it with --item")
+    if args.item_names and not items_given:
+        raise CLIError("--item-names names items: use it with --item or --title")
+    if args.title and not args.item_names:
+        raise CLIError("--title finds items by name: add --item-names FILE, the table of item ids and names")
+    flags = fill_columns(args, model_settings(args.model), names=("item_col",))
     model, dataset, matrices = load_bundle(args.model)
-    names = _item_names(args)
+    names = _item_names(args, flags)
     user_map, _, item_map, _ = dataset.mapping()
-    side, mapping, requested = ("item", item_map, args.item) if args.item else ("user", user_map, args.user)
-    requested = np.array([str(value) for value in requested], dtype=object)
-    indices = indices_of(requested, mapping, side, f"--{side}")
+    if items_given:
+        side, mapping = "item", item_map
+        requested = canonical_ids([str(value).strip() for value in args.item]).tolist()
+        requested += _items_by_title(args.title, names, item_map, args.item_names) if args.title else []
+        source = "--item" if not args.title else "--item/--title"
+    else:
+        side, mapping, source = "user", user_map, "--user"
+        requested = canonical_ids([str(value).strip() for value in args.user]).tolist()
+    requested = np.array(requested, dtype=object)
+    indices = indices_of(requested, mapping, side, source)
     similar = model.similar_items if side == "item" else model.similar_users
     found, scores = similar(
         indices, n=args.n, **{f"{side}_features": matrices.get(f"{side}_features")}, num_threads=args.threads
@@ -592,7 +743,7 @@ def run_similar(args) -> int:
     columns = [side, "rank", "similar", "similarity"]
     if names is not None:
         for record in records:
-            record["name"] = names.get(record["similar"], "")
+            record["name"] = name_of(names, record["similar"])
         columns.insert(3, "name")
     _write_records(records, columns, args, f"similar {side}s")
     return 0

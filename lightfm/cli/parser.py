@@ -10,6 +10,7 @@ from ..version import __version__
 from ._io import CLIError
 from .commands import MONITORED_METRICS, run_evaluate, run_recommend, run_similar, run_train
 from .demo import run_demo
+from .split import run_split
 
 _EXAMPLES = {
     "demo": """examples:
@@ -19,29 +20,54 @@ _EXAMPLES = {
   lightfm demo --export demo-data   # the generated data as CSV files, to try 'lightfm train' on""",
     "train": """examples:
   lightfm train ratings.csv --output model.npz
-  lightfm train ratings.csv --user-col userId --item-col movieId --weight-col rating --output model.npz
+  lightfm train ratings.csv --user-col userId --item-col movieId --rating-col rating --min-rating 4 --output model.npz
+  lightfm train plays.csv --weight-col plays --output model.npz             # weighted by the play counts
   lightfm train plays.parquet --item-features tags.csv --eval-every 5 --plot curve.png --output model.npz
+  lightfm train ratings.csv --item-col movieId --item-features movies.csv --feature-col genres \\
+      --feature-sep '|' --output model.npz                                  # genres 'Comedy|Drama' as two features
   lightfm train plays.csv --epochs 100 --early-stopping 3 --output model.npz
   lightfm train new_plays.csv --resume model.npz --epochs 5 --output model2.npz
   lightfm train plays_parquet/ --workers 4 --epochs 20 --output model.npz     # on a local Dask cluster
 
+--min-rating keeps the rows whose --rating-col is at least that, as plain interactions;
+--weight-col weights each row by its column (both may name the same column).
 Feature files are long tables with one row per (id, feature): the id column (named as in
-the interactions, --user-col / --item-col), a --feature-col and optionally a --feature-weight-col.""",
+the interactions, --user-col / --item-col), a --feature-col and optionally a --feature-weight-col;
+--feature-sep splits a cell holding several features ('Adventure|Animation').
+The model file keeps the column names, the separator and the rating filter: evaluate,
+recommend and similar use them unless told otherwise.""",
     "evaluate": """examples:
   lightfm evaluate model.npz holdout.csv
-  lightfm evaluate model.npz holdout.csv --user-col userId --item-col movieId --k 5""",
+  lightfm evaluate model.npz holdout.csv --user-col userId --item-col movieId --k 5
+  lightfm evaluate model.npz test.csv --rating-col rating --min-rating 4   # only ratings >= 4 count
+
+Columns, separator and rating filter default to those the model was trained with.""",
     "recommend": """examples:
   lightfm recommend model.npz --user alice                     # never an item alice already had
   lightfm recommend model.npz --user alice --no-exclude-seen   # known items too
   lightfm recommend model.npz --user alice --user bob --n 5 --exclude-seen
   lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv
-  lightfm recommend model.npz --user alice --item-names movies.csv --item-col movieId --name-col title
+  lightfm recommend model.npz --user alice --item-names movies.csv --name-col title
   lightfm recommend model.npz --users-file new_users.txt --unknown-users popular
   lightfm recommend model.npz --users-file users.parquet --scheduler tcp://host:8786 --seen plays_parquet/ -o recs/""",
     "similar": """examples:
   lightfm similar model.npz --item dune --n 5
   lightfm similar model.npz --item album3 --item-names albums.csv
-  lightfm similar model.npz --user alice --user bob --format csv""",
+  lightfm similar model.npz --title "Toy Story" --item-names movies.csv
+  lightfm similar model.npz --user alice --user bob --format csv
+
+--title finds an item by its name in --item-names: a name equal to it (any case), else the only
+name containing it; when several do, the error lists them.""",
+    "split": """examples:
+  lightfm split ratings.csv --train train.csv --test test.csv                  # 20% of the pairs at random
+  lightfm split ratings.csv --by user --per-user 2 --train train.csv --test test.csv
+  lightfm split ratings.csv --by user --time-col timestamp --train train.csv --test test.csv   # each user's latest
+  lightfm split ratings.csv --by time --time-col timestamp --test-fraction 0.1 --train train.csv --test test.csv
+
+--by random holds out --test-fraction of the distinct (user, item) pairs (a pair's rows stay together);
+--by user holds out --per-user K items of every user with more than K (the latest by --time-col, else
+random); --by time holds out every row from the time of the --test-fraction latest on. Both files keep
+every column; then: lightfm train train.csv ... -o model.npz && lightfm evaluate model.npz test.csv""",
 }
 
 
@@ -62,10 +88,26 @@ def _output_options(command) -> None:
     command.add_argument("--output", "-o", help="write to this file instead of the screen")
 
 
+def _min_rating(text: str):
+    """A number, or "none" (no filter, not even the one the model file remembers)."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    if value != value:
+        raise argparse.ArgumentTypeError("expected a number or 'none', got nan")
+    return value
+
+
+_REMEMBERED = "default: as the model was trained, else"
+
+
 def _names_options(command) -> None:
     """``--item-names`` (titles instead of bare ids) and the columns of its file."""
     command.add_argument("--item-names", metavar="FILE", help="table of item ids and names: adds a 'name' column")
-    command.add_argument("--item-col", default="item", help="item id column of --item-names (default 'item')")
+    command.add_argument("--item-col", help=f"item id column of --item-names ({_REMEMBERED} 'item')")
     command.add_argument(
         "--name-col", help="name column of --item-names (default: 'title' or 'name', or the only other column)"
     )
@@ -94,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lightfm-ng {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name, help_text):
+    def command(name, help_text, threads=True):
         sub = commands.add_parser(
             name,
             help=help_text,
@@ -102,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=_EXAMPLES[name],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.add_argument("--threads", type=int, default=1, help="threads for training and scoring (default 1)")
+        if threads:
+            sub.add_argument("--threads", type=int, default=1, help="threads for training and scoring (default 1)")
         return sub
 
     demo = command("demo", "Train on built-in data and show metrics and recommendations.")
@@ -125,11 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("interactions", help="CSV, TSV or Parquet file with one row per interaction")
     train.add_argument("--output", "-o", required=True, help="model file to write (.npz)")
     train.add_argument("--sep", help="column separator of the files (default: from the name, else sniffed)")
-    train.add_argument("--user-col", default="user", help="user id column (default 'user')")
-    train.add_argument("--item-col", default="item", help="item id column (default 'item')")
-    train.add_argument("--weight-col", help="optional column of interaction weights (>= 0)")
+    train.add_argument("--user-col", help="user id column (default 'user'; with --resume, the model's)")
+    train.add_argument("--item-col", help="item id column (default 'item'; with --resume, the model's)")
+    train.add_argument("--weight-col", help="optional column of interaction weights (>= 0): weights each row by it")
+    train.add_argument("--rating-col", help="column of ratings that --min-rating filters on (not a weight)")
     train.add_argument(
-        "--min-rating", type=float, help="keep only rows whose --weight-col is at least this (as fetch_movielens)"
+        "--min-rating",
+        type=_min_rating,
+        metavar="R",
+        help="keep only the rows whose --rating-col is at least R, as unweighted interactions (as fetch_movielens)",
     )
     train.add_argument("--user-features", action=_Once, help="optional file of user features (see below)")
     train.add_argument("--item-features", action=_Once, help="optional file of item features (see below)")
@@ -137,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--feature-col", default="feature", help="feature name column of feature files (default 'feature')"
     )
     train.add_argument("--feature-weight-col", help="optional feature weight column of feature files")
+    train.add_argument(
+        "--feature-sep",
+        metavar="SEP",
+        help="split a feature cell into several features at SEP ('Adventure|Animation' with --feature-sep '|')",
+    )
     train.add_argument("--loss", choices=LOSSES, help="loss (default warp)")
     train.add_argument("--components", type=int, help="embedding size (default 32)")
     train.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
@@ -186,10 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = command("evaluate", "Score a saved model on held-out interactions.")
     evaluate.add_argument("model", help="model file written by 'lightfm train'")
     evaluate.add_argument("interactions", help="CSV, TSV or Parquet file of held-out interactions")
-    evaluate.add_argument("--user-col", default="user", help="user id column (default 'user')")
-    evaluate.add_argument("--item-col", default="item", help="item id column (default 'item')")
+    evaluate.add_argument("--user-col", help=f"user id column ({_REMEMBERED} 'user')")
+    evaluate.add_argument("--item-col", help=f"item id column ({_REMEMBERED} 'item')")
+    evaluate.add_argument("--rating-col", help=f"column of ratings that --min-rating filters on ({_REMEMBERED} none)")
+    evaluate.add_argument(
+        "--min-rating",
+        type=_min_rating,
+        metavar="R",
+        help=f"count only the rows whose --rating-col is at least R ({_REMEMBERED} every row; 'none': every row)",
+    )
     evaluate.add_argument("--k", type=int, default=10, help="cut-off of precision@k, recall@k and NDCG@k (default 10)")
-    evaluate.add_argument("--sep", help="column separator of the file (default: from the name, else sniffed)")
+    evaluate.add_argument(
+        "--sep", help=f"column separator of the file ({_REMEMBERED} from the file's name, or sniffed)"
+    )
     evaluate.add_argument(
         "--unknown",
         choices=["skip", "error"],
@@ -205,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument(
         "--users-file", help="users to serve: a .txt file (one id per line) or a table with --user-col"
     )
-    recommend.add_argument("--user-col", default="user", help="user id column of --users-file (default 'user')")
+    recommend.add_argument("--user-col", help=f"user id column of --users-file ({_REMEMBERED} 'user')")
     recommend.add_argument("--n", type=int, default=10, help="items per user (default 10)")
     recommend.add_argument(
         "--exclude-seen",
@@ -234,11 +295,39 @@ def build_parser() -> argparse.ArgumentParser:
     similar = command("similar", "Find the items (or users) most similar to given ones in a saved model.")
     similar.add_argument("model", help="model file written by 'lightfm train'")
     similar.add_argument("--item", action="append", default=[], metavar="ID", help="an item id (repeatable)")
+    similar.add_argument(
+        "--title",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an item by its name in --item-names: equal to NAME (any case), else containing it (repeatable)",
+    )
     similar.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
     similar.add_argument("--n", type=int, default=10, help="neighbours per id (default 10)")
     _names_options(similar)
     _output_options(similar)
     similar.set_defaults(run=run_similar)
+
+    split = command("split", "Split an interactions file into a training file and a held-out file.", threads=False)
+    split.add_argument("interactions", help="CSV, TSV or Parquet file with one row per interaction")
+    split.add_argument("--train", required=True, metavar="FILE", help="training rows to write (.csv, .tsv, .parquet)")
+    split.add_argument("--test", required=True, metavar="FILE", help="held-out rows to write (.csv, .tsv, .parquet)")
+    split.add_argument(
+        "--by",
+        choices=["random", "user", "time"],
+        default="random",
+        help="random pairs (default), K items of every user (--per-user), or the latest rows (--time-col)",
+    )
+    split.add_argument("--test-fraction", type=float, help="share held out by --by random and --by time (default 0.2)")
+    split.add_argument("--per-user", type=int, metavar="K", help="items held out per user by --by user (default 1)")
+    split.add_argument(
+        "--time-col", help="column of times (numbers or dates): --by time cuts on it, --by user holds out the latest"
+    )
+    split.add_argument("--user-col", default="user", help="user id column (default 'user')")
+    split.add_argument("--item-col", default="item", help="item id column (default 'item')")
+    split.add_argument("--sep", help="column separator of the files (default: from the name, else sniffed)")
+    split.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    split.set_defaults(run=run_split)
     return parser
 
 
