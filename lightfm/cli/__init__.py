@@ -1,4 +1,4 @@
-"""The ``lightfm`` command: a demo on built-in data, and train / evaluate / recommend from files.
+"""The ``lightfm`` command: a demo on built-in data; split / train / evaluate / recommend / similar from files.
 
 Every command has ``--help`` with examples. Problems with the input (missing
 files or columns, unknown ids, malformed files) end with one line on stderr and

@@ -1,4 +1,4 @@
-"""``lightfm train``, ``evaluate`` and ``recommend``: models from and for the user's own files."""
+"""``lightfm train``, ``evaluate``, ``recommend`` and ``similar``: models from and for the user's own files."""
 
 from __future__ import annotations
 
