@@ -115,6 +115,11 @@ def test_rating_options_that_cannot_work_say_what_to_write(ratings):
                 cwd=ratings),
         "no column 'stars'", "--rating-col",
     )  # fmt: skip
+    assert_one_line_error(
+        run_cli("train", "ratings.csv", *COMMON, "--rating-col", "rating", "--min-rating", "6", "-o", "x.npz",
+                cwd=ratings),
+        "--min-rating 6 keeps none", "rating runs from 1 to 5", "lower --min-rating",
+    )  # fmt: skip
     wrong = run_cli("train", "ratings.csv", *COMMON, "--rating-col", "rating", "--min-rating", "high", "-o", "x.npz",
                     cwd=ratings)  # fmt: skip
     assert wrong.returncode == 2 and "--min-rating" in wrong.stderr and "'high'" in wrong.stderr

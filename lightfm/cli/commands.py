@@ -333,7 +333,15 @@ def run_train(args) -> int:
     frame = read_table(args.interactions, columns, "interactions", flags, sep=args.sep, keep_all=True)
     kept = rating_mask(frame, args, args.interactions, inherited)
     if kept is not None:
+        if not kept.any():
+            ratings = read_numbers(frame, args.rating_col, args.interactions)
+            raise CLIError(
+                f"--min-rating {args.min_rating:g} keeps none of the {kept.size:,} rows ({args.rating_col} runs from "
+                f"{ratings.min():g} to {ratings.max():g}): choose a lower --min-rating"
+            )
         frame = frame[kept]
+    if len(frame) == 0:
+        raise CLIError(f"{args.interactions} has no rows to train on")
     users = read_ids(frame, args.user_col, args.interactions)
     items = read_ids(frame, args.item_col, args.interactions)
     weights = read_numbers(frame, args.weight_col, args.interactions) if args.weight_col else None
