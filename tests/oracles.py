@@ -50,6 +50,8 @@ class CandidateRing:
 
 # The original's MAX_REG_SCALE: a scale past it is folded into the parameters.
 FOLD_ABOVE = 1e6
+# Where the kernels' float32 accumulators saturate.
+ACC_MAX = float(np.finfo(np.float32).max)
 
 
 class Trainer:
@@ -108,15 +110,18 @@ class Trainer:
             # The rate comes from the accumulator before the gradient is added, as in the original.
             rate = config.learning_rate / np.sqrt(acc)
             acc += grad * grad
+            np.minimum(acc, ACC_MAX, out=acc)
             value -= rate * grad
             return rate
         rho, eps = config.rho, config.epsilon
         acc *= rho
         acc += (1 - rho) * grad * grad
+        np.minimum(acc, ACC_MAX, out=acc)
         rate = np.sqrt(mom + eps) / np.sqrt(acc + eps)
         step = rate * grad
         mom *= rho
         mom += (1 - rho) * step * step
+        np.minimum(mom, ACC_MAX, out=mom)
         value -= step
         return rate
 

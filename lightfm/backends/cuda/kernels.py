@@ -37,7 +37,7 @@ LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_K
 MAX_PER_LANE = 16
 WARP_SIZE = 32
 # As in the CPU engine (lightfm.backends.cpu.kernels): the candidate ring, the lazy-L2 fold
-# threshold, the flush of folded values, WARP's loss clip and BPR's redraws.
+# threshold, the flush of folded values, WARP's loss clip, BPR's redraws and the accumulators' ceiling.
 RING_SIZE = 8
 # A worker's ring: the index of its oldest candidate, then the candidates.
 RING_SLOTS = RING_SIZE + 1
@@ -45,6 +45,7 @@ FOLD_ABOVE = 1e6
 FLUSH_BELOW = np.float32(1e-30)
 MAX_WARP_LOSS = 10.0
 MAX_BPR_DRAWS = 100
+ACC_MAX = np.float32(np.finfo(np.float32).max)
 
 _FULL_MASK = 0xFFFFFFFF
 _ONE32 = np.float32(1.0)
@@ -309,16 +310,16 @@ def _step(values, acc, mom, f, c, g, adadelta, learning_rate, rho, epsilon, alph
     """
     if adadelta:
         one_minus_rho = _ONE32 - rho
-        a = rho * acc[f, c] + one_minus_rho * g * g
+        a = min(rho * acc[f, c] + one_minus_rho * g * g, ACC_MAX)
         acc[f, c] = a
         r = math.sqrt(mom[f, c] + epsilon) / math.sqrt(a + epsilon)
         step = r * g
-        mom[f, c] = rho * mom[f, c] + one_minus_rho * step * step
+        mom[f, c] = min(rho * mom[f, c] + one_minus_rho * step * step, ACC_MAX)
         values[f, c] = _regularised(values[f, c] - step, alpha, r)
         return np.float32(r)
     a = acc[f, c]
     r = learning_rate / math.sqrt(a)
-    acc[f, c] = a + g * g
+    acc[f, c] = min(a + g * g, ACC_MAX)
     values[f, c] = _regularised(values[f, c] - r * g, alpha, r)
     return np.float32(r)
 
@@ -328,16 +329,16 @@ def _step_bias(values, acc, mom, f, g, adadelta, learning_rate, rho, epsilon, al
     """:func:`_step` on a bias."""
     if adadelta:
         one_minus_rho = _ONE32 - rho
-        a = rho * acc[f] + one_minus_rho * g * g
+        a = min(rho * acc[f] + one_minus_rho * g * g, ACC_MAX)
         acc[f] = a
         r = math.sqrt(mom[f] + epsilon) / math.sqrt(a + epsilon)
         step = r * g
-        mom[f] = rho * mom[f] + one_minus_rho * step * step
+        mom[f] = min(rho * mom[f] + one_minus_rho * step * step, ACC_MAX)
         values[f] = _regularised(values[f] - step, alpha, r)
         return np.float32(r)
     a = acc[f]
     r = learning_rate / math.sqrt(a)
-    acc[f] = a + g * g
+    acc[f] = min(a + g * g, ACC_MAX)
     values[f] = _regularised(values[f] - r * g, alpha, r)
     return np.float32(r)
 
