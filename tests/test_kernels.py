@@ -401,3 +401,27 @@ def test_threads_train_a_feature_matrix_without_columns():
     no_features = sp.csr_matrix((15, 0), dtype=np.float32)
     model = LightFM(loss="warp", random_state=0).fit(interactions, item_features=no_features, num_threads=2)
     assert model.item_embeddings.shape == (0, 10) and np.isfinite(model.user_embeddings).all()
+
+
+@pytest.mark.parametrize("schedule", ["adagrad", "adadelta"])
+def test_saturated_accumulators_freeze_their_parameters_and_stay_finite(schedule):
+    """Accumulators at float32's largest value, and gradients of 1e17 that would overflow them: they
+    stay at that value and their parameters finite, as an overflowed accumulator freezes its
+    parameter in the original; overflowing to inf, fastmath's reciprocal square root of it was
+    NaN, which spread to the whole model."""
+    from lightfm import LightFM
+    from lightfm.backends.cpu.kernels.schedules import ACC_MAX
+
+    rs = np.random.RandomState(0)
+    interactions = sp.coo_matrix((rs.rand(30, 20) < 0.3).astype(np.float32))
+    model = LightFM(no_components=4, loss="logistic", learning_schedule=schedule, random_state=0)
+    model.fit(interactions, epochs=1)
+    # Every positive scored far below 0: a logistic loss of -1 times user vectors of 1e20, whose
+    # squares overflow an accumulator near float32's largest value (adadelta's decays by rho first).
+    model.user_embeddings[:] = -1e20
+    model.item_embeddings[:] = np.abs(model.item_embeddings)
+    for side in ("item", "user"):
+        getattr(model, f"{side}_embedding_gradients")[:] = ACC_MAX
+    model.fit_partial(interactions, epochs=2)
+    for name in ("item_embeddings", "user_embeddings", "item_embedding_gradients", "user_embedding_gradients"):
+        assert np.isfinite(getattr(model, name)).all(), name
