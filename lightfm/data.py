@@ -913,4 +913,8 @@ def _mixed(values: Iterable) -> bool:
 
 
 def _object_safe(values: list) -> np.ndarray:
-    return np.array(values, dtype=object) if _mixed(values) else np.asarray(values)
+    """``values`` as an array; mixed types and strings stay Python objects (NumPy would make
+    ``[1, "a"]`` two strings, and its fixed-width strings drop trailing NULs: ``"a\\x00"`` -> ``"a"``)."""
+    if _mixed(values) or (values and isinstance(values[0], str)):
+        return np.array(values, dtype=object)
+    return np.asarray(values)
