@@ -167,6 +167,18 @@ def test_weights_and_features(client, data):
     ours = evaluation.auc_score(model.to_local(), test, train, **kwargs).mean()
     theirs = evaluation.auc_score(single, test, train, **kwargs).mean()
     assert abs(ours - theirs) < 0.02, (ours, theirs)
+    # A plain hybrid LightFM served without its features uses the ones it was fit with: real items,
+    # the same as passing them, never its feature rows.
+    users = np.arange(12)
+    plain = recommend(single, users, n=5, exclude=_frame(train), client=client).compute()
+    passed = recommend(single, users, n=5, exclude=_frame(train), client=client, **kwargs).compute()
+    key = ["user", "rank"]
+    assert plain["item"].max() < N_ITEMS
+    # A Dask model made local serves with its features too, as one fit locally does.
+    local = model.to_local()
+    np.testing.assert_array_equal(local.recommend(users, n=5)[0], local.recommend(users, n=5, **kwargs)[0])
+    pd.testing.assert_frame_equal(plain.sort_values(key).reset_index(drop=True),
+                                  passed.sort_values(key).reset_index(drop=True))  # fmt: skip
 
 
 def test_a_failed_fit_keeps_the_previous_model(client, data):

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
-from .._state import PARAMETER_NAMES, ModelState, Side
+from .._state import PARAMETER_NAMES, FitInputs, ModelState, Side
 from .._validation import is_int, to_features
 from ..backends import TrainingConfig
 from ..lightfm import LightFM
@@ -284,6 +284,10 @@ class DaskLightFM:
             del shards
         self._state = state
         self._features = (user_features, item_features)
+        self._fit_inputs = {
+            side: FitInputs(n_ids, features.identity, features.n_features, None if features.identity else features)
+            for side, n_ids, features in (("user", n_users, users), ("item", n_items, items))
+        }
         self._local = None
         return self
 
@@ -393,6 +397,8 @@ class DaskLightFM:
         local = LightFM(**self._model_params())
         for name in PARAMETER_NAMES:
             setattr(local, name, np.array(state.arrays[name], copy=True))
+        # It serves with the features it was fit with, as a model fit locally does.
+        local._state.fit_inputs.update(getattr(self, "_fit_inputs", {}))
         return local
 
     def save(self, path, dataset=None, **matrices):

@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import evaluation
+from .._scoring import served_features
 from ..lightfm import LightFM
 from ._client import get_client, ship, worker_addresses
 from ._frames import as_frame, part_of, split_by_user
@@ -39,7 +40,8 @@ def _local_model(model) -> tuple:
     if isinstance(model, DaskLightFM):
         return model.to_local(), *model._features
     if isinstance(model, LightFM):
-        return model, None, None
+        # A side fit with features is served with them (the identity would rank its feature rows).
+        return model, *(served_features(model._state, None, side, "recommend").matrix for side in ("user", "item"))
     raise ValueError(f"model must be a fitted DaskLightFM or LightFM, got {type(model).__name__}.")
 
 
