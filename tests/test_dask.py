@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -174,6 +175,13 @@ def test_weights_and_features(client, data):
     passed = recommend(single, users, n=5, exclude=_frame(train), client=client, **kwargs).compute()
     key = ["user", "rank"]
     assert plain["item"].max() < N_ITEMS
+    # A model that no longer holds its features (resized since) is served with the ones passed.
+    grown = copy.deepcopy(single)
+    grown.resize(n_item_features=item_features.shape[1] + 1)
+    wider = sp.hstack([item_features, sp.csr_matrix((N_ITEMS, 1))]).tocsr()
+    served = recommend(grown, users, n=5, exclude=_frame(train), client=client, user_features=user_features,
+                       item_features=wider).compute()  # fmt: skip
+    assert served["item"].max() < N_ITEMS
     # A Dask model made local serves with its features too, as one fit locally does.
     local = model.to_local()
     np.testing.assert_array_equal(local.recommend(users, n=5)[0], local.recommend(users, n=5, **kwargs)[0])

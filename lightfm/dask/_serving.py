@@ -33,16 +33,23 @@ _META = pd.DataFrame(
 )
 
 
-def _local_model(model) -> tuple:
-    """(LightFM, user_features, item_features) of a DaskLightFM or LightFM."""
+def _local_model(model, user_features, item_features, method) -> tuple:
+    """(LightFM, user_features, item_features) of a DaskLightFM or LightFM: the features passed,
+    else those the model was fit with."""
     from ._estimator import DaskLightFM
 
+    passed = {"user": user_features, "item": item_features}
     if isinstance(model, DaskLightFM):
-        return model.to_local(), *model._features
-    if isinstance(model, LightFM):
+        local, fitted = model.to_local(), dict(zip(("user", "item"), model._features, strict=True))
+    elif isinstance(model, LightFM):
         # A side fit with features is served with them (the identity would rank its feature rows).
-        return model, *(served_features(model._state, None, side, "recommend").matrix for side in ("user", "item"))
-    raise ValueError(f"model must be a fitted DaskLightFM or LightFM, got {type(model).__name__}.")
+        local, fitted = model, {
+            side: None if passed[side] is not None else served_features(model._state, None, side, method).matrix
+            for side in passed
+        }
+    else:
+        raise ValueError(f"model must be a fitted DaskLightFM or LightFM, got {type(model).__name__}.")
+    return local, *(fitted[side] if passed[side] is None else passed[side] for side in ("user", "item"))
 
 
 def _model_shape(local: LightFM, user_features, item_features) -> tuple:
@@ -139,9 +146,7 @@ def recommend(model, user_ids, n=10, *, exclude=None, user_features=None, item_f
     >>> recs.to_parquet("recommendations/")  # doctest: +SKIP
     """
     client = get_client(client)
-    local, fitted_user_features, fitted_item_features = _local_model(model)
-    user_features = fitted_user_features if user_features is None else user_features
-    item_features = fitted_item_features if item_features is None else item_features
+    local, user_features, item_features = _local_model(model, user_features, item_features, "recommend")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
     shape = _model_shape(local, user_features, item_features)
@@ -184,9 +189,7 @@ def _metric_part(model, test_part, train_part, shape, metric, kwargs):
 
 def _metric(metric, model, test_interactions, train_interactions, user_features, item_features, client, kwargs):
     client = get_client(client)
-    local, fitted_user_features, fitted_item_features = _local_model(model)
-    user_features = fitted_user_features if user_features is None else user_features
-    item_features = fitted_item_features if item_features is None else item_features
+    local, user_features, item_features = _local_model(model, user_features, item_features, metric)
     shape = _model_shape(local, user_features, item_features)
     n_parts = 2 * len(worker_addresses(client))
     test_parts = split_by_user(as_frame(test_interactions, "test_interactions"), ("user", "item"), n_parts)
