@@ -47,21 +47,27 @@ def _column_at(data, position):
     return column.to_numpy() if hasattr(column, "to_numpy") else np.asarray(column)
 
 
-def _frame_columns(data, named: dict, method: str) -> list:
+def _frame_columns(data, named: dict, method: str, positional_weight: bool = True) -> list:
     """The arrays and names of a frame's columns for the roles in ``named`` (argument -> column name or None).
 
     The first two roles are required and the last (the weight) optional. With no column named, the
-    roles are taken by position: a two-column frame fills the first two, a three-column frame all
-    three. Anything else must name its columns, so that a wider frame (say with a timestamp) is never
-    read by a silent guess.
+    roles are taken by position: a two-column frame fills the first two and, with
+    ``positional_weight``, a three-column frame all three. Anything else must name its columns, so
+    that a wider frame (say with a timestamp) is never read by a silent guess.
     """
     arguments = list(named)
     columns = list(data.columns)
     if all(name is None for name in named.values()):
-        if len(columns) not in (2, 3):
+        widths = (2, 3) if positional_weight else (2,)
+        if len(columns) not in widths:
+            third = (
+                "or 3 (and a weight)"
+                if positional_weight
+                else "(a third column is never taken as weights by position: it may be a rating or a timestamp)"
+            )
             raise ValueError(
                 f"Dataset.{method}: the DataFrame has {len(columns)} columns {columns}; with no column named, "
-                f"it must have 2 ({', '.join(arguments[:2])}) or 3 (and a weight). Name the columns with "
+                f"it must have 2 ({', '.join(arguments[:2])}) {third}. Name the columns with "
                 f"{', '.join(arguments)}, or select them first (frame[[...]])."
             )
         values = [_column_at(data, position) for position in range(len(columns))]
@@ -547,9 +553,10 @@ class Dataset:
         ----------
         data : iterable of (user id, item id) or (user id, item id, weight), or a DataFrame
             Interactions; unknown ids raise ValueError. A pandas or polars
-            DataFrame has one row per interaction: with no column named, its
-            columns are taken by position (user id, item id and, in a third
-            column, the weight); a frame of any other width must name them.
+            DataFrame has one row per interaction: a two-column frame is read
+            by position (user id, item id); a wider one must name its columns
+            (a third column may be a rating or a timestamp: it is a weight only
+            when named as ``weight_col``).
         user_col, item_col : column names, optional
             The DataFrame's user and item id columns (both or neither).
         weight_col : column name, optional
@@ -567,7 +574,7 @@ class Dataset:
         ------
         ValueError
             For unknown ids, missing values in a DataFrame's columns, or
-            columns that are neither named nor two or three.
+            more than two columns none of which is named.
 
         Examples
         --------
@@ -576,17 +583,17 @@ class Dataset:
         >>> frame = pd.DataFrame({"user": [1, 2, 2], "item": ["a", "a", "b"], "stars": [5.0, 3.0, 4.0]})
         >>> dataset = Dataset()
         >>> dataset.fit(frame["user"], frame["item"])
-        >>> interactions, weights = dataset.build_interactions(frame)  # user, item, weight by position
+        >>> interactions, weights = dataset.build_interactions(frame, "user", "item", weight_col="stars")
         >>> weights.toarray().tolist()
         [[5.0, 0.0], [3.0, 4.0]]
-        >>> interactions, weights = dataset.build_interactions(frame, user_col="user", item_col="item")
+        >>> interactions, weights = dataset.build_interactions(frame[["user", "item"]])  # by position
         >>> weights.toarray().tolist()
         [[1.0, 0.0], [1.0, 1.0]]
         """
         self._check_fitted()
         if _is_frame(data):
             named = {"user_col": user_col, "item_col": item_col, "weight_col": weight_col}
-            (users, items, weights), names = _frame_columns(data, named, "build_interactions")
+            (users, items, weights), names = _frame_columns(data, named, "build_interactions", positional_weight=False)
             for values, argument, name in zip((users, items, weights), named, names, strict=True):
                 if values is not None:
                     _refuse_missing(values, argument.removesuffix("_col"), name)

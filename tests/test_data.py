@@ -206,9 +206,12 @@ def test_interaction_frames_by_position_equal_tuples():
     dataset = Dataset()
     dataset.fit(frame["u"], frame["i"])
     weighted = dataset.build_interactions(frame.itertuples(index=False, name=None))
-    for a, b in zip(dataset.build_interactions(frame), weighted, strict=True):
+    for a, b in zip(dataset.build_interactions(frame, "u", "i", weight_col="r"), weighted, strict=True):
         _same(a, b)
         assert a.dtype == b.dtype
+    # A third column is a weight only when named: a timestamp read as weights would be silently wrong.
+    with pytest.raises(ValueError, match="3 columns.*never taken as weights by position"):
+        dataset.build_interactions(frame.assign(r=1_700_000_000))
     unweighted = dataset.build_interactions(frame[["u", "i"]].itertuples(index=False, name=None))
     for a, b in zip(dataset.build_interactions(frame[["u", "i"]]), unweighted, strict=True):
         _same(a, b)
@@ -220,7 +223,7 @@ def test_interaction_frames_by_position_equal_tuples():
     with pytest.raises(ValueError, match="item_col is missing"):
         dataset.build_interactions(frame, user_col="u")
     with pytest.raises(ValueError, match="weight column \\('t'\\) holds"):
-        dataset.build_interactions(frame[["u", "i"]].assign(t="late"))
+        dataset.build_interactions(frame[["u", "i"]].assign(t="late"), "u", "i", weight_col="t")
     with pytest.raises(ValueError, match="user column \\('u'\\) has 1 missing"):
         dataset.build_interactions(pd.DataFrame({"u": [1.0, np.nan], "i": ["a", "b"]}))
 
