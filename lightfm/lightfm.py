@@ -269,7 +269,10 @@ class LightFM(RecommenderMixin):
             beyond float32's range), or parameters whose scores could overflow
             float32 (:meth:`lightfm._state.ModelState.score_bound` beyond
             2**96, leaving 2**32 for feature weights). Strong regularisation
-            alone never diverges: it shrinks the model towards 0.
+            can diverge too: its lazy scheme, the original's, grows
+            representations within an epoch, and where the original's models
+            blow up (alphas near 1e-2 with the logistic loss, for one) so may
+            these.
         NotImplementedError
             If ``sample_weight`` is given with the ``'warp-kos'`` loss.
 

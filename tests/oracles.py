@@ -251,9 +251,7 @@ def warp_kos_epoch(trainer, rows, own, n_items, max_sampled, k, n, state):
         scores = [trainer.score(u, item) for item in drawn]
         ranked = sorted(range(len(drawn)), key=lambda s: (-scores[s], s))
         chosen = ranked[min(max(k, 1), len(drawn)) - 1]
-        _warp_negative(
-            trainer, candidates, u, drawn[chosen], scores[chosen], own, n_items, max_sampled, clip=math.inf
-        )
+        _warp_negative(trainer, candidates, u, drawn[chosen], scores[chosen], own, n_items, max_sampled, clip=math.inf)
     trainer.fold()
     return rng.state
 

@@ -43,10 +43,13 @@ def _local_model(model, user_features, item_features, method) -> tuple:
         local, fitted = model.to_local(), dict(zip(("user", "item"), model._features, strict=True))
     elif isinstance(model, LightFM):
         # A side fit with features is served with them (the identity would rank its feature rows).
-        local, fitted = model, {
-            side: None if passed[side] is not None else served_features(model._state, None, side, method).matrix
-            for side in passed
-        }
+        local, fitted = (
+            model,
+            {
+                side: None if passed[side] is not None else served_features(model._state, None, side, method).matrix
+                for side in passed
+            },
+        )
     else:
         raise ValueError(f"model must be a fitted DaskLightFM or LightFM, got {type(model).__name__}.")
     return local, *(fitted[side] if passed[side] is None else passed[side] for side in ("user", "item"))

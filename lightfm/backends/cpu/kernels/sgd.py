@@ -109,7 +109,8 @@ def _represent_features(out, feats, params, row, scale):
 
 
 represent = on_none("feats", _represent_identity, _represent_features)
-represent.__doc__ = "Write ``row``'s representation, its stored values times ``scale``, into ``out``: embedding, then bias at ``out[d]``."
+represent.__doc__ = """Write ``row``'s representation, its stored values times ``scale``, into ``out``:
+embedding, then bias at ``out[d]``."""
 
 
 def _score_item_identity(user_repr, feats, emb, bias, row, scale):
@@ -186,11 +187,12 @@ def score(user_repr, item_repr):
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def decay(scales, alphas, lr_sum, count):
-    """Lazy L2 after one training step: shrink every parameter of side ``s`` by
-    ``1 / (1 + alphas[s] * mean local learning rate)``, at most by ``1 / alphas[2]``.
+    """Lazy L2 after one training step: grow the scale of side ``s`` by a factor
+    ``1 + alphas[s] * mean local learning rate``, at most ``alphas[2]``; the
+    parameters are divided by it at the next fold.
 
     The mean is over every parameter the step updated, users' and items' alike
-    (as in the original LightFM), so both sides decay at the same pace per step.
+    (as in the original LightFM), so both sides' scales grow at the same pace per step.
     ``alphas = (user_alpha, item_alpha, max_growth, refresh_above,
     announce_above)``; see the module docstring for the cap.
     """
