@@ -128,6 +128,7 @@ def test_strong_regularisation_with_features_is_finite_or_refused(board, schedul
     grow to 1e16, or are refused, depending on the settings; ours never come back non-finite."""
     train, test = board
     features = sp.hstack([sp.identity(train.shape[1]), sp.random(train.shape[1], 5, density=0.5, random_state=0)])
+    trained = 0
     for alpha in (0.5, 10.0):
         model = LightFM(
             loss="warp",
@@ -143,6 +144,8 @@ def test_strong_regularisation_with_features_is_finite_or_refused(board, schedul
             assert "diverged" in str(error)
             continue
         assert np.isfinite(model.predict(test.row, test.col, item_features=features.tocsr())).all()
+        trained += 1
+    assert trained, "every strongly regularised fit was refused"
 
 
 @pytest.mark.parametrize("alpha", [100.0, 1e6, 1e30])
@@ -223,8 +226,10 @@ def test_ranking_a_feature_model_without_its_features_is_refused(board):
         with pytest.raises(ValueError, match="Incorrect number of features in user_features"):
             metric(model, test, item_features=item_features)
         metric(model, test, user_features=user_features, item_features=item_features)
-    # predict stays lenient, as in the original: the first rows of the embeddings are identity features.
-    assert model.predict(0, np.arange(train.shape[1])).shape == (train.shape[1],)
+    # predict stays lenient, as in the original (the first rows of the embeddings are identity
+    # features), and warns that this is rarely what is meant.
+    with pytest.warns(UserWarning, match="called without them"):
+        assert model.predict(0, np.arange(train.shape[1])).shape == (train.shape[1],)
 
 
 @pytest.mark.bounds_checked

@@ -375,7 +375,7 @@ def test_threads_regularise_like_one_thread(schedule):
         model = LightFM(no_components=8, loss="warp", learning_schedule=schedule, item_alpha=5.0, random_state=0)
         model.fit(interactions, epochs=3, num_threads=threads)
         sizes.append(np.abs(model.item_embeddings).max())
-    assert 1e-3 < sizes[1] / sizes[0] < 1e3
+    assert 1e-2 < sizes[1] / sizes[0] < 1e2  # measured: about 25 (adagrad) and 1-3 (adadelta)
 
 
 def test_threads_working_memory_shares_no_cache_line():
