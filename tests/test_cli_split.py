@@ -79,11 +79,24 @@ def test_per_user_leaves_k_items_of_each_user_out(folder):
             assert list(test[test.userId == user]["movieId"].unique()) == [expected]
 
 
-def test_time_split_holds_out_the_latest_rows(folder):
+def first_seen(frame, time_col="timestamp"):
+    """Each (user, item) pair's earliest time."""
+    return frame.groupby(["userId", "movieId"])[time_col].min()
+
+
+def test_time_split_holds_out_the_latest_pairs(folder):
+    """By pair, as the library's time_split: a pair seen before and after the cut-off stays in train."""
     everything = pd.read_csv(folder / "ratings.csv")
+    # A pair rated again after the cut-off: the split must not put it in both files.
+    repeat = everything.iloc[[0]].assign(timestamp=everything["timestamp"].max() + 1)
+    everything = pd.concat([everything, repeat], ignore_index=True)
+    everything.to_csv(folder / "ratings.csv", index=False)
     train, test, result = split(folder, "--by", "time", "--time-col", "timestamp", "--test-fraction", "0.25")
-    assert train["timestamp"].max() < test["timestamp"].min()
-    assert len(test) == round(0.25 * len(everything))  # distinct times here: exactly the share
+    train_pairs, test_pairs = first_seen(train), first_seen(test)
+    assert train_pairs.index.intersection(test_pairs.index).empty
+    assert train_pairs.max() < test_pairs.min()
+    n_pairs = len(first_seen(everything))
+    assert len(test_pairs) == round(0.25 * n_pairs)  # distinct first times here: exactly the share
     assert same_rows(pd.concat([train, test]), everything)
     assert f"from timestamp {test['timestamp'].min()} on" in result.stdout
     # Dates and times as text, and Parquet out.
@@ -96,7 +109,7 @@ def test_time_split_holds_out_the_latest_rows(folder):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     train, test = pd.read_parquet(folder / "d.parquet"), pd.read_parquet(folder / "d_test.parquet")
-    assert train["timestamp"].astype(int).max() < test["timestamp"].astype(int).min()
+    assert first_seen(train).astype(int).max() < first_seen(test).astype(int).min()
 
 
 def test_the_split_files_train_and_evaluate(folder):

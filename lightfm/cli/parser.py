@@ -66,7 +66,7 @@ name containing it; when several do, the error lists them.""",
 
 --by random holds out --test-fraction of the distinct (user, item) pairs (a pair's rows stay together);
 --by user holds out --per-user K items of every user with more than K (the latest by --time-col, else
-random); --by time holds out every row from the time of the --test-fraction latest on. Both files keep
+random); --by time holds out the --test-fraction latest pairs (by their first row's time). Both files keep
 every column; then: lightfm train train.csv ... -o model.npz && lightfm evaluate model.npz test.csv""",
 }
 

@@ -9,7 +9,11 @@ Three ways, each reproducible with ``--seed``:
     leave-k-out: ``--per-user K`` of each user's items (the latest K by ``--time-col``, else drawn at
     random); users with K items or fewer stay whole in the training file.
 ``--by time``
-    the latest ``--test-fraction`` of the rows by ``--time-col``: every row from the cut-off time on.
+    the latest ``--test-fraction`` of the distinct (user, item) pairs by ``--time-col``: every pair
+    first seen from the cut-off time on.
+
+A pair's time is its earliest row's, as in :func:`lightfm.cross_validation.leave_k_out_split` and
+:func:`lightfm.cross_validation.time_split`, and its rows always stay together.
 
 Both files keep every column and the rows' order, so ``train`` and ``evaluate`` read them with the options
 that read the input.
@@ -85,13 +89,11 @@ def _per_user(users, items, times, k: int, rs):
     codes, n_pairs = _pairs(users, items)
     pair_user = np.empty(n_pairs, dtype=object)
     pair_user[codes] = users
-    # A pair's time is its latest row's; ties (and no times) in a random order.
-    latest = np.full(n_pairs, -np.inf)
-    if times is not None:
-        np.maximum.at(latest, codes, times)
+    # A pair's time is its earliest row's (as in the library's splits); ties (and no times) in a random order.
+    earliest = _earliest(codes, n_pairs, times) if times is not None else np.zeros(n_pairs)
     user_codes, user_index = np.unique(pair_user.astype(str), return_inverse=True)
     shuffle = rs.random(n_pairs)
-    order = np.lexsort((shuffle, -latest, user_index))  # per user: latest first, then random
+    order = np.lexsort((shuffle, -earliest, user_index))  # per user: latest first, then random
     sorted_users = user_index[order]
     starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
     counts = np.diff(np.r_[starts, sorted_users.size])
@@ -102,17 +104,28 @@ def _per_user(users, items, times, k: int, rs):
     return held[codes], int((counts <= k).sum()), user_codes.size
 
 
-def _by_time(times, fraction: float, column: str):
-    """Rows from the time of the ``fraction``-th latest row on; that time."""
-    n_test = max(1, int(round(fraction * times.size)))
-    cutoff = np.sort(times, kind="stable")[times.size - n_test]
-    held = times >= cutoff
+def _earliest(codes, n_pairs: int, times):
+    """Each pair's earliest time."""
+    earliest = np.full(n_pairs, np.inf)
+    np.minimum.at(earliest, codes, times)
+    return earliest
+
+
+def _by_time(users, items, times, fraction: float, column: str):
+    """The rows of the pairs first seen from the time of the ``fraction``-th latest pair on; that time.
+
+    By pair, not by row, so that a pair seen before and after the cut-off is not in both files."""
+    codes, n_pairs = _pairs(users, items)
+    earliest = _earliest(codes, n_pairs, times)
+    n_test = max(1, int(round(fraction * n_pairs)))
+    cutoff = np.sort(earliest, kind="stable")[n_pairs - n_test]
+    held = earliest >= cutoff
     if held.all():
         raise CLIError(
-            f"every row is at or after the cut-off time of --test-fraction {fraction:g} ({column} has too few "
-            "distinct times): use a smaller --test-fraction, or --by random"
+            f"every pair is first seen at or after the cut-off time of --test-fraction {fraction:g} ({column} has "
+            "too few distinct times): use a smaller --test-fraction, or --by random"
         )
-    return held, cutoff
+    return held[codes], cutoff
 
 
 def _write(frame, path: str, sep) -> None:
@@ -173,9 +186,9 @@ def run_split(args) -> int:
             print(f"note: {whole:,} of {n_users:,} users have {per_user} item(s) or fewer: they stay whole in "
                   f"{args.train}", file=sys.stderr)  # fmt: skip
     else:
-        held, cutoff = _by_time(times, args.test_fraction, args.time_col)
+        held, cutoff = _by_time(users, items, times, args.test_fraction, args.time_col)
         first = frame[args.time_col].to_numpy()[np.flatnonzero(times == cutoff)[0]]
-        how = f"the rows from {args.time_col} {first} on"
+        how = f"the (user, item) pairs first seen from {args.time_col} {first} on"
     if not held.any():
         raise CLIError(f"nothing was held out ({how}): use a larger --test-fraction or fewer --per-user")
     train, test = frame[~held], frame[held]
