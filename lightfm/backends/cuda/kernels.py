@@ -294,6 +294,12 @@ def score_item(urep, ubias, identity, indptr, indices, data, emb, bias, row, sca
 
 
 @cuda.jit(device=True)
+def _saturated(value):
+    """``value``, at most float32's largest (the accumulators' ceiling, as on the CPU)."""
+    return value if value < ACC_MAX else ACC_MAX
+
+
+@cuda.jit(device=True)
 def _regularised(value, alpha, rate):
     """``value * (1 + alpha * rate)``, as on the CPU (lightfm.backends.cpu.kernels.schedules)."""
     return value * (_ONE32 + alpha * rate)
@@ -308,16 +314,16 @@ def _step(values, acc, mom, f, c, g, adadelta, learning_rate, rho, epsilon, alph
     """
     if adadelta:
         one_minus_rho = _ONE32 - rho
-        a = min(rho * acc[f, c] + one_minus_rho * g * g, ACC_MAX)
+        a = _saturated(rho * acc[f, c] + one_minus_rho * g * g)
         acc[f, c] = a
         r = math.sqrt(mom[f, c] + epsilon) / math.sqrt(a + epsilon)
         step = r * g
-        mom[f, c] = min(rho * mom[f, c] + one_minus_rho * step * step, ACC_MAX)
+        mom[f, c] = _saturated(rho * mom[f, c] + one_minus_rho * step * step)
         values[f, c] = _regularised(values[f, c] - step, alpha, r)
         return np.float32(r)
     a = acc[f, c]
     r = learning_rate / math.sqrt(a)
-    acc[f, c] = min(a + g * g, ACC_MAX)
+    acc[f, c] = _saturated(a + g * g)
     values[f, c] = _regularised(values[f, c] - r * g, alpha, r)
     return np.float32(r)
 
@@ -327,16 +333,16 @@ def _step_bias(values, acc, mom, f, g, adadelta, learning_rate, rho, epsilon, al
     """:func:`_step` on a bias."""
     if adadelta:
         one_minus_rho = _ONE32 - rho
-        a = min(rho * acc[f] + one_minus_rho * g * g, ACC_MAX)
+        a = _saturated(rho * acc[f] + one_minus_rho * g * g)
         acc[f] = a
         r = math.sqrt(mom[f] + epsilon) / math.sqrt(a + epsilon)
         step = r * g
-        mom[f] = min(rho * mom[f] + one_minus_rho * step * step, ACC_MAX)
+        mom[f] = _saturated(rho * mom[f] + one_minus_rho * step * step)
         values[f] = _regularised(values[f] - step, alpha, r)
         return np.float32(r)
     a = acc[f]
     r = learning_rate / math.sqrt(a)
-    acc[f] = min(a + g * g, ACC_MAX)
+    acc[f] = _saturated(a + g * g)
     values[f] = _regularised(values[f] - r * g, alpha, r)
     return np.float32(r)
 
