@@ -338,6 +338,22 @@ def to_id_array(ids, name: str) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
+def to_id_pairs(user_ids, item_ids) -> tuple[np.ndarray, np.ndarray]:
+    """``predict``'s ``(user_ids, item_ids)`` as two int64 arrays of equal length: a single user id
+    is repeated for every item."""
+    item_ids = to_id_array(item_ids, "item_ids")
+    if np.ndim(user_ids) == 0:
+        user_ids = np.full(item_ids.size, to_id_array(user_ids, "user_ids")[0], dtype=np.int64)
+    else:
+        user_ids = to_id_array(user_ids, "user_ids")
+    if user_ids.size != item_ids.size:
+        raise ValueError(
+            f"Expected the number of user ids ({user_ids.size}) to equal the number of item ids "
+            f"({item_ids.size}): predict scores pairs (user_ids[i], item_ids[i])."
+        )
+    return user_ids, item_ids
+
+
 def is_int(value) -> bool:
     """An integer (NumPy's included), not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)

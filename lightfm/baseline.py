@@ -30,7 +30,7 @@ from ._validation import (
     check_int,
     check_num_threads,
     to_features,
-    to_id_array,
+    to_id_pairs,
     to_interactions,
     to_pattern,
     to_sample_weight,
@@ -201,16 +201,7 @@ class PopularityBaseline:
         """
         scores = self._scores()
         check_num_threads(num_threads)
-        item_ids = to_id_array(item_ids, "item_ids")
-        if np.ndim(user_ids) == 0:
-            user_ids = np.full(item_ids.size, to_id_array(user_ids, "user_ids")[0], dtype=np.int64)
-        else:
-            user_ids = to_id_array(user_ids, "user_ids")
-        if user_ids.size != item_ids.size:
-            raise ValueError(
-                f"Expected the number of user ids ({user_ids.size}) to equal the number of item ids "
-                f"({item_ids.size}): predict scores pairs (user_ids[i], item_ids[i])."
-            )
+        user_ids, item_ids = to_id_pairs(user_ids, item_ids)
         check_index_range(user_ids, np.iinfo(np.int64).max, "user_ids", "user id")
         check_index_range(item_ids, scores.size, "item_ids", "item id")
         return scores[item_ids]

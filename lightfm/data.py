@@ -101,6 +101,19 @@ def _refuse_missing(values: np.ndarray, argument: str, column) -> None:
         )
 
 
+def _refuse_bad_columns(arrays, arguments: list, labels, method: str) -> None:
+    """ValueError for missing values in any of a frame's columns, or a weight column (the third) not numeric."""
+    for array, argument, label in zip(arrays, arguments, labels, strict=True):
+        if array is not None:
+            _refuse_missing(array, argument.removesuffix("_col"), label)
+    weights = arrays[2]
+    if weights is not None and weights.dtype.kind not in "biuf":
+        raise ValueError(
+            f"Dataset.{method}: the weight column ({labels[2]!r}) holds {weights.dtype} values, not numbers; "
+            f"name the columns ({', '.join(arguments)}) or convert it."
+        )
+
+
 def _is_listlike_column(values: np.ndarray) -> bool:
     """Whether a frame column holds a collection per row (features in wide form: ``[names]`` or ``{name: w}``)."""
     if values.dtype != object or values.size == 0:
@@ -594,14 +607,7 @@ class Dataset:
         if _is_frame(data):
             named = {"user_col": user_col, "item_col": item_col, "weight_col": weight_col}
             (users, items, weights), names = _frame_columns(data, named, "build_interactions", positional_weight=False)
-            for values, argument, name in zip((users, items, weights), named, names, strict=True):
-                if values is not None:
-                    _refuse_missing(values, argument.removesuffix("_col"), name)
-            if weights is not None and weights.dtype.kind not in "biuf":
-                raise ValueError(
-                    f"The weight column ({names[2]!r}) holds {weights.dtype} values, not numbers; "
-                    "name the columns (user_col, item_col, weight_col) or convert it."
-                )
+            _refuse_bad_columns((users, items, weights), list(named), names, "build_interactions")
         else:
             users, items, weights = self._unpack(data)
         rows = IdIndex(self._user_id_mapping).lookup(np.asarray(users), "User id")
@@ -747,14 +753,7 @@ class Dataset:
                 _refuse_missing(entity_ids, f"{entity} id", labels[0])
                 data = zip(entity_ids.tolist(), names.tolist(), strict=True)
             else:
-                for array, argument, label in zip((entity_ids, names, values), columns, labels, strict=True):
-                    if array is not None:
-                        _refuse_missing(array, argument.removesuffix("_col"), label)
-                if values is not None and values.dtype.kind not in "biuf":
-                    raise ValueError(
-                        f"Dataset.{method}: the weight column ({labels[2]!r}) holds {values.dtype} values, not "
-                        f"numbers; name the columns ({', '.join(columns)}) or convert it."
-                    )
+                _refuse_bad_columns((entity_ids, names, values), list(columns), labels, method)
                 weights = np.ones(len(entity_ids), np.float32) if values is None else values.astype(np.float32)
                 return entity_ids, names, weights
         entity_ids, names, weights = [], [], []

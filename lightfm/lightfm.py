@@ -22,7 +22,7 @@ from ._validation import (
     is_int,
     n_rows,
     to_features,
-    to_id_array,
+    to_id_pairs,
     to_interactions,
     to_sample_weight,
 )
@@ -459,16 +459,7 @@ class LightFM(RecommenderMixin):
         """
         self._state.validate()
         num_threads = check_num_threads(num_threads)
-        item_ids = to_id_array(item_ids, "item_ids")
-        if np.ndim(user_ids) == 0:
-            user_ids = np.full(item_ids.size, to_id_array(user_ids, "user_ids")[0], dtype=np.int64)
-        else:
-            user_ids = to_id_array(user_ids, "user_ids")
-        if user_ids.size != item_ids.size:
-            raise ValueError(
-                f"Expected the number of user ids ({user_ids.size}) to equal the number of item ids "
-                f"({item_ids.size}): predict scores pairs (user_ids[i], item_ids[i])."
-            )
+        user_ids, item_ids = to_id_pairs(user_ids, item_ids)
         n_users = self.user_embeddings.shape[0] if user_features is None else n_rows(user_features, "user_features")
         n_items = self.item_embeddings.shape[0] if item_features is None else n_rows(item_features, "item_features")
         check_index_range(user_ids, n_users, "user_ids", "user id")

@@ -88,8 +88,8 @@ def require_columns(frame, columns: list, path, flags: dict) -> None:
 
 # A whole number written with decimals ("1.0", "-3.00"): how float columns (Parquet, or a CSV written
 # from one) spell integer ids. Read as the integer ("1"), the form a user types.
-_WHOLE_DECIMAL = re.compile(r"[+-]?\d+\.0*")
 WHOLE_DECIMAL_PATTERN = r"^([+-]?\d+)\.0*$"
+_WHOLE_DECIMAL = re.compile(WHOLE_DECIMAL_PATTERN)
 
 
 def canonical_ids(values):
@@ -294,9 +294,9 @@ def _unknown_summary(values, unknown, what: str, source: str) -> str:
 def _alternate_id(value: str):
     """The other spelling of a whole-number id: "1" for "1.0" and "1.0" for "1" (models trained before
     whole decimals were read as integers hold "1.0"); None for other ids."""
-    match = _WHOLE_DECIMAL.fullmatch(value)
+    match = _WHOLE_DECIMAL.match(value)
     if match:
-        return value.split(".", 1)[0]
+        return match.group(1)
     if re.fullmatch(r"[+-]?\d+", value):
         return value + ".0"
     return None
