@@ -56,10 +56,14 @@ def _ranks_and_train(model, test_interactions, train_interactions, user_features
             f"lightfm.baseline.PopularityBaseline), got {type(model).__name__}."
         )
     if getattr(type(model), "predict_rank", None) is LightFM.predict_rank:
-        return rank_test_interactions(
+        ranked = rank_test_interactions(
             model._state, model._backend(), test_interactions, train_interactions, item_features, user_features,
             num_threads, check,
         )  # fmt: skip
+        # As predict_rank does: a side fit with features, scored by the identity default.
+        model._warn_identity_default("the metric", {"user_features": user_features, "item_features": item_features},
+                                     stacklevel=5)  # fmt: skip
+        return ranked
     ranks = model.predict_rank(
         test_interactions,
         train_interactions=train_interactions,

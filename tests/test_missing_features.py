@@ -221,6 +221,12 @@ def test_predict_rank_without_features_warns_when_the_widths_happen_to_match():
     with pytest.warns(UserWarning, match="fit with item_features"):
         ranks = model.predict_rank(sp.csr_matrix(train))
     assert ranks.shape == train.shape
+    # The metric functions, which rank without calling predict_rank, warn too.
+    from lightfm.evaluation import auc_score
+
+    fresh = LightFM(no_components=4, random_state=0).fit(train, item_features=square)
+    with pytest.warns(UserWarning, match="the metric was called without them"):
+        auc_score(fresh, sp.csr_matrix(train))
 
 
 def test_representations_without_features_are_per_feature_and_warn():
