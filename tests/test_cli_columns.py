@@ -211,6 +211,7 @@ def test_model_files_without_remembered_settings_still_work(ratings):
     assert evaluated.returncode == 0, evaluated.stderr
 
 
+@pytest.mark.slow  # a dozen CLI processes; the default suite runs one --title in test_cli_workflow.py
 def test_similar_finds_items_by_title(ratings):
     trained = run_cli("train", "ratings.csv", *COMMON, "-o", "titles.npz", cwd=ratings)
     assert trained.returncode == 0, trained.stderr

@@ -60,6 +60,10 @@ def test_item_names_join_recommendations_and_neighbours(demo):
         run_cli("similar", "model.npz", "--item", "album3", "--item-names", "albums.csv", "--format", "csv", cwd=demo)
     )
     assert [titles[item] for item in near["similar"]] == list(near["name"])
+    # The same item found by its name (tests/test_cli_columns.py covers the matching rules, marked slow).
+    by_title = run_cli("similar", "model.npz", "--title", titles["album3"], "--item-names", "albums.csv",
+                       "--format", "csv", cwd=demo)  # fmt: skip
+    assert csv_output(by_title).equals(near)
     # A names file with several other columns needs --name-col; a missing id column is named.
     pd.read_csv(demo / "albums.csv").assign(year=1999, label="x").to_csv(demo / "wide.csv", index=False)
     assert_one_line_error(
