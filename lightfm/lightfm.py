@@ -361,10 +361,8 @@ class LightFM(RecommenderMixin):
 
         data = TrainingData(data.rows, data.cols, data.data, weights, users.arrays, items.arrays, n_users, n_items)
         config = TrainingConfig(*(getattr(self, name) for name in TrainingConfig._fields))
+        # The engines check for divergence (non-finite arrays, scores past float32) as they train.
         self._backend().fit_epochs(self._state, data, config, epochs, num_threads, self.random_state, verbose)
-        # Engines check every epoch for non-finite arrays; finite parameters whose scores overflow
-        # float32 are checked here too (an engine may check only the first), and for epochs=0.
-        self._state.check_finite(adadelta=self.learning_schedule == "adadelta")
         # Kept by reference, to serve with when no features are passed (see recommend).
         for side, n_ids, features in (("user", n_users, users), ("item", n_items, items)):
             kept = None if features.identity else features
