@@ -11,7 +11,43 @@ from __future__ import annotations
 import numpy as np
 
 from . import _scoring
-from ._validation import check_index_range, check_int, check_num_threads, to_id_array, to_pattern
+from ._validation import check_index_range, check_int, check_num_threads, is_real, to_id_array, to_pattern
+
+
+def check_representations(state, representations, user_features, method):
+    """``(biases, embeddings)`` of ``user_representations``, checked: float32, finite, the model's width."""
+    if user_features is not None:
+        raise ValueError(
+            f"{method} got both user_representations and user_features: the representations already hold "
+            "the users' features; pass one or the other."
+        )
+    try:
+        biases, embeddings = representations
+    except (TypeError, ValueError):
+        raise ValueError(
+            "user_representations must be a pair (biases, embeddings), as fold_in_users and "
+            f"get_user_representations return it; got {type(representations).__name__}."
+        ) from None
+    biases = np.ascontiguousarray(biases, dtype=np.float32)
+    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    d = state.no_components
+    if biases.ndim != 1 or embeddings.ndim != 2 or embeddings.shape != (biases.size, d):
+        raise ValueError(
+            f"user_representations must be (biases of shape [n], embeddings of shape [n, {d}]) for this model of "
+            f"{d} components; got shapes {biases.shape} and {embeddings.shape}."
+        )
+    if not (np.isfinite(biases).all() and np.isfinite(embeddings).all()):
+        raise ValueError("user_representations contains NaN or infinite values.")
+    return biases, embeddings
+
+
+def _representation_rows(biases, embeddings):
+    """Query rows ``[embedding, bias, 1]`` (see :func:`lightfm._scoring.user_side`)."""
+    block = np.empty((biases.size, embeddings.shape[1] + 2), dtype=np.float32)
+    block[:, :-2] = embeddings
+    block[:, -2] = biases
+    block[:, -1] = 1.0
+    return block
 
 
 def _exclusion_csr(exclude, shape):
@@ -31,7 +67,17 @@ class RecommenderMixin:
     """``recommend``, ``similar_items`` and ``similar_users`` for :class:`lightfm.LightFM`."""
 
     def recommend(
-        self, user_ids, n=10, *, exclude=None, items=None, user_features=None, item_features=None, num_threads=1
+        self,
+        user_ids=None,
+        n=10,
+        *,
+        exclude=None,
+        items=None,
+        user_features=None,
+        item_features=None,
+        num_threads=1,
+        user_representations=None,
+        item_bias_weight=1.0,
     ):
         """The ``n`` best-scoring items for each user, best first.
 
@@ -39,7 +85,8 @@ class RecommenderMixin:
         ----------
         user_ids : int or array-like of int
             Users (rows of the interaction matrix, or of ``user_features``).
-            Repeats are allowed.
+            Repeats are allowed. With ``user_representations``, rows of those
+            (by default every row).
         n : int, default 10
             Items per user (at most the number of items: a larger ``n`` is
             reduced to it).
@@ -61,6 +108,17 @@ class RecommenderMixin:
             Threads for scoring and selecting. With 1, the scoring product
             uses BLAS's own threads; with more, blocks of users are scored and
             selected on that many threads, each with single-threaded BLAS.
+        user_representations : (biases, embeddings), optional
+            Users given by their representations instead of the model's rows:
+            new users as :meth:`fold_in_users` returns them, scored without
+            touching the model. ``exclude`` then has one row per
+            representation, and ``user_features`` must be left out.
+        item_bias_weight : float, default 1.0
+            How much the item biases count (>= 0). The biases carry most of
+            an item's popularity: 0 ranks by the embeddings alone (less
+            popular items come forward), values between 0 and 1 turn
+            popularity down (the effect on MovieLens is in the docs'
+            tuning page).
 
         Returns
         -------
@@ -102,12 +160,36 @@ class RecommenderMixin:
         self._state.validate()
         num_threads = check_num_threads(num_threads)
         n = check_int(n, "n")
+        if not is_real(item_bias_weight) or not np.isfinite(item_bias_weight) or item_bias_weight < 0:
+            raise ValueError(f"item_bias_weight must be a finite number >= 0 (1 is the model's own), got "
+                             f"{item_bias_weight!r}.")  # fmt: skip
+        if user_representations is not None:
+            rep_biases, rep_embeddings = check_representations(
+                self._state, user_representations, user_features, "recommend"
+            )
+            if user_ids is None:
+                user_ids = np.arange(rep_biases.size)
+            n_users = rep_biases.size
+
+            def query_block(ids):
+                return _representation_rows(rep_biases[ids], rep_embeddings[ids])
+
+            what = "row of user_representations"
+        elif user_ids is None:
+            raise ValueError("recommend needs user_ids, or user_representations (for users the model has not seen).")
+        else:
+            users = _scoring.served_features(self._state, user_features, "user", "recommend")
+            n_users = users.n_rows
+
+            def query_block(ids):
+                return _scoring.user_side(self._state, users, ids)
+
+            what = "user id"
         scalar = np.ndim(user_ids) == 0
         user_ids = to_id_array(user_ids, "user_ids")
-        users = _scoring.served_features(self._state, user_features, "user", "recommend")
         items_features = _scoring.served_features(self._state, item_features, "item", "recommend")
-        n_users, n_items = users.n_rows, items_features.n_rows
-        check_index_range(user_ids, n_users, "user_ids", "user id")
+        n_items = items_features.n_rows
+        check_index_range(user_ids, n_users, "user_ids", what)
         candidates = None
         if items is not None:
             candidates = to_id_array(items, "items")
@@ -116,8 +198,10 @@ class RecommenderMixin:
         n = min(n, n_items)  # never more columns than the catalogue has items, whatever n asks
         indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
         item_side = _scoring.item_side(self._state, items_features, n_items, candidates)
+        if item_bias_weight != 1.0:
+            item_side[-1] *= np.float32(item_bias_weight)
         found, scores = self._backend().top_n(
-            lambda ids: _scoring.user_side(self._state, users, ids),
+            query_block,
             user_ids,
             item_side,
             n,

@@ -10,9 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _scoring
+from ._explain import ExplainMixin
+from ._foldin import FoldInMixin
 from ._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
 from ._persistence import FIT_RECORD, MATRIX_NAMES, ModelFile, save_model
-from ._serving import RecommenderMixin
+from ._serving import RecommenderMixin, check_representations
 from ._state import PARAMETER_NAMES, SIDES, FitInputs, ModelState
 from ._validation import (
     ParameterError,
@@ -31,7 +33,7 @@ from .backends import TrainingConfig, TrainingData, get_backend
 __all__ = ["LightFM", "ParameterError"]
 
 
-class LightFM(RecommenderMixin):
+class LightFM(RecommenderMixin, FoldInMixin, ExplainMixin):
     """A hybrid latent representation recommender model (Kula, 2015).
 
     Users and items are represented by the sums of the latent embeddings (and
@@ -410,7 +412,9 @@ class LightFM(RecommenderMixin):
 
     # -- prediction ------------------------------------------------------------
 
-    def predict(self, user_ids, item_ids, item_features=None, user_features=None, num_threads=1):
+    def predict(
+        self, user_ids, item_ids, item_features=None, user_features=None, num_threads=1, *, user_representations=None
+    ):
         """Compute the scores of user-item pairs.
 
         The i-th score is that of the pair ``(user_ids[i], item_ids[i])``.
@@ -433,6 +437,10 @@ class LightFM(RecommenderMixin):
             User features, likewise.
         num_threads : int, default 1
             Threads for scoring.
+        user_representations : (biases, embeddings), optional
+            Users given by their representations instead of the model's rows,
+            as :meth:`fold_in_users` returns them; ``user_ids`` then index
+            their rows, and ``user_features`` must be left out.
 
         Returns
         -------
@@ -458,6 +466,9 @@ class LightFM(RecommenderMixin):
         self._state.validate()
         num_threads = check_num_threads(num_threads)
         user_ids, item_ids = to_id_pairs(user_ids, item_ids)
+        if user_representations is not None:
+            return self._predict_represented(user_ids, item_ids, item_features, user_features, user_representations,
+                                             num_threads)  # fmt: skip
         n_users = self.user_embeddings.shape[0] if user_features is None else n_rows(user_features, "user_features")
         n_items = self.item_embeddings.shape[0] if item_features is None else n_rows(item_features, "item_features")
         check_index_range(user_ids, n_users, "user_ids", "user id")
@@ -478,6 +489,23 @@ class LightFM(RecommenderMixin):
         item_repr, item_bias = _scoring.representations(self._state, items, "item", item_rows)
         return self._backend().predict_pairs(
             user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads
+        )
+
+    def _predict_represented(self, user_ids, item_ids, item_features, user_features, user_representations,
+                             num_threads):  # fmt: skip
+        """``predict`` of users given by their representations (see ``user_representations``)."""
+        user_bias, user_repr = check_representations(self._state, user_representations, user_features, "predict")
+        check_index_range(user_ids, user_bias.size, "user_ids", "row of user_representations")
+        n_items = self.item_embeddings.shape[0] if item_features is None else n_rows(item_features, "item_features")
+        check_index_range(item_ids, n_items, "item_ids", "item id")
+        items = _scoring.both_sides(
+            self._state, None, item_features, 0, int(item_ids.max()) + 1 if item_ids.size else 0
+        )[1]
+        self._warn_identity_default("predict", {"item_features": item_features})
+        item_rows, item_index = _scoring.rows_for(items, item_ids)
+        item_repr, item_bias = _scoring.representations(self._state, items, "item", item_rows)
+        return self._backend().predict_pairs(
+            user_repr, user_bias, user_ids, item_repr, item_bias, item_index, num_threads
         )
 
     def _warn_identity_default(self, method, features, stacklevel=3):

@@ -318,3 +318,106 @@ def brute_force_top_n(scores, n, exclude=None, candidates=None):
         items[row, : len(ranked)] = ranked
         values[row, : len(ranked)] = scores[row, ranked]
     return items, values
+
+
+def fold_in_seed(indices):
+    """The fold-in kernel's per-row seed, from the row's (sorted) indices."""
+    h = 0x9E3779B97F4A7C15 ^ len(indices)
+    for index in indices:
+        h = ((h ^ int(index)) * 0xBF58476D1CE4E5B9) & MASK
+        h ^= h >> 31
+    return h or 0x9E3779B97F4A7C15
+
+
+def fold_in(rows, config, epochs):
+    """Fold-in in float64, row by row: the twin of ``lightfm.backends.cpu.kernels.foldin``.
+
+    ``rows`` is a :class:`lightfm.backends.FoldInRows`; returns ``(embeddings, biases)`` of the offsets.
+    """
+    d = rows.base.shape[1] - 1
+    n_rows = rows.indptr.size - 1
+    targets = rows.targets.astype(np.float64)
+    target_bias = rows.target_bias.astype(np.float64)
+    catalogue = rows.catalogue.astype(np.float64)
+    catalogue_bias = rows.catalogue_bias.astype(np.float64)
+    base = rows.base.astype(np.float64)
+    adadelta = config.learning_schedule == "adadelta"
+    alpha = config.item_alpha if rows.item_rows else config.user_alpha
+    n_cat = catalogue.shape[0]
+    n_ranked = n_cat + 1 if rows.item_rows else n_cat
+    embs, biases = np.zeros((n_rows, d)), np.zeros(n_rows)
+    for r in range(n_rows):
+        start, stop = rows.indptr[r], rows.indptr[r + 1]
+        own = rows.indices[start:stop]
+        rng = XorShift(fold_in_seed(own))
+        value = np.zeros(d + 1)  # the offset: embedding, then bias
+        acc = np.full(d + 1, 0.0 if adadelta else 1.0)
+        mom = np.zeros(d + 1)
+        examples = [p for p in range(start, stop) if config.loss in ("logistic", "warp-kos") or rows.labels[p] > 0]
+
+        def step(grad, value=value, acc=acc, mom=mom):
+            if adadelta:
+                rho, eps = config.rho, config.epsilon
+                acc[:] = np.minimum(rho * acc + (1 - rho) * grad * grad, ACC_MAX)
+                rate = np.sqrt(mom + eps) / np.sqrt(acc + eps)
+                change = rate * grad
+                mom[:] = np.minimum(rho * mom + (1 - rho) * change * change, ACC_MAX)
+            else:
+                rate = config.learning_rate / np.sqrt(acc)
+                acc[:] = np.minimum(acc + grad * grad, ACC_MAX)
+                change = rate * grad
+            value[:] -= change
+            if alpha > 0:
+                value[:] /= 1.0 + alpha * rate.mean()
+
+        for _ in range(epochs):
+            rng.shuffle(examples, 0, len(examples))
+            for p in examples:
+                rep = base[r] + value
+                t = int(rows.indices[p])
+                if config.loss == "logistic":
+                    s = rep[:d] @ targets[t] + rep[d] + target_bias[t]
+                    loss = rows.weights[p] * (_sigmoid(s) - (1.0 if rows.labels[p] > 0 else 0.0))
+                    step(loss * np.append(targets[t], 1.0))
+                    continue
+                weight, clip = float(rows.weights[p]), 10.0
+                if config.loss == "warp-kos":
+                    weight, clip = 1.0, math.inf
+                    if not rows.item_rows:
+                        count = min(max(config.n, 1), len(own))
+                        picks = [int(own[rng.below(len(own))]) for _ in range(count)]
+                        scores = [rep[:d] @ targets[i] + target_bias[i] for i in picks]
+                        order = sorted(range(count), key=lambda s: (-scores[s], s))
+                        t = picks[order[min(max(config.k, 1), count) - 1]]
+                user = targets[t] if rows.item_rows else rep[:d]
+                user_bias = target_bias[t] if rows.item_rows else rep[d]
+                pos = rep[:d] @ targets[t] + rep[d] + target_bias[t]
+                neg, loss = -1, 0.0
+                if config.loss == "bpr":
+                    for _draw in range(100):
+                        candidate = rng.below(n_cat)
+                        if rows.item_rows or candidate not in own:
+                            neg = candidate
+                            break
+                    if neg < 0:
+                        continue
+                    neg_score = user @ catalogue[neg] + user_bias + catalogue_bias[neg]
+                    loss = weight / (1.0 + math.exp(pos - neg_score))
+                else:
+                    for draw in range(1, config.max_sampled + 1):
+                        candidate = rng.below(n_cat)
+                        neg_score = user @ catalogue[candidate] + user_bias + catalogue_bias[candidate]
+                        if neg_score > pos - 1.0:
+                            if not rows.item_rows and candidate in own:
+                                continue
+                            neg = candidate
+                            loss = min(weight * math.log(max(1.0, math.floor((n_ranked - 1) / draw))), clip)
+                            break
+                    if neg < 0:
+                        continue
+                if rows.item_rows:
+                    step(-loss * np.append(targets[t], 1.0))
+                else:
+                    step(loss * np.append(catalogue[neg] - targets[t], 1.0))
+        embs[r], biases[r] = value[:d], value[d]
+    return embs, biases

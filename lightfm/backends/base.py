@@ -5,7 +5,7 @@ The estimator validates user input and turns it into plain arrays
 test and train patterns as CSR matrices with sorted, unique indices); a
 backend trains a :class:`lightfm._state.ModelState` in place and scores with
 it. Engines never see the estimator or unchecked input, so a new one (GPU,
-distributed) implements these four methods and nothing else.
+distributed) implements these five methods and nothing else.
 """
 
 from __future__ import annotations
@@ -50,6 +50,30 @@ class TrainingConfig(NamedTuple):
     n: int
 
 
+class FoldInRows(NamedTuple):
+    """Rows to fold in against a frozen model (see :mod:`lightfm.backends.cpu.kernels.foldin`).
+
+    ``indptr`` int64, ``indices`` int32 (sorted within each row, repeats
+    kept), ``labels`` and ``weights`` float32: the rows' interactions in CSR
+    form. ``targets`` / ``target_bias``: the frozen representations their
+    indices point to; ``catalogue`` / ``catalogue_bias``: the frozen items
+    negatives are drawn from; ``base`` ``[n_rows, no_components + 1]``: each
+    row's frozen feature sum, bias last; ``item_rows``: the rows are items
+    (their indices users) rather than users.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    targets: np.ndarray
+    target_bias: np.ndarray
+    catalogue: np.ndarray
+    catalogue_bias: np.ndarray
+    base: np.ndarray
+    item_rows: bool
+
+
 def candidate_columns(candidates, n_items: int):
     """``(candidates, column_of)`` for :meth:`Backend.top_n`: every item when ``candidates`` is None;
     ``column_of[item]`` is the item's column in the score block, -1 for items that are not candidates."""
@@ -78,6 +102,11 @@ class Backend(ABC):
         verbose: bool,
     ) -> None:
         """Train ``state`` in place for ``epochs`` epochs; ValueError if it diverges."""
+
+    @abstractmethod
+    def fold_in(self, rows: FoldInRows, config: TrainingConfig, epochs: int, num_threads: int):
+        """Train one offset per row of ``rows`` against the frozen model; returns a
+        :class:`lightfm._state.Side` of the offsets and their optimiser accumulators."""
 
     @abstractmethod
     def predict_pairs(self, user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads):

@@ -35,6 +35,11 @@ class CPUBackend(Backend):
 
         fit_epochs(state, data, config, epochs, num_threads, random_state, verbose)
 
+    def fold_in(self, rows, config, epochs, num_threads):
+        from .foldin import fold_in
+
+        return fold_in(rows, config, epochs, num_threads)
+
     def predict_pairs(self, user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads):
         predictions = np.empty(user_index.size, dtype=np.float32)
         with numba_threads(num_threads):

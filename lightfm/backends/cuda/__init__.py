@@ -99,6 +99,13 @@ class CUDABackend(Backend):
         with quiet_launches():
             fit_epochs(state, data, config, epochs, random_state, verbose, self.lanes, self.workers)
 
+    def fold_in(self, rows, config, epochs, num_threads):
+        # Rows fold in independently, each a few hundred small steps: too little work per row for a
+        # GPU launch to pay off, so the CPU engine does it (on ``num_threads`` host threads).
+        from .. import get_backend
+
+        return get_backend("cpu").fold_in(rows, config, epochs, num_threads)
+
     def predict_pairs(self, user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads):
         from .kernels import quiet_launches
         from .scoring import predict_pairs

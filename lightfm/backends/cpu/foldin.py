@@ -1,0 +1,51 @@
+"""Fold-in on the CPU: blocks of independent rows on Python threads over the fold-in kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._state import Side
+from .kernels.epoch import LOSS_CODES
+from .kernels.foldin import fold_in_rows
+from .threads import run_blocks
+
+# Rows per block handed to a thread: enough to amortise a call, few enough to balance threads.
+_BLOCK_ROWS = 256
+
+
+def fold_in(rows, config, epochs, num_threads):
+    """The offsets of ``rows`` (see :meth:`lightfm.backends.base.Backend.fold_in`)."""
+    n_rows = rows.indptr.size - 1
+    d = rows.base.shape[1] - 1
+    adadelta = config.learning_schedule == "adadelta"
+    start = 0.0 if adadelta else 1.0  # a fresh parameter's accumulators, as in a new model
+    offsets = Side(
+        np.zeros((n_rows, d), dtype=np.float32),
+        np.full((n_rows, d), start, dtype=np.float32),
+        np.zeros((n_rows, d) if adadelta else (0, d), dtype=np.float32),
+        np.zeros(n_rows, dtype=np.float32),
+        np.full(n_rows, start, dtype=np.float32),
+        np.zeros(n_rows if adadelta else 0, dtype=np.float32),
+    )
+    hyper = np.array(
+        [config.learning_rate, config.rho, config.epsilon, config.item_alpha if rows.item_rows else config.user_alpha],
+        dtype=np.float32,
+    )
+    ints = np.array(
+        [LOSS_CODES[config.loss], adadelta, epochs, config.max_sampled, config.k, config.n, rows.item_rows],
+        dtype=np.int64,
+    )
+    longest = int(np.diff(rows.indptr).max()) if n_rows else 0
+    kos = max(int(config.n), 1)
+
+    def work(lo, hi):
+        fold_in_rows(
+            lo, hi, rows.indptr, rows.indices, rows.labels, rows.weights, rows.targets, rows.target_bias,
+            rows.catalogue, rows.catalogue_bias, rows.base, offsets.embeddings, offsets.biases,
+            offsets.embedding_gradients, offsets.bias_gradients, offsets.embedding_momentum, offsets.bias_momentum,
+            hyper, ints, np.empty(max(longest, 1), dtype=np.int64), np.empty(kos, dtype=np.int64),
+            np.empty(kos, dtype=np.float32), np.empty(d + 1, dtype=np.float32), np.empty(max(d, 1), dtype=np.float32),
+        )  # fmt: skip
+
+    run_blocks(n_rows, _BLOCK_ROWS, num_threads, work)
+    return offsets

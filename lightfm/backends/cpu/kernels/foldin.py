@@ -1,0 +1,245 @@
+"""Fold-in: representations of new rows (users, or items) learned against a frozen model.
+
+Each row, a user and the items they interacted with (or an item and its users),
+is trained alone: an *offset* embedding and bias, added to the frozen sum of the
+row's features (``base``), takes SGD steps with the model's loss and schedule
+while every parameter of the model stays as it is. Rows share nothing, so any
+number of threads gives the same result; each row's random draws start from a
+seed made from its own interactions, so a row folds in to the same
+representation alone or in a batch.
+
+Arguments, all plain arrays and scalars:
+
+- ``indptr`` (int64), ``indices`` (int32, sorted within each row), ``labels``,
+  ``weights`` (float32): the rows' interactions in CSR form, duplicates kept
+  (each stored entry is an example, as in training);
+- ``targets``, ``target_bias``: the frozen representations the row's indices
+  point to (items for user rows, users for item rows);
+- ``catalogue``, ``catalogue_bias``: the frozen items negatives are drawn from
+  (for user rows, ``targets`` themselves);
+- ``base`` ``[n_rows, d + 1]``: each row's frozen feature sum, bias last;
+- ``emb``, ``bias`` and their accumulators ``emb_acc``, ``bias_acc``,
+  ``emb_mom``, ``bias_mom``: the offsets, trained in place (the ``_mom`` arrays
+  used by adadelta only);
+- ``hyper = (learning_rate, rho, epsilon, alpha)`` and ``ints = (loss code,
+  adadelta, epochs, max_sampled, k, n, rows are items)``;
+- ``order``, ``kos_ids``, ``kos_scores``, ``rep``, ``grad``: the calling
+  thread's working memory (``order`` as long as the longest row).
+
+User rows train as a fit trains a user: WARP and BPR step on their entries
+> 0 against negative items they have no entry for, k-OS visits each entry,
+logistic steps on every entry. BPR draws its negatives uniformly, since the
+training interactions' item frequencies are not part of a model. Item rows
+mirror it: each entry (user ``u``, the item) is a positive for ``u``, against
+negatives drawn uniformly from the frozen catalogue, and the step moves only
+the item; k-OS then steps as WARP with its unclipped loss (one known positive
+per user leaves nothing to order).
+
+L2: after each step the offset shrinks by ``1 / (1 + alpha * mean local
+learning rate)``. The original's lazy scheme shrinks a row by how much every
+*other* row of the fit was stepped, which a lone row has no measure of.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .epoch import BPR, LOGISTIC, WARP_KOS
+from .losses import MAX_BPR_DRAWS, MAX_WARP_LOSS
+from .rng import next_below
+from .schedules import ACC_MAX
+
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_S31 = np.uint64(31)
+_ONE = np.float32(1.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_seed(indices, start, stop):
+    """A non-zero xorshift state made from the row's item indices alone."""
+    h = _GOLDEN ^ np.uint64(stop - start)
+    for p in range(start, stop):
+        h = (h ^ np.uint64(indices[p])) * _MIX
+        h ^= h >> _S31
+    return h if h != np.uint64(0) else _GOLDEN
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _has(indices, start, stop, item):
+    """Binary search for ``item`` in ``indices[start:stop]`` (sorted)."""
+    lo, hi = start, stop
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = indices[mid]
+        if v < item:
+            lo = mid + 1
+        elif v > item:
+            hi = mid
+        else:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _dot(a, b, d):
+    s = np.float32(0.0)
+    for c in range(d):
+        s += a[c] * b[c]
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _step(r, grad, coef, bias_grad, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta):
+    """One schedule step of row ``r``'s offset along ``coef * grad`` (bias: ``bias_grad``), then L2."""
+    learning_rate, rho, epsilon, alpha = hyper[0], hyper[1], hyper[2], hyper[3]
+    d = emb.shape[1]
+    lr_sum = np.float32(0.0)
+    if adadelta:
+        keep = _ONE - rho
+        for c in range(d):
+            g = coef * grad[c]
+            a = min(rho * emb_acc[r, c] + keep * g * g, ACC_MAX)
+            emb_acc[r, c] = a
+            rate = np.sqrt(emb_mom[r, c] + epsilon) / np.sqrt(a + epsilon)
+            step = rate * g
+            emb_mom[r, c] = min(rho * emb_mom[r, c] + keep * step * step, ACC_MAX)
+            emb[r, c] -= step
+            lr_sum += rate
+        a = min(rho * bias_acc[r] + keep * bias_grad * bias_grad, ACC_MAX)
+        bias_acc[r] = a
+        rate = np.sqrt(bias_mom[r] + epsilon) / np.sqrt(a + epsilon)
+        step = rate * bias_grad
+        bias_mom[r] = min(rho * bias_mom[r] + keep * step * step, ACC_MAX)
+        bias[r] -= step
+        lr_sum += rate
+    else:
+        for c in range(d):
+            g = coef * grad[c]
+            a = emb_acc[r, c]
+            rate = learning_rate / np.sqrt(a)
+            emb_acc[r, c] = min(a + g * g, ACC_MAX)
+            emb[r, c] -= rate * g
+            lr_sum += rate
+        a = bias_acc[r]
+        rate = learning_rate / np.sqrt(a)
+        bias_acc[r] = min(a + bias_grad * bias_grad, ACC_MAX)
+        bias[r] -= rate * bias_grad
+        lr_sum += rate
+    if alpha > 0.0:
+        shrink = _ONE / (_ONE + alpha * lr_sum / np.float32(d + 1))
+        for c in range(d):
+            emb[r, c] *= shrink
+        bias[r] *= shrink
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def fold_in_rows(
+    lo, hi, indptr, indices, labels, weights, targets, target_bias, catalogue, catalogue_bias,
+    base, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, ints, order, kos_ids, kos_scores, rep, grad,
+):  # fmt: skip
+    """Train the offsets of rows ``lo:hi`` in place (see the module docstring)."""
+    loss_code, adadelta, epochs = ints[0], ints[1] != 0, ints[2]
+    max_sampled, k, n, item_rows = ints[3], ints[4], ints[5], ints[6] != 0
+    d = emb.shape[1]
+    n_cat = catalogue.shape[0]
+    # Items a positive is ranked among: for item rows the catalogue and the row's own item.
+    n_ranked = n_cat + 1 if item_rows else n_cat
+    for r in range(lo, hi):
+        start, stop = indptr[r], indptr[r + 1]
+        state = _row_seed(indices, start, stop)
+        m = 0
+        for p in range(start, stop):
+            if loss_code == LOGISTIC or loss_code == WARP_KOS or labels[p] > 0:
+                order[m] = p
+                m += 1
+        for _ in range(epochs):
+            for i in range(m - 1, 0, -1):
+                state, j = next_below(state, i + 1)
+                tmp = order[i]
+                order[i] = order[j]
+                order[j] = tmp
+            for e in range(m):
+                p = order[e]
+                for c in range(d):
+                    rep[c] = base[r, c] + emb[r, c]
+                rep[d] = base[r, d] + bias[r]
+                t = indices[p]
+                if loss_code == LOGISTIC:
+                    s = _dot(rep, targets[t], d) + rep[d] + target_bias[t]
+                    y = _ONE if labels[p] > 0 else np.float32(0.0)
+                    loss = weights[p] * (_ONE / (_ONE + np.exp(-s)) - y)
+                    _step(r, targets[t], loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+                    continue
+                weight = weights[p]
+                max_loss = MAX_WARP_LOSS
+                if loss_code == WARP_KOS:
+                    weight = _ONE
+                    max_loss = np.inf
+                    if not item_rows:
+                        # The k-th best of up to n of the row's own items is the positive.
+                        n_own = stop - start
+                        count = min(max(n, 1), n_own, kos_ids.shape[0])
+                        for s_ in range(count):
+                            state, pick = next_below(state, n_own)
+                            kos_ids[s_] = indices[start + pick]
+                        for s_ in range(count):
+                            kos_scores[s_] = _dot(rep, targets[kos_ids[s_]], d) + target_bias[kos_ids[s_]]
+                        target = min(max(k, 1), count) - 1
+                        t = kos_ids[0]
+                        for s_ in range(count):
+                            above = 0
+                            for u_ in range(count):
+                                above += (kos_scores[u_] > kos_scores[s_]) | (
+                                    (kos_scores[u_] == kos_scores[s_]) & (u_ < s_)
+                                )
+                            if above == target:
+                                t = kos_ids[s_]
+                # The positive's score, and which vector scores the negatives.
+                if item_rows:
+                    user = targets[t]
+                    pos = _dot(rep, user, d) + rep[d] + target_bias[t]
+                else:
+                    pos = _dot(rep, targets[t], d) + rep[d] + target_bias[t]
+                if loss_code == BPR:
+                    neg = -1
+                    for _draw in range(MAX_BPR_DRAWS):
+                        state, cand = next_below(state, n_cat)
+                        if item_rows or not _has(indices, start, stop, cand):
+                            neg = cand
+                            break
+                    if neg < 0:
+                        continue
+                    if item_rows:
+                        neg_score = _dot(user, catalogue[neg], d) + target_bias[t] + catalogue_bias[neg]
+                    else:
+                        neg_score = _dot(rep, catalogue[neg], d) + rep[d] + catalogue_bias[neg]
+                    loss = weight / (_ONE + np.exp(pos - neg_score))
+                else:
+                    neg = -1
+                    loss = np.float32(0.0)
+                    for draw in range(1, max_sampled + 1):
+                        state, cand = next_below(state, n_cat)
+                        if item_rows:
+                            neg_score = _dot(user, catalogue[cand], d) + target_bias[t] + catalogue_bias[cand]
+                        else:
+                            neg_score = _dot(rep, catalogue[cand], d) + rep[d] + catalogue_bias[cand]
+                        if neg_score > pos - _ONE:
+                            if not item_rows and _has(indices, start, stop, cand):
+                                continue
+                            neg = cand
+                            loss = np.float32(
+                                min(weight * math.log(max(1.0, math.floor((n_ranked - 1) / draw))), max_loss)
+                            )
+                            break
+                    if neg < 0:
+                        continue
+                if item_rows:
+                    # The row is the positive: pushed towards the user, its bias up.
+                    _step(r, user, -loss, -loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+                else:
+                    # As in training, the user's bias is stepped too although it cancels in the pair.
+                    for c in range(d):
+                        grad[c] = catalogue[neg, c] - targets[t, c]
+                    _step(r, grad, loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
