@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import _scoring
-from ._validation import check_index_range, check_int, check_num_threads, is_real, to_id_array, to_pattern
+from ._validation import (
+    InputTypeError,
+    check_index_range,
+    check_int,
+    check_num_threads,
+    is_real,
+    to_id_array,
+    to_pattern,
+)
 
 
 def check_representations(state, representations, user_features, method):
@@ -28,8 +36,14 @@ def check_representations(state, representations, user_features, method):
             "user_representations must be a pair (biases, embeddings), as fold_in_users and "
             f"get_user_representations return it; got {type(representations).__name__}."
         ) from None
-    biases = np.ascontiguousarray(biases, dtype=np.float32)
-    embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    try:
+        biases = np.ascontiguousarray(biases, dtype=np.float32)
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InputTypeError(
+            "user_representations must hold two numeric arrays (biases, embeddings); got "
+            f"{type(biases).__name__} and {type(embeddings).__name__}."
+        ) from None
     d = state.no_components
     if biases.ndim != 1 or embeddings.ndim != 2 or embeddings.shape != (biases.size, d):
         raise ValueError(

@@ -8,6 +8,7 @@ type. The calling test runs it in a child process, so that a crash of the interp
 """
 
 import collections
+import copy
 import json
 import os
 import sys
@@ -85,7 +86,22 @@ def _calls(model, train, directory):
         return function(model, _values(rs) if rs.rand() < 0.7 else train, **extra)
 
     def recommend(rs):
-        return model.recommend(_values(rs), **_maybe(rs, "n", "exclude", "items", "num_threads"))
+        extra = _maybe(rs, "n", "exclude", "items", "num_threads", "item_bias_weight")
+        if rs.rand() < 0.3:
+            extra["user_representations"] = (_values(rs), _values(rs)) if rs.rand() < 0.7 else _values(rs)
+        return model.recommend(_values(rs), **extra)
+
+    def fold_in(rs):
+        rows = _values(rs) if rs.rand() < 0.7 else train
+        extra = _maybe(rs, "user_features", "item_features", "sample_weight", "num_threads")
+        if rs.rand() < 0.4:
+            extra["epochs"] = (-1, 0, 2, 1.5, "2", None, np.int64(2), True)[rs.randint(8)]
+        which = rs.randint(4)
+        if which < 2:
+            return (model.fold_in_users, model.fold_in_items)[which](rows, **extra)
+        target = copy.deepcopy(model)  # partial fits change the model: the other calls keep theirs
+        method = (target.partial_fit_users, target.partial_fit_items)[which - 2]
+        return method(_values(rs) if rs.rand() < 0.7 else np.arange(N_USERS), rows, **extra)
 
     def similar(rs):
         return (model.similar_items, model.similar_users)[rs.randint(2)](_values(rs), **_maybe(rs, "n"))
@@ -94,8 +110,8 @@ def _calls(model, train, directory):
         return (model.get_item_representations, model.get_user_representations)[rs.randint(2)](_values(rs))
 
     def resize(rs):
-        copy = LightFM.load(path) if os.path.exists(path := os.path.join(directory, "model.npz")) else model
-        return copy.resize(**_maybe(rs, "n_user_features", "n_item_features"))
+        loaded = LightFM.load(path) if os.path.exists(path := os.path.join(directory, "model.npz")) else model
+        return loaded.resize(**_maybe(rs, "n_user_features", "n_item_features"))
 
     def save_load(rs):
         target = os.path.join(directory, "saved.npz")
@@ -119,7 +135,8 @@ def _calls(model, train, directory):
 
     return [
         ("LightFM()", constructor), ("attribute + fit", assigned), ("fit", fit), ("predict", predict),
-        ("predict_rank", predict_rank), ("metrics", metric), ("recommend", recommend), ("similar", similar),
+        ("predict_rank", predict_rank), ("metrics", metric), ("recommend", recommend), ("fold-in", fold_in),
+        ("similar", similar),
         ("representations", representations), ("resize", resize), ("save/load", save_load),
         ("Dataset", dataset), ("random_train_test_split", split),
     ]  # fmt: skip

@@ -251,6 +251,7 @@ def test_partial_fit_users_refuses_a_row_with_nothing_of_its_own():
         (lambda m: m.fold_in_items(_rows(1, 59)), "interactions has 59 columns"),
         (lambda m: m.recommend(user_representations=(np.zeros(2), np.zeros((2, 5)))), "user_representations"),
         (lambda m: m.recommend(user_representations=np.zeros(3)), "user_representations"),
+        (lambda m: m.recommend(user_representations=({"a": 1}, np.zeros((1, 6)))), "user_representations"),
         (lambda m: m.recommend(0, item_bias_weight=-1.0), "item_bias_weight"),
         (lambda m: m.recommend(), "user_ids"),
         (lambda m: m.predict(3, [0], user_representations=(np.zeros(2), np.zeros((2, 6)))), "user_ids"),
