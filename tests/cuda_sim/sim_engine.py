@@ -115,6 +115,17 @@ def test_cpu_trained_model_continues_on_the_gpu_and_pickles():
         np.arange(3), np.arange(3)))  # fmt: skip
 
 
+def test_fold_in_runs_on_the_host_as_the_cpu_engine_does():
+    train, _, _ = small_data(seed=2)
+    model = LightFM(no_components=4, loss="warp", random_state=1).fit(train, epochs=2)
+    rows = sp.csr_matrix(([1.0, 1.0], ([0, 0], [1, 5])), shape=(1, N_ITEMS))
+    on_cpu = model.fold_in_users(rows)
+    model.device = "cuda"
+    on_gpu = model.fold_in_users(rows)
+    np.testing.assert_array_equal(on_gpu[0], on_cpu[0])
+    np.testing.assert_array_equal(on_gpu[1], on_cpu[1])
+
+
 @pytest.mark.parametrize(("lanes", "case"), [(4, COVERING[5]), (8, COVERING[2])])
 def test_wider_lane_groups_match_the_oracle(lanes, case):
     """Four lanes for four components (one each) and eight (four idle): the same training."""
