@@ -574,15 +574,29 @@ def _requested_users(args, flags):
     return users
 
 
+def check_item_bias_weight(args) -> None:
+    """``--item-bias-weight``: a finite number >= 0."""
+    weight = args.item_bias_weight
+    if not (np.isfinite(weight) and weight >= 0):
+        raise CLIError(
+            f"--item-bias-weight must be a number >= 0 (1: the model's own item biases, 0: none), got {weight:g}"
+        )
+
+
 def run_recommend(args) -> int:
+    check_item_bias_weight(args)
+    if args.items:
+        return _recommend_for_items(args)
     if not args.user and not args.users_file:
-        raise CLIError("name the users with --user ID (repeatable) or --users-file FILE")
+        raise CLIError("name the users with --user ID (repeatable) or --users-file FILE, or a new user's --items")
     if args.n < 1:
         raise CLIError("--n must be at least 1")
     flags = fill_columns(args, model_settings(args.model))
     if args.workers is not None or args.scheduler:
         from .cluster import run_recommend_cluster
 
+        if args.item_bias_weight != 1:
+            raise CLIError("--item-bias-weight is not available with --workers/--scheduler")
         return run_recommend_cluster(args, np.array(_requested_users(args, flags), dtype=object), load_bundle)
     if args.seen:
         raise CLIError("--seen is for --workers/--scheduler: a model from 'lightfm train' holds its interactions")
@@ -617,11 +631,10 @@ def run_recommend(args) -> int:
         user_features=matrices.get("user_features"),
         item_features=matrices.get("item_features"),
         num_threads=args.threads,
+        item_bias_weight=args.item_bias_weight,
     )
-    item_ids = np.empty(len(item_map), dtype=object)
-    item_ids[list(item_map.values())] = list(item_map.keys())
     rows = iter(zip(items, scores, strict=True))
-    records = []
+    lists = []
     for user, is_known in zip(requested.tolist(), known.tolist(), strict=True):
         if is_known:
             row_items, row_scores = next(rows)
@@ -632,6 +645,73 @@ def run_recommend(args) -> int:
             pairs = [(item, None) for item in popular]
         else:
             continue
+        lists.append((user, pairs))
+    _write_recommendations(lists, item_map, names, args)
+    return 0
+
+
+# The user column of the recommendations for ``--items``: someone the model has not seen.
+NEW_USER_LABEL = "(new)"
+
+
+def _requested_items(values) -> list:
+    """The item ids of ``--items`` options (comma-separated, repeatable), in order, each once."""
+    texts = [part.strip() for value in values for part in str(value).split(",")]
+    texts = [text for text in texts if text]
+    if not texts:
+        raise CLIError("--items needs the new user's item ids, comma-separated: --items album3,album7")
+    return list(dict.fromkeys(canonical_ids(texts).tolist()))
+
+
+def _recommend_for_items(args) -> int:
+    """``recommend --items``: one user the model has not seen, folded in from the items they had."""
+    given = [option for option, value in (("--user", args.user), ("--users-file", args.users_file)) if value]
+    if given:
+        raise CLIError(f"--items describes one new user: leave out {' and '.join(given)}")
+    if args.workers is not None or args.scheduler:
+        raise CLIError("--items is not available with --workers/--scheduler")
+    if args.exclude_seen is False:
+        raise CLIError("--items are never recommended back to the user who had them: leave out --no-exclude-seen")
+    if args.seen:
+        raise CLIError("--seen is for --workers/--scheduler: --items are the new user's seen items")
+    if args.n < 1:
+        raise CLIError("--n must be at least 1")
+    flags = fill_columns(args, model_settings(args.model))
+    model, dataset, matrices = load_bundle(args.model)
+    names = _item_names(args, flags)
+    _, _, item_map, _ = dataset.mapping()
+    requested = np.array(_requested_items(args.items), dtype=object)
+    positions = positions_in(requested, item_map, "--items")
+    unknown = requested[positions < 0].tolist()
+    if unknown:
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        shown = ", ".join(repr(item) for item in unknown[:10]) + more
+        raise CLIError(f"--items: {len(unknown)} item id{'s' * (len(unknown) > 1)} not in the model: {shown}")
+    row = sp.csr_matrix(
+        (np.ones(positions.size, dtype=np.float32), (np.zeros(positions.size, dtype=np.int64), positions)),
+        shape=(1, len(item_map)),
+    )
+    item_features = matrices.get("item_features")
+    representations = model.fold_in_users(row, item_features=item_features, num_threads=args.threads)
+    items, scores = model.recommend(
+        n=args.n,
+        user_representations=representations,
+        exclude=row,
+        item_features=item_features,
+        num_threads=args.threads,
+        item_bias_weight=args.item_bias_weight,
+    )
+    pairs = [(item, round(float(score), 6)) for item, score in zip(items[0], scores[0], strict=True)]
+    _write_recommendations([(NEW_USER_LABEL, pairs)], item_map, names, args)
+    return 0
+
+
+def _write_recommendations(lists, item_map: dict, names, args) -> None:
+    """``(user, [(item index, score or None), ...])`` lists as the recommendations table (item -1: none left)."""
+    item_ids = np.empty(len(item_map), dtype=object)
+    item_ids[list(item_map.values())] = list(item_map.keys())
+    records = []
+    for user, pairs in lists:
         for rank, (item, score) in enumerate(pair for pair in pairs if pair[0] >= 0):
             record = {"user": user, "rank": rank + 1, "item": item_ids[item], "score": score}
             if names is not None:
@@ -639,7 +719,6 @@ def run_recommend(args) -> int:
             records.append(record)
     columns = ["user", "rank", "item"] + ["name"] * (names is not None) + ["score"]
     _write_records(records, columns, args, "recommendations")
-    return 0
 
 
 def _item_names(args, flags):

@@ -10,6 +10,7 @@ from ..version import __version__
 from ._io import CLIError
 from .commands import MONITORED_METRICS, run_evaluate, run_recommend, run_similar, run_train
 from .demo import run_demo
+from .explain import run_explain
 from .split import run_split
 
 _EXAMPLES = {
@@ -49,7 +50,14 @@ Columns, separator and rating filter default to those the model was trained with
   lightfm recommend model.npz --users-file users.txt --exclude-seen --output recommendations.csv
   lightfm recommend model.npz --user alice --item-names movies.csv --name-col title
   lightfm recommend model.npz --users-file new_users.txt --unknown-users popular
-  lightfm recommend model.npz --users-file users.parquet --scheduler tcp://host:8786 --seen plays_parquet/ -o recs/""",
+  lightfm recommend model.npz --users-file users.parquet --scheduler tcp://host:8786 --seen plays_parquet/ -o recs/
+  lightfm recommend model.npz --items album3,album7,album12     # someone new, from the items they had
+  lightfm recommend model.npz --user alice --item-bias-weight 0.5  # popularity turned down
+
+--items folds a user the model has never seen in from the items they had (comma-separated; repeat
+--items for more) and recommends for them, never one of those items; the user column reads (new).
+--item-bias-weight scales the item biases, which carry most of an item's popularity: 1 (the default)
+is the model's own score, 0 ranks by the embeddings alone and brings less popular items forward.""",
     "similar": """examples:
   lightfm similar model.npz --item dune --n 5
   lightfm similar model.npz --item album3 --item-names albums.csv
@@ -58,6 +66,15 @@ Columns, separator and rating filter default to those the model was trained with
 
 --title finds an item by its name in --item-names: a name equal to it (any case), else the only
 name containing it; when several do, the error lists them.""",
+    "explain": """examples:
+  lightfm explain model.npz --user alice --item dune
+  lightfm explain model.npz --user alice --item dune --item emma --top 5
+  lightfm explain model.npz --user alice --item dune --top all --format json
+
+A score is the user's bias plus the item's bias plus one contribution per pair of a user feature
+and an item feature (the user's and the item's own identity features, and any features from
+--user-features / --item-features in training): the table lists the --top pairs of largest size,
+and sums the others into one line, so that the contribution column adds up to the score.""",
     "split": """examples:
   lightfm split ratings.csv --train train.csv --test test.csv                  # 20% of the pairs at random
   lightfm split ratings.csv --by user --per-user 2 --train train.csv --test test.csv
@@ -98,6 +115,19 @@ def _min_rating(text: str):
         raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
     if value != value:
         raise argparse.ArgumentTypeError("expected a number or 'none', got nan")
+    return value
+
+
+def _top(text: str):
+    """A positive integer, or "all" (None: every pair)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 or 'all', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 or 'all', got {text!r}")
     return value
 
 
@@ -260,14 +290,30 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(evaluate)
     evaluate.set_defaults(run=run_evaluate)
 
-    recommend = command("recommend", "Recommend items to users of a saved model.")
+    recommend = command(
+        "recommend", "Recommend items to users of a saved model, or to a new user from the items they had."
+    )
     recommend.add_argument("model", help="model file written by 'lightfm train'")
     recommend.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
     recommend.add_argument(
         "--users-file", help="users to serve: a .txt file (one id per line) or a table with --user-col"
     )
     recommend.add_argument("--user-col", help=f"user id column of --users-file ({_REMEMBERED} 'user')")
+    recommend.add_argument(
+        "--items",
+        action="append",
+        default=[],
+        metavar="ID,ID,...",
+        help="instead of users: a new user's items (comma-separated, repeatable), folded in to recommend for them",
+    )
     recommend.add_argument("--n", type=int, default=10, help="items per user (default 10)")
+    recommend.add_argument(
+        "--item-bias-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="scale of the item biases (popularity), >= 0: 1 the model's own (default), 0 none",
+    )
     recommend.add_argument(
         "--exclude-seen",
         action=argparse.BooleanOptionalAction,
@@ -307,6 +353,22 @@ def build_parser() -> argparse.ArgumentParser:
     _names_options(similar)
     _output_options(similar)
     similar.set_defaults(run=run_similar)
+
+    explain = command(
+        "explain", "Show why a saved model scores items as it does for a user: biases and feature pairs.", threads=False
+    )
+    explain.add_argument("model", help="model file written by 'lightfm train'")
+    explain.add_argument("--user", required=True, metavar="ID", help="the user")
+    explain.add_argument("--item", action="append", required=True, metavar="ID", help="an item (repeatable)")
+    explain.add_argument(
+        "--top",
+        type=_top,
+        default=10,
+        metavar="N",
+        help="feature pairs listed per item, the largest; the others are summed (default 10; 'all': every pair)",
+    )
+    explain.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
+    explain.set_defaults(run=run_explain)
 
     split = command("split", "Split an interactions file into a training file and a held-out file.", threads=False)
     split.add_argument("interactions", help="CSV, TSV or Parquet file with one row per interaction")
