@@ -146,7 +146,9 @@ class ExplainMixin:
         is one pair's contribution: which of the user's features (their
         identity, an age band, ...) meets which of the item's (its identity,
         a tag, ...) to raise or lower the score. With identity features
-        there is one pair, the user's and the item's own embeddings.
+        there is one pair, the user's and the item's own embeddings. The
+        user bias is the same for all of a user's items, so it never
+        changes their ranking; the item bias and the pairs do.
 
         Parameters
         ----------
