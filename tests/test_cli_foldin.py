@@ -144,3 +144,8 @@ def test_explain_prints_parts_that_add_up_to_the_score(trained):
 )  # fmt: skip
 def test_errors_are_one_line(trained, args, fragments):
     assert_one_line_error(run_cli(*args, cwd=trained), *fragments)
+
+
+def test_explain_has_help_with_examples():
+    result = run_cli("explain", "--help")
+    assert result.returncode == 0 and "examples:" in result.stdout and "--top" in result.stdout
