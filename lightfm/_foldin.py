@@ -36,6 +36,26 @@ from .backends import FoldInRows, TrainingConfig
 FOLD_IN_EPOCHS = 30
 
 _OTHER = {"user": "item", "item": "user"}
+# An item row is pushed out of the top TOP_BOUNDARY of users who are not its own; the boundary is
+# found among at most BOUNDARY_SAMPLE catalogue items per user (exact below that many items).
+TOP_BOUNDARY = 10
+BOUNDARY_SAMPLE = 2048
+_BLOCK_SCORES = 1 << 22
+
+
+def _top_boundaries(users, user_bias, items, item_bias):
+    """Each user's score of their ``TOP_BOUNDARY``-th best item (of a fixed sample of items, scaled)."""
+    n_items = items.shape[0]
+    if n_items > BOUNDARY_SAMPLE:
+        sample = np.sort(np.random.RandomState(0).choice(n_items, BOUNDARY_SAMPLE, replace=False))
+        items, item_bias = items[sample], item_bias[sample]
+    k = min(items.shape[0], max(1, round(TOP_BOUNDARY * items.shape[0] / n_items)))
+    boundaries = np.empty(users.shape[0], dtype=np.float32)
+    block = max(1, _BLOCK_SCORES // max(items.shape[0], 1))
+    for start in range(0, users.shape[0], block):
+        scores = users[start : start + block] @ items.T + item_bias
+        boundaries[start : start + block] = np.partition(scores, -k, axis=1)[:, -k]
+    return boundaries + user_bias
 
 
 def _check_epochs(epochs) -> int:
@@ -109,12 +129,27 @@ def _train(model, state, side, interactions, base_features, other_features, samp
     base = _base(state, base_features, side, n_rows)
     if base_features is None and n_rows and counts.min() == 0:
         empty = int(np.flatnonzero(counts == 0)[0])
+        what = "an item" if side == "item" else "a user"
         raise ValueError(
-            f"Row {empty} of interactions has no entries: a {side} is folded in from its interactions, or from "
+            f"Row {empty} of interactions has no entries: {what} is folded in from its interactions, or from "
             f"its {side}_features where it has none yet; pass {side}_features, or leave that row out."
         )
+    if side == "item" and n_rows:
+        thresholds = _top_boundaries(target_emb, target_bias, catalogue, catalogue_bias)
+    else:
+        thresholds = np.zeros(0, dtype=np.float32)
     rows = FoldInRows(
-        indptr, indices, labels, weights, target_emb, target_bias, catalogue, catalogue_bias, base, side == "item"
+        indptr,
+        indices,
+        labels,
+        weights,
+        target_emb,
+        target_bias,
+        catalogue,
+        catalogue_bias,
+        thresholds,
+        base,
+        side == "item",
     )
     config = TrainingConfig(*(getattr(model, name) for name in TrainingConfig._fields))
     offsets = model._backend().fold_in(rows, config, epochs, num_threads)

@@ -320,6 +320,10 @@ def brute_force_top_n(scores, n, exclude=None, candidates=None):
     return items, values
 
 
+# Users drawn, per max_sampled, to push an item row out of their top (the kernel's PUSH_DRAWS).
+FOLD_IN_PUSH_DRAWS = 10
+
+
 def fold_in_seed(indices):
     """The fold-in kernel's per-row seed, from the row's (sorted) indices."""
     h = 0x9E3779B97F4A7C15 ^ len(indices)
@@ -380,6 +384,22 @@ def fold_in(rows, config, epochs):
                     loss = rows.weights[p] * (_sigmoid(s) - (1.0 if rows.labels[p] > 0 else 0.0))
                     step(loss * np.append(targets[t], 1.0))
                     continue
+                if rows.item_rows:
+                    # As a negative first: out of the top of a user not its own.
+                    n_users = targets.shape[0]
+                    for draw in range(1, config.max_sampled * FOLD_IN_PUSH_DRAWS + 1):
+                        other = rng.below(n_users)
+                        if other in own:
+                            continue
+                        mine = rep[:d] @ targets[other] + rep[d] + target_bias[other]
+                        if mine > rows.thresholds[other] - 1.0:
+                            if config.loss == "bpr":
+                                push = _sigmoid(mine - rows.thresholds[other])
+                            else:
+                                push = min(math.log(max(1.0, math.floor((n_users - 1) / draw))), 10.0)
+                            step(push * np.append(targets[other], 1.0))
+                            break
+                    rep = base[r] + value
                 weight, clip = float(rows.weights[p]), 10.0
                 if config.loss == "warp-kos":
                     weight, clip = 1.0, math.inf

@@ -57,7 +57,8 @@ class FoldInRows(NamedTuple):
     kept), ``labels`` and ``weights`` float32: the rows' interactions in CSR
     form. ``targets`` / ``target_bias``: the frozen representations their
     indices point to; ``catalogue`` / ``catalogue_bias``: the frozen items
-    negatives are drawn from; ``base`` ``[n_rows, no_components + 1]``: each
+    negatives are drawn from; ``thresholds``: for item rows, each user's score of their tenth best
+    catalogue item (empty for user rows); ``base`` ``[n_rows, no_components + 1]``: each
     row's frozen feature sum, bias last; ``item_rows``: the rows are items
     (their indices users) rather than users.
     """
@@ -70,6 +71,7 @@ class FoldInRows(NamedTuple):
     target_bias: np.ndarray
     catalogue: np.ndarray
     catalogue_bias: np.ndarray
+    thresholds: np.ndarray
     base: np.ndarray
     item_rows: bool
 

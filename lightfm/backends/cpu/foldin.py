@@ -41,7 +41,7 @@ def fold_in(rows, config, epochs, num_threads):
     def work(lo, hi):
         fold_in_rows(
             lo, hi, rows.indptr, rows.indices, rows.labels, rows.weights, rows.targets, rows.target_bias,
-            rows.catalogue, rows.catalogue_bias, rows.base, offsets.embeddings, offsets.biases,
+            rows.catalogue, rows.catalogue_bias, rows.thresholds, rows.base, offsets.embeddings, offsets.biases,
             offsets.embedding_gradients, offsets.bias_gradients, offsets.embedding_momentum, offsets.bias_momentum,
             hyper, ints, np.empty(max(longest, 1), dtype=np.int64), np.empty(kos, dtype=np.int64),
             np.empty(kos, dtype=np.float32), np.empty(d + 1, dtype=np.float32), np.empty(max(d, 1), dtype=np.float32),

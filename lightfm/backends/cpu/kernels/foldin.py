@@ -17,6 +17,7 @@ Arguments, all plain arrays and scalars:
   point to (items for user rows, users for item rows);
 - ``catalogue``, ``catalogue_bias``: the frozen items negatives are drawn from
   (for user rows, ``targets`` themselves);
+- ``thresholds``: for item rows, each user's score of their tenth best item;
 - ``base`` ``[n_rows, d + 1]``: each row's frozen feature sum, bias last;
 - ``emb``, ``bias`` and their accumulators ``emb_acc``, ``bias_acc``,
   ``emb_mom``, ``bias_mom``: the offsets, trained in place (the ``_mom`` arrays
@@ -33,7 +34,15 @@ training interactions' item frequencies are not part of a model. Item rows
 mirror it: each entry (user ``u``, the item) is a positive for ``u``, against
 negatives drawn uniformly from the frozen catalogue, and the step moves only
 the item; k-OS then steps as WARP with its unclipped loss (one known positive
-per user leaves nothing to order).
+per user leaves nothing to order). Stepped only up, a new item rose into every
+user's top 10 (MovieLens, WARP: 96% of the slots); in a fit, an item is also
+every other user's candidate negative, which holds it down. So before each of
+these steps an item row also takes one as a negative, where it is near the top
+of users who are not its own: users are drawn until one (not the row's) scores
+it within the margin of their top-10 boundary (``thresholds``), and the item
+steps down for that user (WARP's rank weight of the draws, or for BPR the
+sigmoid of its score over the boundary). Logistic rows have their negatives in
+their labels.
 
 L2: after each step the offset shrinks by ``1 / (1 + alpha * mean local
 learning rate)``. The original's lazy scheme shrinks a row by how much every
@@ -54,6 +63,11 @@ _MIX = np.uint64(0xBF58476D1CE4E5B9)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S31 = np.uint64(31)
 _ONE = np.float32(1.0)
+# An item row is pushed down for users not its own, drawn until one has it near their top: at most
+# this many times max_sampled draws, so that an item in fewer than about 1 in (this x max_sampled)
+# such users' tops is left there. With one times (10 draws), new MovieLens items took 14% of the
+# slots in the top 10 of users who did not have them; with 10 times, 7%; with 100 times, 6.5%.
+PUSH_DRAWS = 10
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -134,9 +148,36 @@ def _step(r, grad, coef, bias_grad, emb, bias, emb_acc, bias_acc, emb_mom, bias_
         bias[r] *= shrink
 
 
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _push_down(state, r, indices, start, stop, targets, target_bias, thresholds, rep,
+               emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta, warp_like, max_sampled):  # fmt: skip
+    """An item row's step as a negative: out of the top of users who are not its own.
+
+    Draws users until one (not the row's) scores the item within the margin of their top-10 boundary
+    (``thresholds``), and steps the item down for them: with WARP's rank weight of that many draws,
+    or for BPR the sigmoid of the item's score over the boundary.
+    """
+    d = emb.shape[1]
+    n_users = targets.shape[0]
+    for draw in range(1, max_sampled * PUSH_DRAWS + 1):
+        state, other = next_below(state, n_users)
+        if _has(indices, start, stop, other):
+            continue
+        user = targets[other]
+        mine = _dot(rep, user, d) + rep[d] + target_bias[other]
+        if mine > thresholds[other] - _ONE:
+            if warp_like:
+                loss = np.float32(min(math.log(max(1.0, math.floor((n_users - 1) / draw))), MAX_WARP_LOSS))
+            else:
+                loss = _ONE / (_ONE + np.exp(thresholds[other] - mine))
+            _step(r, user, loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+            break
+    return state
+
+
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def fold_in_rows(
-    lo, hi, indptr, indices, labels, weights, targets, target_bias, catalogue, catalogue_bias,
+    lo, hi, indptr, indices, labels, weights, targets, target_bias, catalogue, catalogue_bias, thresholds,
     base, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, ints, order, kos_ids, kos_scores, rep, grad,
 ):  # fmt: skip
     """Train the offsets of rows ``lo:hi`` in place (see the module docstring)."""
@@ -172,6 +213,14 @@ def fold_in_rows(
                     loss = weights[p] * (_ONE / (_ONE + np.exp(-s)) - y)
                     _step(r, targets[t], loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
                     continue
+                if item_rows:
+                    # As a negative first, out of the top of users not its own (see the module docstring).
+                    state = _push_down(state, r, indices, start, stop, targets, target_bias, thresholds, rep,
+                                       emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta,
+                                       loss_code != BPR, max_sampled)  # fmt: skip
+                    for c in range(d):
+                        rep[c] = base[r, c] + emb[r, c]
+                    rep[d] = base[r, d] + bias[r]
                 weight = weights[p]
                 max_loss = MAX_WARP_LOSS
                 if loss_code == WARP_KOS:
