@@ -359,7 +359,8 @@ def fold_in(rows, config, epochs):
         mom = np.zeros(d + 1)
         examples = [p for p in range(start, stop) if config.loss in ("logistic", "warp-kos") or rows.labels[p] > 0]
 
-        def step(grad, value=value, acc=acc, mom=mom):
+        def step(grad, value=value, acc=acc, mom=mom, weight=float(rows.own[r])):
+            grad = weight * grad  # the offset is a feature of this weight
             if adadelta:
                 rho, eps = config.rho, config.epsilon
                 acc[:] = np.minimum(rho * acc + (1 - rho) * grad * grad, ACC_MAX)
@@ -377,7 +378,7 @@ def fold_in(rows, config, epochs):
         for _ in range(epochs):
             rng.shuffle(examples, 0, len(examples))
             for p in examples:
-                rep = base[r] + value
+                rep = base[r] + rows.own[r] * value
                 t = int(rows.indices[p])
                 if config.loss == "logistic":
                     s = rep[:d] @ targets[t] + rep[d] + target_bias[t]
@@ -399,7 +400,7 @@ def fold_in(rows, config, epochs):
                                 push = min(math.log(max(1.0, math.floor((n_users - 1) / draw))), 10.0)
                             step(push * np.append(targets[other], 1.0))
                             break
-                    rep = base[r] + value
+                    rep = base[r] + rows.own[r] * value
                 weight, clip = float(rows.weights[p]), 10.0
                 if config.loss == "warp-kos":
                     weight, clip = 1.0, math.inf

@@ -68,8 +68,9 @@ def test_kernel_matches_its_python_twin(loss, schedule, item_rows):
     indptr, indices, labels, w, _ = _rows_csr(matrix, weights, n_targets, "item" if item_rows else "user", loss)
     base = rs.normal(0, 0.1, (4, d + 1)).astype(np.float32)
     thresholds = rs.normal(0, 0.3, n_targets).astype(np.float32) if item_rows else np.zeros(0, np.float32)
+    own = np.array([1.0, 0.5, 0.25, 1.0], dtype=np.float32)
     rows = FoldInRows(
-        indptr, indices, labels, w, targets, target_bias, catalogue, catalogue_bias, thresholds, base, item_rows
+        indptr, indices, labels, w, targets, target_bias, catalogue, catalogue_bias, thresholds, base, own, item_rows
     )
     config = TrainingConfig(loss, schedule, 0.1, 0.95, 1e-6, 1e-3, 2e-3, 10, 2, 3)
     offsets = get_backend("cpu").fold_in(rows, config, 3, 1)
@@ -154,6 +155,15 @@ def test_user_features_are_a_frozen_start_the_interactions_adjust():
     np.testing.assert_allclose(embeddings[1], model.user_embeddings[63], rtol=1e-6)
     np.testing.assert_allclose(biases[1], model.user_biases[63], rtol=1e-6)
     assert not np.allclose(embeddings[0], model.user_embeddings[61])
+
+
+def test_the_offset_weighs_what_a_normalised_rows_own_feature_would():
+    from lightfm._foldin import own_weights
+    from lightfm._validation import to_features
+
+    rows = sp.csr_matrix(np.array([[0.5, 0.25, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]]))
+    np.testing.assert_allclose(own_weights(to_features(rows, 4, "user_features"), 4), [0.25, 1.0, 1.0, 1.0], 1e-6)
+    np.testing.assert_array_equal(own_weights(None, 2), [1.0, 1.0])
 
 
 # -- partial_fit_users / partial_fit_items ------------------------------------------------

@@ -59,7 +59,8 @@ class FoldInRows(NamedTuple):
     indices point to; ``catalogue`` / ``catalogue_bias``: the frozen items
     negatives are drawn from; ``thresholds``: for item rows, each user's score of their tenth best
     catalogue item (empty for user rows); ``base`` ``[n_rows, no_components + 1]``: each
-    row's frozen feature sum, bias last; ``item_rows``: the rows are items
+    row's frozen feature sum, bias last; ``own``: the feature weight
+    each row's offset is learned with; ``item_rows``: the rows are items
     (their indices users) rather than users.
     """
 
@@ -73,6 +74,7 @@ class FoldInRows(NamedTuple):
     catalogue_bias: np.ndarray
     thresholds: np.ndarray
     base: np.ndarray
+    own: np.ndarray
     item_rows: bool
 
 

@@ -39,12 +39,16 @@ def fold_in(rows, config, epochs, num_threads):
     kos = max(int(config.n), 1)
 
     def work(lo, hi):
+        scratch = (
+            np.empty(max(longest, 1), dtype=np.int64),
+            np.empty(kos, dtype=np.int64),
+            np.empty(kos, dtype=np.float32),
+            np.empty(d + 1, dtype=np.float32),
+            np.empty(max(d, 1), dtype=np.float32),
+        )
         fold_in_rows(
             lo, hi, rows.indptr, rows.indices, rows.labels, rows.weights, rows.targets, rows.target_bias,
-            rows.catalogue, rows.catalogue_bias, rows.thresholds, rows.base, offsets.embeddings, offsets.biases,
-            offsets.embedding_gradients, offsets.bias_gradients, offsets.embedding_momentum, offsets.bias_momentum,
-            hyper, ints, np.empty(max(longest, 1), dtype=np.int64), np.empty(kos, dtype=np.int64),
-            np.empty(kos, dtype=np.float32), np.empty(d + 1, dtype=np.float32), np.empty(max(d, 1), dtype=np.float32),
+            rows.catalogue, rows.catalogue_bias, rows.thresholds, rows.base, rows.own, *offsets, hyper, ints, *scratch,
         )  # fmt: skip
 
     run_blocks(n_rows, _BLOCK_ROWS, num_threads, work)

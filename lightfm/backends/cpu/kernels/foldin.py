@@ -19,9 +19,10 @@ Arguments, all plain arrays and scalars:
   (for user rows, ``targets`` themselves);
 - ``thresholds``: for item rows, each user's score of their tenth best item;
 - ``base`` ``[n_rows, d + 1]``: each row's frozen feature sum, bias last;
-- ``emb``, ``bias`` and their accumulators ``emb_acc``, ``bias_acc``,
-  ``emb_mom``, ``bias_mom``: the offsets, trained in place (the ``_mom`` arrays
-  used by adadelta only);
+- ``own``: each row's weight of its offset, which is learned as a feature of that weight;
+- ``emb``, ``emb_acc``, ``emb_mom``, ``bias``, ``bias_acc``, ``bias_mom``: the
+  offsets and their optimiser accumulators (a :class:`lightfm._state.Side`),
+  trained in place (the ``_mom`` arrays used by adadelta only);
 - ``hyper = (learning_rate, rho, epsilon, alpha)`` and ``ints = (loss code,
   adadelta, epochs, max_sampled, k, n, rows are items)``;
 - ``order``, ``kos_ids``, ``kos_scores``, ``rep``, ``grad``: the calling
@@ -105,8 +106,11 @@ def _dot(a, b, d):
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _step(r, grad, coef, bias_grad, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta):
-    """One schedule step of row ``r``'s offset along ``coef * grad`` (bias: ``bias_grad``), then L2."""
+def _step(r, grad, coef, bias_grad, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta, weight):
+    """One schedule step of row ``r``'s offset, of feature weight ``weight``, along ``coef * grad`` (bias:
+    ``bias_grad``), then L2."""
+    coef *= weight
+    bias_grad *= weight
     learning_rate, rho, epsilon, alpha = hyper[0], hyper[1], hyper[2], hyper[3]
     d = emb.shape[1]
     lr_sum = np.float32(0.0)
@@ -149,7 +153,7 @@ def _step(r, grad, coef, bias_grad, emb, bias, emb_acc, bias_acc, emb_mom, bias_
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _push_down(state, r, indices, start, stop, targets, target_bias, thresholds, rep,
+def _push_down(state, r, indices, start, stop, targets, target_bias, thresholds, rep, own,
                emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta, warp_like, max_sampled):  # fmt: skip
     """An item row's step as a negative: out of the top of users who are not its own.
 
@@ -170,7 +174,7 @@ def _push_down(state, r, indices, start, stop, targets, target_bias, thresholds,
                 loss = np.float32(min(math.log(max(1.0, math.floor((n_users - 1) / draw))), MAX_WARP_LOSS))
             else:
                 loss = _ONE / (_ONE + np.exp(thresholds[other] - mine))
-            _step(r, user, loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+            _step(r, user, loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta, own[r])
             break
     return state
 
@@ -178,7 +182,7 @@ def _push_down(state, r, indices, start, stop, targets, target_bias, thresholds,
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def fold_in_rows(
     lo, hi, indptr, indices, labels, weights, targets, target_bias, catalogue, catalogue_bias, thresholds,
-    base, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, ints, order, kos_ids, kos_scores, rep, grad,
+    base, own, emb, emb_acc, emb_mom, bias, bias_acc, bias_mom, hyper, ints, order, kos_ids, kos_scores, rep, grad,
 ):  # fmt: skip
     """Train the offsets of rows ``lo:hi`` in place (see the module docstring)."""
     loss_code, adadelta, epochs = ints[0], ints[1] != 0, ints[2]
@@ -204,23 +208,37 @@ def fold_in_rows(
             for e in range(m):
                 p = order[e]
                 for c in range(d):
-                    rep[c] = base[r, c] + emb[r, c]
-                rep[d] = base[r, d] + bias[r]
+                    rep[c] = base[r, c] + own[r] * emb[r, c]
+                rep[d] = base[r, d] + own[r] * bias[r]
                 t = indices[p]
                 if loss_code == LOGISTIC:
                     s = _dot(rep, targets[t], d) + rep[d] + target_bias[t]
                     y = _ONE if labels[p] > 0 else np.float32(0.0)
                     loss = weights[p] * (_ONE / (_ONE + np.exp(-s)) - y)
-                    _step(r, targets[t], loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+                    _step(
+                        r,
+                        targets[t],
+                        loss,
+                        loss,
+                        emb,
+                        bias,
+                        emb_acc,
+                        bias_acc,
+                        emb_mom,
+                        bias_mom,
+                        hyper,
+                        adadelta,
+                        own[r],
+                    )
                     continue
                 if item_rows:
                     # As a negative first, out of the top of users not its own (see the module docstring).
-                    state = _push_down(state, r, indices, start, stop, targets, target_bias, thresholds, rep,
+                    state = _push_down(state, r, indices, start, stop, targets, target_bias, thresholds, rep, own,
                                        emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta,
                                        loss_code != BPR, max_sampled)  # fmt: skip
                     for c in range(d):
-                        rep[c] = base[r, c] + emb[r, c]
-                    rep[d] = base[r, d] + bias[r]
+                        rep[c] = base[r, c] + own[r] * emb[r, c]
+                    rep[d] = base[r, d] + own[r] * bias[r]
                 weight = weights[p]
                 max_loss = MAX_WARP_LOSS
                 if loss_code == WARP_KOS:
@@ -286,9 +304,11 @@ def fold_in_rows(
                         continue
                 if item_rows:
                     # The row is the positive: pushed towards the user, its bias up.
-                    _step(r, user, -loss, -loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+                    _step(
+                        r, user, -loss, -loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta, own[r]
+                    )
                 else:
                     # As in training, the user's bias is stepped too although it cancels in the pair.
                     for c in range(d):
                         grad[c] = catalogue[neg, c] - targets[t, c]
-                    _step(r, grad, loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta)
+                    _step(r, grad, loss, loss, emb, bias, emb_acc, bias_acc, emb_mom, bias_mom, hyper, adadelta, own[r])
