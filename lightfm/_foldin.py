@@ -30,10 +30,12 @@ from ._validation import (
 )
 from .backends import FoldInRows, TrainingConfig
 
-# Fold-in epochs when ``epochs=None``: on MovieLens 100k and the generated hybrid set this reaches
-# the accuracy of retraining with the held-out rows (BENCHMARKS.md, "New users and items"); more
-# epochs changed it by less than the spread between seeds.
-FOLD_IN_EPOCHS = 30
+# With ``epochs=None`` a row takes about FOLD_IN_STEPS steps: ceil(FOLD_IN_STEPS / its entries)
+# epochs, within FOLD_IN_EPOCHS. On MovieLens 100k and the generated hybrid set this matches
+# retraining with the held-out rows (BENCHMARKS.md, "New users and items"), as do 15 and 30 epochs
+# for every row, at a third to a sixth of the time for rows of 20 interactions.
+FOLD_IN_STEPS = 100
+FOLD_IN_EPOCHS = (5, 30)
 
 _OTHER = {"user": "item", "item": "user"}
 # An item row is pushed out of the top TOP_BOUNDARY of users who are not its own; the boundary is
@@ -58,8 +60,12 @@ def _top_boundaries(users, user_bias, items, item_bias):
     return boundaries + user_bias
 
 
-def _check_epochs(epochs) -> int:
-    return FOLD_IN_EPOCHS if epochs is None else check_int(epochs, "epochs", minimum=0)
+def _row_epochs(epochs, counts) -> np.ndarray:
+    """Each row's epochs: ``epochs`` for every row, or by default about FOLD_IN_STEPS steps each."""
+    if epochs is not None:
+        return np.full(counts.size, check_int(epochs, "epochs", minimum=0), dtype=np.int32)
+    low, high = FOLD_IN_EPOCHS
+    return np.clip(-(-FOLD_IN_STEPS // np.maximum(counts, 1)), low, high).astype(np.int32)
 
 
 def _rows_csr(interactions, sample_weight, n_columns, side, loss):
@@ -129,7 +135,8 @@ def _train(model, state, side, interactions, base_features, other_features, samp
     ``own``: the offsets' feature weights (by default :func:`own_weights`).
     """
     validate_hyperparameters(model.get_params(), fitting=True)
-    epochs = _check_epochs(epochs)
+    if epochs is not None:
+        check_int(epochs, "epochs", minimum=0)
     num_threads = check_num_threads(num_threads)
     other = _OTHER[side]
     method = f"fold_in_{side}s"
@@ -162,7 +169,7 @@ def _train(model, state, side, interactions, base_features, other_features, samp
         own, side == "item",
     )  # fmt: skip
     config = TrainingConfig(*(getattr(model, name) for name in TrainingConfig._fields))
-    offsets = model._backend().fold_in(rows, config, epochs, num_threads)
+    offsets = model._backend().fold_in(rows, config, _row_epochs(epochs, counts), num_threads)
     if not np.isfinite(offsets.embeddings).all() or not np.isfinite(offsets.biases).all():
         raise ValueError(
             f"Fold-in diverged: not all learned {side} representations are finite. Try fewer epochs, a lower "
@@ -216,9 +223,11 @@ class FoldInMixin:
         sample_weight : scipy sparse matrix of shape [n_rows, n_items], optional
             Weights of the interactions, as in :meth:`fit`.
         epochs : int, optional
-            Passes over each row's interactions; by default 30, which matches
-            retraining on MovieLens and on a generated hybrid set for every loss
-            (BENCHMARKS.md).
+            Passes over each row's interactions. By default each row takes
+            about 100 steps: ``ceil(100 / its entries)`` epochs, at least 5 and at
+            most 30 (5 for a user with 20 interactions, 30 for one with 3); this
+            matches retraining on MovieLens and on a generated hybrid set for
+            every loss (BENCHMARKS.md).
         num_threads : int, default 1
             Threads; rows are independent, so the result does not depend on it.
 

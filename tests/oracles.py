@@ -336,7 +336,8 @@ def fold_in_seed(indices):
 def fold_in(rows, config, epochs):
     """Fold-in in float64, row by row: the twin of ``lightfm.backends.cpu.kernels.foldin``.
 
-    ``rows`` is a :class:`lightfm.backends.FoldInRows`; returns ``(embeddings, biases)`` of the offsets.
+    ``rows`` is a :class:`lightfm.backends.FoldInRows` and ``epochs`` each row's passes; returns
+    ``(embeddings, biases)`` of the offsets.
     """
     d = rows.base.shape[1] - 1
     n_rows = rows.indptr.size - 1
@@ -375,7 +376,7 @@ def fold_in(rows, config, epochs):
             if alpha > 0:
                 value[:] /= 1.0 + alpha * rate.mean()
 
-        for _ in range(epochs):
+        for _ in range(int(epochs[r])):
             rng.shuffle(examples, 0, len(examples))
             for p in examples:
                 rep = base[r] + rows.own[r] * value

@@ -73,8 +73,9 @@ def test_kernel_matches_its_python_twin(loss, schedule, item_rows):
         indptr, indices, labels, w, targets, target_bias, catalogue, catalogue_bias, thresholds, base, own, item_rows
     )
     config = TrainingConfig(loss, schedule, 0.1, 0.95, 1e-6, 1e-3, 2e-3, 10, 2, 3)
-    offsets = get_backend("cpu").fold_in(rows, config, 3, 1)
-    embeddings, biases = oracles.fold_in(rows, config, 3)
+    epochs = np.array([3, 2, 3, 1], dtype=np.int32)
+    offsets = get_backend("cpu").fold_in(rows, config, epochs, 1)
+    embeddings, biases = oracles.fold_in(rows, config, epochs)
     np.testing.assert_allclose(offsets.embeddings, embeddings, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(offsets.biases, biases, rtol=1e-4, atol=1e-5)
     assert np.abs(embeddings).max() > 0  # something was learned
@@ -164,6 +165,14 @@ def test_the_offset_weighs_what_a_normalised_rows_own_feature_would():
     rows = sp.csr_matrix(np.array([[0.5, 0.25, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]]))
     np.testing.assert_allclose(own_weights(to_features(rows, 4, "user_features"), 4), [0.25, 1.0, 1.0, 1.0], 1e-6)
     np.testing.assert_array_equal(own_weights(None, 2), [1.0, 1.0])
+
+
+def test_by_default_a_row_takes_about_a_hundred_steps():
+    from lightfm._foldin import _row_epochs
+
+    np.testing.assert_array_equal(_row_epochs(None, np.array([0, 1, 3, 20, 34, 500])), [30, 30, 30, 5, 5, 5])
+    np.testing.assert_array_equal(_row_epochs(None, np.array([7, 10])), [15, 10])
+    np.testing.assert_array_equal(_row_epochs(2, np.array([7, 10])), [2, 2])
 
 
 # -- partial_fit_users / partial_fit_items ------------------------------------------------

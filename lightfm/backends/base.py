@@ -108,9 +108,9 @@ class Backend(ABC):
         """Train ``state`` in place for ``epochs`` epochs; ValueError if it diverges."""
 
     @abstractmethod
-    def fold_in(self, rows: FoldInRows, config: TrainingConfig, epochs: int, num_threads: int):
-        """Train one offset per row of ``rows`` against the frozen model; returns a
-        :class:`lightfm._state.Side` of the offsets and their optimiser accumulators."""
+    def fold_in(self, rows: FoldInRows, config: TrainingConfig, epochs: np.ndarray, num_threads: int):
+        """Train one offset per row of ``rows`` against the frozen model, ``epochs[r]`` passes over row
+        ``r`` (int32); returns a :class:`lightfm._state.Side` of the offsets and their accumulators."""
 
     @abstractmethod
     def predict_pairs(self, user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads):

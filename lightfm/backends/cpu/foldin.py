@@ -32,7 +32,7 @@ def fold_in(rows, config, epochs, num_threads):
         dtype=np.float32,
     )
     ints = np.array(
-        [LOSS_CODES[config.loss], adadelta, epochs, config.max_sampled, config.k, config.n, rows.item_rows],
+        [LOSS_CODES[config.loss], adadelta, config.max_sampled, config.k, config.n, rows.item_rows],
         dtype=np.int64,
     )
     longest = int(np.diff(rows.indptr).max()) if n_rows else 0
@@ -48,7 +48,8 @@ def fold_in(rows, config, epochs, num_threads):
         )
         fold_in_rows(
             lo, hi, rows.indptr, rows.indices, rows.labels, rows.weights, rows.targets, rows.target_bias,
-            rows.catalogue, rows.catalogue_bias, rows.thresholds, rows.base, rows.own, *offsets, hyper, ints, *scratch,
+            rows.catalogue, rows.catalogue_bias, rows.thresholds, rows.base, rows.own, *offsets, hyper, ints,
+            epochs, *scratch,
         )  # fmt: skip
 
     run_blocks(n_rows, _BLOCK_ROWS, num_threads, work)

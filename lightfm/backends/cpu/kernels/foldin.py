@@ -24,7 +24,8 @@ Arguments, all plain arrays and scalars:
   offsets and their optimiser accumulators (a :class:`lightfm._state.Side`),
   trained in place (the ``_mom`` arrays used by adadelta only);
 - ``hyper = (learning_rate, rho, epsilon, alpha)`` and ``ints = (loss code,
-  adadelta, epochs, max_sampled, k, n, rows are items)``;
+  adadelta, max_sampled, k, n, rows are items)``; ``epochs``: each row's
+  number of passes over its interactions;
 - ``order``, ``kos_ids``, ``kos_scores``, ``rep``, ``grad``: the calling
   thread's working memory (``order`` as long as the longest row).
 
@@ -182,11 +183,12 @@ def _push_down(state, r, indices, start, stop, targets, target_bias, thresholds,
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def fold_in_rows(
     lo, hi, indptr, indices, labels, weights, targets, target_bias, catalogue, catalogue_bias, thresholds,
-    base, own, emb, emb_acc, emb_mom, bias, bias_acc, bias_mom, hyper, ints, order, kos_ids, kos_scores, rep, grad,
+    base, own, emb, emb_acc, emb_mom, bias, bias_acc, bias_mom, hyper, ints, epochs, order, kos_ids, kos_scores, rep,
+    grad,
 ):  # fmt: skip
     """Train the offsets of rows ``lo:hi`` in place (see the module docstring)."""
-    loss_code, adadelta, epochs = ints[0], ints[1] != 0, ints[2]
-    max_sampled, k, n, item_rows = ints[3], ints[4], ints[5], ints[6] != 0
+    loss_code, adadelta = ints[0], ints[1] != 0
+    max_sampled, k, n, item_rows = ints[2], ints[3], ints[4], ints[5] != 0
     d = emb.shape[1]
     n_cat = catalogue.shape[0]
     # Items a positive is ranked among: for item rows the catalogue and the row's own item.
@@ -199,7 +201,7 @@ def fold_in_rows(
             if loss_code == LOGISTIC or loss_code == WARP_KOS or labels[p] > 0:
                 order[m] = p
                 m += 1
-        for _ in range(epochs):
+        for _ in range(epochs[r]):
             for i in range(m - 1, 0, -1):
                 state, j = next_below(state, i + 1)
                 tmp = order[i]
