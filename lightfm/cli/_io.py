@@ -356,15 +356,45 @@ def known_indices(values, mapping: dict, what: str, source: str, strict: bool):
     return positions
 
 
-def read_names(path: str, id_column: str, name_column, sep=None, flag="--item-col") -> dict:
+def _column_of_ids(frame, columns: list, mapping: dict):
+    """The one column of ``frame`` whose values are mostly ids of ``mapping`` (at least half its rows, and
+    more than any other column); None if there is no such column."""
+    keys = {key if isinstance(key, str) else str(key.item() if isinstance(key, np.generic) else key) for key in mapping}
+    counts = {}
+    for column in columns:
+        values = frame[column].dropna()
+        if values.dtype.kind == "f" and np.all(np.mod(values.to_numpy(), 1) == 0):
+            values = values.astype(np.int64)
+        texts = canonical_ids(values.astype(str).str.strip().to_numpy(dtype=object))
+        counts[column] = sum(text in keys or _alternate_id(text) in keys for text in texts.tolist())
+    ranked = sorted(counts.items(), key=lambda pair: -pair[1])
+    if not ranked or ranked[0][1] == 0 or ranked[0][1] * 2 < len(frame):
+        return None
+    if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
+        return None
+    return ranked[0][0]
+
+
+def read_names(path: str, id_column: str, name_column, sep=None, flag="--item-col", find_ids_in=None) -> dict:
     """``{id: name}`` from a table of ids and names (``--item-names``).
 
     The name column is ``name_column``, else ``title`` or ``name`` if the file
-    has one, else the only column besides the ids.
+    has one, else the only column besides the ids. Where the file has no
+    ``id_column`` and ``find_ids_in`` (the model's ``{id: index}``) is given,
+    the ids are read from the column holding the model's ids, with a note.
     """
     pandas = require_module("pandas", "files")
     frame = read_table(path, [], "names", {}, sep=sep, keep_all=True)
     columns = [str(column) for column in frame.columns]
+    if id_column not in columns and find_ids_in is not None:
+        found = _column_of_ids(frame, columns, find_ids_in)
+        if found is not None:
+            print(
+                f"note: {path} has no column {id_column!r}: the item ids are read from its column {found!r}, which "
+                f"holds the model's item ids ({flag} to choose)",
+                file=sys.stderr,
+            )
+            id_column = found
     if id_column not in columns:
         raise CLIError(
             f"{path} has no column {id_column!r} (its columns: {', '.join(columns)}); choose another with {flag}"
@@ -385,6 +415,19 @@ def read_names(path: str, id_column: str, name_column, sep=None, flag="--item-co
     ids = read_ids(frame, id_column, path)
     names = frame[name_column].where(pandas.notna(frame[name_column]), "").astype(str).to_numpy(dtype=object)
     return dict(zip(ids.tolist(), names.tolist(), strict=True))
+
+
+def read_item_names(path: str, item_col, name_col, item_map: dict, settings: dict) -> dict:
+    """``{id: name}`` of an ``--item-names`` file for a model: the id column is ``item_col`` if given, else the
+    one the model was trained with (``settings``: ``lightfm train`` keeps it), else ``item``, else the column
+    holding the model's item ids (``item_map``; a model saved by ``LightFM.save`` keeps no column names)."""
+    if item_col is not None:
+        return read_names(path, item_col, name_col)
+    remembered_col = settings.get("item_col")
+    if remembered_col is not None:
+        flag = f"--item-col (the model was trained with --item-col {remembered_col})"
+        return read_names(path, remembered_col, name_col, flag=flag)
+    return read_names(path, "item", name_col, find_ids_in=item_map)
 
 
 def name_of(names: dict, item: str) -> str:

@@ -494,7 +494,10 @@ def _plot(history, args, best_epoch):
 def fill_columns(args, settings: dict, names=("user_col", "item_col")) -> dict:
     """Column options left out: the model file's (as ``train`` was told), else the defaults. Returns the
     ``{column: option}`` flags for error messages, saying where a remembered name came from."""
+    given = {name for name in names if getattr(args, name, None) is not None}
     filled = remembered(args, settings, names, _COLUMN_DEFAULTS)
+    # Which columns are neither given nor remembered: --item-names may then find its id column by its values.
+    args.defaulted_columns = set(names) - given - set(filled)
     flags: dict[str, str] = {}
     for name in names:
         flag = "--" + name.replace("_", "-")
@@ -601,9 +604,9 @@ def run_recommend(args) -> int:
     if args.seen:
         raise CLIError("--seen is for --workers/--scheduler: a model from 'lightfm train' holds its interactions")
     model, dataset, matrices = load_bundle(args.model)
-    names = _item_names(args, flags)
-    requested = np.array(_requested_users(args, flags), dtype=object)
     user_map, _, item_map, _ = dataset.mapping()
+    names = _item_names(args, flags, item_map)
+    requested = np.array(_requested_users(args, flags), dtype=object)
     source = " and ".join(["--user"] * bool(args.user) + [args.users_file] * bool(args.users_file))
     users = known_indices(requested, user_map, "user", source, strict=args.unknown_users == "error")
     known = users >= 0
@@ -678,8 +681,8 @@ def _recommend_for_items(args) -> int:
         raise CLIError("--n must be at least 1")
     flags = fill_columns(args, model_settings(args.model))
     model, dataset, matrices = load_bundle(args.model)
-    names = _item_names(args, flags)
     _, _, item_map, _ = dataset.mapping()
+    names = _item_names(args, flags, item_map)
     requested = np.array(_requested_items(args.items), dtype=object)
     positions = positions_in(requested, item_map, "--items")
     unknown = requested[positions < 0].tolist()
@@ -721,11 +724,16 @@ def _write_recommendations(lists, item_map: dict, names, args) -> None:
     _write_records(records, columns, args, "recommendations")
 
 
-def _item_names(args, flags):
-    """``{item id: name}`` from ``--item-names``, or None."""
+def _item_names(args, flags, item_map: dict):
+    """``{item id: name}`` from ``--item-names``, or None. Its id column is ``--item-col``, else the one the
+    model was trained with, else ``item``, else the column holding the model's item ids."""
     if not args.item_names:
         return None
-    return read_names(args.item_names, args.item_col, args.name_col, flag=flags.get(args.item_col, "--item-col"))
+    guess = "item_col" in getattr(args, "defaulted_columns", ())
+    return read_names(
+        args.item_names, args.item_col, args.name_col, flag=flags.get(args.item_col, "--item-col"),
+        find_ids_in=item_map if guess else None,
+    )  # fmt: skip
 
 
 def _write_records(records, columns, args, what):
@@ -803,8 +811,8 @@ def run_similar(args) -> int:
         raise CLIError("--title finds items by name: add --item-names FILE, the table of item ids and names")
     flags = fill_columns(args, model_settings(args.model), names=("item_col",))
     model, dataset, matrices = load_bundle(args.model)
-    names = _item_names(args, flags)
     user_map, _, item_map, _ = dataset.mapping()
+    names = _item_names(args, flags, item_map)
     if items_given:
         side, mapping = "item", item_map
         requested = canonical_ids([str(value).strip() for value in args.item]).tolist()

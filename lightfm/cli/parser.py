@@ -11,6 +11,7 @@ from ._io import CLIError
 from .commands import MONITORED_METRICS, run_evaluate, run_recommend, run_similar, run_train
 from .demo import run_demo
 from .explain import run_explain
+from .serve import run_serve
 from .split import run_split
 
 _EXAMPLES = {
@@ -75,6 +76,24 @@ A score is the user's bias plus the item's bias plus one contribution per pair o
 and an item feature (the user's and the item's own identity features, and any features from
 --user-features / --item-features in training): the table lists the --top pairs of largest size,
 and sums the others into one line, so that the contribution column adds up to the score.""",
+    "serve": """examples:
+  lightfm serve model.npz                                   # http://127.0.0.1:8000, API docs at /docs
+  lightfm serve model.npz --item-names albums.csv --port 8080
+  lightfm serve model.npz --host 0.0.0.0 --workers 2        # other machines may call it; 2 processes
+  lightfm serve model.npz --unknown-users popular --max-n 100
+
+  curl 'http://127.0.0.1:8000/recommend?user=user7&n=5'
+  curl -X POST http://127.0.0.1:8000/recommend -H 'content-type: application/json' -d '{"items": ["album3"]}'
+  curl 'http://127.0.0.1:8000/similar?item=album3'
+  curl 'http://127.0.0.1:8000/explain?user=user7&item=album3'
+  curl -X POST http://127.0.0.1:8000/reload                 # or: kill -HUP <pid>
+
+Endpoints: GET /health, GET /recommend?user=ID&n=10[&exclude_seen=false][&item_bias_weight=W],
+POST /recommend {"items": [ids], "n": 10[, "user_features": [names]]} (a new user, folded in; nothing
+is stored) or {"user": ID}, GET /similar?item=ID&n=10, GET /explain?user=ID&item=ID, POST /reload.
+A reload serves the model file's new version once it has loaded (requests in flight finish on the old
+one); a file that fails to load leaves the old one serving. Errors are JSON: 404 for an unknown user
+or item, 422 for malformed input or n above --max-n, 413 for a body above --max-body.""",
     "split": """examples:
   lightfm split ratings.csv --train train.csv --test test.csv                  # 20% of the pairs at random
   lightfm split ratings.csv --by user --per-user 2 --train train.csv --test test.csv
@@ -369,6 +388,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
     explain.set_defaults(run=run_explain)
+
+    serve = command("serve", "Serve a saved model's recommendations over HTTP (FastAPI on uvicorn).")
+    serve.add_argument("model", help="model file written by 'lightfm train' (or LightFM.save with a Dataset)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (default 1); a dead one is replaced"
+    )
+    serve.add_argument(
+        "--unknown-users",
+        choices=["error", "popular"],
+        default="error",
+        help="users the model does not know: 404 (default), or the most popular items",
+    )
+    serve.add_argument(
+        "--max-n", type=int, default=1000, metavar="N", help="the largest n a request may ask for (default 1000)"
+    )
+    serve.add_argument(
+        "--max-body", type=int, default=1 << 20, metavar="BYTES", help="the largest POST body (default 1 MiB)"
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request (default: only problems)")
+    serve.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info", help="log level (default info)"
+    )
+    _names_options(serve)
+    serve.set_defaults(run=run_serve)
 
     split = command("split", "Split an interactions file into a training file and a held-out file.", threads=False)
     split.add_argument("interactions", help="CSV, TSV or Parquet file with one row per interaction")

@@ -1,0 +1,106 @@
+"""Running the service on uvicorn: one process, or a supervisor and N worker processes."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import sys
+
+from ._config import ENVIRONMENT_VARIABLE, ServeConfig
+from ._model import ServedModel
+
+logger = logging.getLogger("lightfm.serve")
+
+# Seconds a stopping worker waits for requests in flight (then closes their connections).
+GRACEFUL_SHUTDOWN_S = 10
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one), as uvicorn binds one; OSError if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def log_config(level: str = "info") -> dict:
+    """uvicorn's logging, with the service's own messages (loads, reloads) on the same stream."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["lightfm.serve"] = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return config
+
+
+def _supervisor_class():
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    class Supervisor(Multiprocess):
+        """uvicorn's worker supervisor (it replaces a worker that dies), except that SIGHUP is passed on to
+        every worker, each of which reloads the model file in place: no worker is restarted, no
+        connection dropped. (uvicorn's own SIGHUP restarts every worker.)"""
+
+        def handle_hup(self) -> None:
+            logger.info("Received SIGHUP: every worker reloads the model file")
+            for process in self.processes:
+                if process.pid is not None and process.process.is_alive():
+                    try:
+                        os.kill(process.pid, signal.SIGHUP)
+                    except ProcessLookupError:  # it just died: the supervisor starts a new one
+                        pass
+
+    return Supervisor
+
+
+def serve(
+    config: ServeConfig,
+    served: ServedModel | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    access_log: bool = False,
+    log_level: str = "info",
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve until Ctrl-C or SIGTERM. ``served``: the model, loaded already (one worker); ``sock``: bound already."""
+    import uvicorn
+
+    from ._service import Service
+    from .app import app_from_environment, create_app, install_reload_signal
+
+    sock = sock or bind(host, port)
+    options = {
+        "log_config": log_config(log_level),
+        "log_level": log_level,
+        "access_log": access_log,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "lifespan": "off",
+        "server_header": False,
+    }
+    if config.workers == 1:
+        service = Service(config, served)
+        app = create_app(service=service)
+        server = uvicorn.Server(uvicorn.Config(app, **options))
+        install_reload_signal(service)
+        server.run(sockets=[sock])
+        return
+    config = dataclasses.replace(config, supervisor_pid=os.getpid())
+    os.environ[ENVIRONMENT_VARIABLE] = config.to_json()
+    target = f"{app_from_environment.__module__}:{app_from_environment.__name__}"
+    uv_config = uvicorn.Config(target, factory=True, workers=config.workers, **options)
+    try:
+        _supervisor_class()(uv_config, sockets=[sock]).run()
+    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C reaches the supervisor as a signal it handles
+        pass
+    finally:
+        sys.stderr.flush()
