@@ -5,15 +5,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from importlib.util import find_spec
 
 from ._io import CLIError
 
 
 def _check_extra() -> None:
-    missing = [module for module in ("fastapi", "uvicorn") if find_spec(module) is None]
-    if missing:
-        raise CLIError(f'lightfm serve needs {" and ".join(missing)}: pip install "lightfm-ng[serve]"')
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as error:
+        missing = error.name or "FastAPI and uvicorn"
+        raise CLIError(f'lightfm serve needs {missing}: pip install "lightfm-ng[serve]"') from None
 
 
 def _loopback(host: str) -> bool:

@@ -343,7 +343,8 @@ class ServedModel:
         """``[{"item": id, field: value, "name": ...}, ...]`` of one row of results (padding left out)."""
         rows = []
         names = self.names
-        for item, score in zip(items.tolist(), scores.tolist(), strict=True):
+        scores = scores.tolist() if isinstance(scores, np.ndarray) else scores
+        for item, score in zip(items.tolist(), scores, strict=True):
             if item < 0:
                 break
             record = {"item": self.item_ids[item], field: None if score is None else round(score, 6)}

@@ -49,7 +49,7 @@ class Service:
             now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             if only_if_changed and old.unchanged():
                 logger.info("reload (%s): %s is unchanged; still serving it", source, self.config.model)
-                return {"status": "unchanged", **self.health()}
+                return {**self.health(), "status": "unchanged"}
             try:
                 new = ServedModel.load(self.config)
             except Exception as error:  # noqa: BLE001 - whatever fails to load, the old version serves on
@@ -68,7 +68,7 @@ class Service:
                 "reload (%s): now serving %s (%s users, %s items; loaded at %s)",
                 source, self.config.model, f"{new.n_users:,}", f"{new.n_items:,}", new.loaded_at,
             )  # fmt: skip
-            return {"status": "reloaded", **self.health()}
+            return {**self.health(), "status": "reloaded"}
 
     def reload_in_background(self, source: str) -> None:
         """A reload on its own thread (from a signal handler: the event loop is not held up)."""
