@@ -179,9 +179,12 @@ class ServedModel:
         self.names = None
         if names is not None:
             self.names = np.array([_name_of(names, item) for item in self.item_ids.tolist()], dtype=object)
-        self.index = None
-        if config.index:
-            self.index = _load_index(config.index, model)
+        # Recommendations go through an ItemIndex: the --index file's, or else an exact one built here,
+        # which answers exactly as model.recommend does but keeps the item side of the scoring product
+        # instead of assembling it for the whole catalogue at every call (a third of the time at 10,000
+        # items).
+        self.index = _load_index(config.index, model) if config.index else _exact_index(model)
+        self.index_signature = file_signature(config.index) if config.index else None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -234,6 +237,8 @@ class ServedModel:
         """Whether the model file (and the names file) are still the versions loaded."""
         try:
             if file_signature(self.config.model) != self.signature:
+                return False
+            if self.config.index and file_signature(self.config.index) != self.index_signature:
                 return False
             return not self.config.item_names or file_signature(self.config.item_names) == self.names_signature
         except OSError:
@@ -382,6 +387,18 @@ def _read_names(config: ServeConfig, dataset, settings) -> tuple:
     except CLIError as error:
         raise LoadError(str(error)) from None
     return names, signature
+
+
+def _exact_index(model):
+    """An exact in-memory ``ItemIndex`` of the model (None where lightfm.ann cannot build one: the model
+    itself then scores)."""
+    try:
+        from ..ann import ItemIndex
+
+        return ItemIndex.build(model, backend="exact")
+    except Exception as error:  # noqa: BLE001 - an optimisation: the model answers the same without it
+        logger.warning("recommendations are scored by the model itself (no exact item index: %s)", error)
+        return None
 
 
 def _load_index(path: str, model):
