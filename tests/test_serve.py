@@ -295,7 +295,8 @@ def test_openapi_page(server):
     ],
     ids=[
         "unknown-user", "similar-unknown-item", "explain-unknown-item", "n-above-cap", "n-zero", "n-not-a-number",
-        "no-user", "nan-weight", "bad-bool", "similar-n-above-cap", "explain-top-zero", "malformed-json", "not-an-object", "unknown-field", "post-n-above-cap",
+        "no-user", "nan-weight", "bad-bool", "similar-n-above-cap", "explain-top-zero",
+        "malformed-json", "not-an-object", "unknown-field", "post-n-above-cap",
         "items-not-a-list", "user-and-items", "no-known-item", "unknown-feature", "post-unknown-user", "body-cap",
     ],
 )  # fmt: skip
