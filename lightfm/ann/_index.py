@@ -79,10 +79,12 @@ class ItemIndex:
     The score ``e_u . e_i + b_u + b_i`` is a maximum inner product search
     with the item bias folded in: items are indexed as ``[e_i, b_i]``, users
     query with ``[e_u, item_bias_weight]`` (the user bias ``b_u`` ranks
-    nothing and is added back). The default index is HNSW over that inner
-    product (faiss's ``METRIC_INNER_PRODUCT``); ``metric="l2"`` indexes the
-    norm-augmented vectors instead (Bachrach et al. 2014), which measured
-    slower for the same recall (docs: "Approximate retrieval").
+    nothing and is added back). The default index is faiss's IVF over the
+    norm-augmented vectors (Bachrach et al. 2014: items ``[e_i, b_i,
+    sqrt(R^2 - |e_i|^2 - b_i^2)]``, queries ``[e_u, w, 0]``, searched by
+    Euclidean distance, which then ranks as the inner product does); it
+    measured faster for the same recall than HNSW and than either searching
+    the inner product natively (docs: "Approximate retrieval").
 
     The index holds the item side as the model had it at :meth:`build`: after
     training further, rebuild it. Users are read from the model at every
@@ -180,15 +182,16 @@ class ItemIndex:
         **params
             For ``"faiss"``:
 
-            - ``index_type``: ``"hnsw"`` (default) or ``"ivf"``.
-            - ``metric``: ``"inner_product"`` (default: the biased inner product
-              searched natively) or ``"l2"`` (norm-augmented vectors searched by
-              Euclidean distance).
-            - HNSW: ``M`` (graph degree, default 32), ``ef_construction``
-              (default 200), ``ef_search`` (default 512; changeable later with
-              :meth:`set_search_params`).
+            - ``index_type``: ``"ivf"`` (default: an inverted file, faiss's
+              ``IndexIVFFlat``) or ``"hnsw"`` (a graph, ``IndexHNSWFlat``).
+            - ``metric``: ``"l2"`` (default: norm-augmented vectors searched by
+              Euclidean distance) or ``"inner_product"`` (the biased inner
+              product searched natively).
             - IVF: ``nlist`` (lists, default about 4 sqrt(n_items)), ``nprobe``
-              (lists searched, default 32).
+              (lists searched for a top 10, default 128; changeable later with
+              :meth:`set_search_params`).
+            - HNSW: ``M`` (graph degree, default 32), ``ef_construction``
+              (default 200), ``ef_search`` (default 1024; changeable later).
             - ``num_threads``: OpenMP threads for building (default: faiss's, all
               cores). With several, HNSW inserts items concurrently and the graph
               differs from run to run; with 1 it is reproducible.
