@@ -30,6 +30,7 @@ import argparse
 import functools
 import gc
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -56,7 +57,7 @@ COMPONENTS = 64
 
 def wait_until_idle(limit=1.5, poll=30):
     while (load := os.getloadavg()[0]) > limit:
-        print(f"(load average {load:.2f} > {limit}: waiting)", flush=True)
+        print(f"(load average {load:.2f} > {limit}: waiting)", file=sys.stderr, flush=True)
         time.sleep(poll)
 
 
