@@ -26,6 +26,7 @@ _PUBLIC = {
     "lightfm.datasets.movielens": "lightfm.datasets",
     "lightfm.datasets.stackexchange": "lightfm.datasets",
     "lightfm.datasets.synthetic": "lightfm.datasets",
+    "lightfm.ann._index.ItemIndex": "lightfm.ann.ItemIndex",
 }
 
 
