@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -35,6 +36,27 @@ def bind(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+def limit_blas_threads(threads: int) -> None:
+    """BLAS on ``threads`` threads in this process (the service's ``--threads``, default 1).
+
+    Requests run in parallel as requests (several per scoring call); BLAS threads on top of that only
+    compete with them for the cores, and OpenBLAS's idle threads spin after each product: with its
+    default of one thread per core, a served 10,000-item model cost 2 ms of CPU a request instead of 0.6.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+
+
+def freeze_heap() -> None:
+    """Move everything allocated so far (modules, the model's id look-ups) out of the garbage collector's
+    reach: its full collections then walk only what requests allocate, instead of pausing the service for
+    tens of milliseconds now and then (they set the 99th-percentile latency). Objects are still freed
+    as usual when unreferenced."""
+    gc.collect()
+    gc.freeze()
 
 
 def log_config(level: str = "info") -> dict:
@@ -83,6 +105,7 @@ def serve(
     from .app import app_from_environment, create_app, install_reload_signal
 
     sock = sock or bind(host, port)
+    limit_blas_threads(config.threads)
     options = {
         "log_config": log_config(log_level),
         "log_level": log_level,
@@ -96,6 +119,7 @@ def serve(
         app = create_app(service=service)
         server = uvicorn.Server(uvicorn.Config(app, **options))
         install_reload_signal(service)
+        freeze_heap()
         server.run(sockets=[sock])
         return
     config = dataclasses.replace(config, supervisor_pid=os.getpid())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import os
 import threading
@@ -36,6 +37,8 @@ class Service:
             "generation": self.generation,
             "pid": os.getpid(),
             "last_reload": self.last_reload,
+            # Library calls the batcher made, and the requests they answered (their ratio: the mean batch).
+            "scoring": {"calls": self.batcher.calls, "requests": self.batcher.jobs},
         }
 
     def reload(self, source: str, only_if_changed: bool = False) -> dict:
@@ -63,6 +66,8 @@ class Service:
                 raise LoadError(message) from error
             self.current = new
             self.generation += 1
+            if gc.get_freeze_count():  # the service froze its heap at start (see _server.freeze_heap)
+                gc.freeze()  # the new version's look-ups too (the old one is freed as usual)
             self.last_reload = {"at": now, "source": source, "ok": True, "error": None}
             logger.info(
                 "reload (%s): now serving %s (%s users, %s items; loaded at %s)",

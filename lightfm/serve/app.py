@@ -229,6 +229,7 @@ def _schemas():
         generation: int = Field(description="versions loaded by this worker process (1 at start)")
         pid: int
         last_reload: dict | None
+        scoring: dict = Field(description="library calls made and requests they answered (several share a call)")
 
     class Item(BaseModel):
         item: Id
@@ -545,11 +546,16 @@ def app_from_environment():
     Its settings come from ``$LIGHTFM_SERVE_CONFIG``; it loads the model file and reloads it on SIGHUP
     (which the supervising process passes on to every worker).
     """
+    from ._server import freeze_heap, limit_blas_threads
+
     config = ServeConfig.from_environment()
+    limit_blas_threads(config.threads)
     try:
         service = Service(config)
     except LoadError as error:
         logger.error("cannot serve %s: %s", config.model, error)
         raise
     install_reload_signal(service)
-    return create_app(service=service)
+    app = create_app(service=service)
+    freeze_heap()
+    return app

@@ -1,0 +1,352 @@
+"""Load test of ``lightfm serve``: requests per second and latency over real HTTP.
+
+Starts ``lightfm serve`` on a model in a subprocess (a free port on 127.0.0.1) and drives it with
+an HTTP load generator: httpx's ``AsyncClient`` on asyncio, 16 concurrent clients in one process,
+each sending its next request as soon as the last one is answered. Per endpoint: a 2 s warm-up
+(not counted), then ``--duration`` seconds whose requests per second, median and 99th-percentile
+latency and errors are reported, with the CPU time the server and the load generator used per
+request (from /proc; the server's includes its worker processes).
+
+* ``GET /recommend?user=U&n=10``: a random known user (seen items left out);
+* ``POST /recommend`` ``{"items": [20 items], "n": 10}``: a new user folded in from 20 items drawn
+  by popularity;
+* ``GET /similar?item=I&n=10``: a random item.
+
+Models (``--models``, default ``movielens generated``): ``movielens`` is WARP on MovieLens 100k
+(ratings >= 4; read from --data-home, never downloaded), ``generated`` a model of 20,000 users and
+10,000 items (500,000 interactions with power-law popularity), ``large`` 1,000,000 items served
+through a faiss ``--index`` (needs ``lightfm-ng[ann]``; building the index takes minutes).
+
+The load generator runs on the same machine as the server: on a 2-core machine the two share the
+cores (httpx spends about as much CPU per request as the server), which the output says. Before
+starting, it waits while the load average is above ``--max-load`` (other benchmarks running).
+
+    python benchmarks/bench_serve.py                          # 60 s per endpoint and model
+    python benchmarks/bench_serve.py --duration 10 --models generated
+    python benchmarks/bench_serve.py --workers 2              # lightfm serve --workers 2
+    python benchmarks/bench_serve.py --models large --duration 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+REPO = Path(__file__).resolve().parents[1]
+CLIENTS = 16
+WARM_UP_S = 2.0
+# Goals on the project's 2-core machine, for the 10,000-item model.
+GOALS = {"GET /recommend": (1000, 50), "POST /recommend": (300, 100)}
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+def _save(folder: Path, name: str, model, users, items, interactions, titles=None):
+    from lightfm.data import Dataset
+
+    dataset = Dataset()
+    dataset.fit(users, items)
+    path = folder / f"{name}.npz"
+    model.save(path, dataset=dataset, interactions=interactions)
+    if titles is not None:
+        quoted = [title.replace('"', "'") for title in titles]
+        lines = ["item,title"] + [f'{item},"{title}"' for item, title in zip(items, quoted, strict=True)]
+        (folder / f"{name}_names.csv").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def movielens_model(folder: Path, data_home: str):
+    from lightfm import LightFM
+    from lightfm.datasets import fetch_movielens
+
+    data = fetch_movielens(data_home=data_home, min_rating=4.0, download_if_missing=False)
+    train = data["train"].tocsr()
+    model = LightFM(no_components=32, loss="warp", random_state=0).fit(train, epochs=20, num_threads=2)
+    users = [str(user + 1) for user in range(train.shape[0])]
+    items = [str(item + 1) for item in range(train.shape[1])]
+    path = _save(folder, "movielens", model, users, items, train, titles=[str(t) for t in data["item_labels"]])
+    return path, train
+
+
+def generated_interactions(n_users: int, n_items: int, n_interactions: int, seed: int = 0):
+    """Power-law item popularity (a few items in most users' histories), users of varied activity."""
+    rs = np.random.RandomState(seed)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    popularity /= popularity.sum()
+    items = rs.choice(n_items, n_interactions, p=rs.permutation(popularity))
+    users = rs.randint(0, n_users, n_interactions)
+    matrix = sp.csr_matrix((np.ones(n_interactions, np.float32), (users, items)), shape=(n_users, n_items))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def generated_model(folder: Path, n_users=20_000, n_items=10_000, n_interactions=500_000, epochs=5, name="generated"):
+    from lightfm import LightFM
+
+    train = generated_interactions(n_users, n_items, n_interactions)
+    model = LightFM(no_components=32, loss="warp", random_state=0).fit(train, epochs=epochs, num_threads=2)
+    users = [f"u{user}" for user in range(n_users)]
+    items = [f"i{item}" for item in range(n_items)]
+    return _save(folder, name, model, users, items, train), train
+
+
+def large_model(folder: Path):
+    """1,000,000 items (200,000 users, 3,000,000 interactions, 1 epoch) and a faiss HNSW index of them."""
+    from lightfm import LightFM
+    from lightfm.ann import ItemIndex
+
+    path, train = generated_model(
+        folder, n_users=200_000, n_items=1_000_000, n_interactions=3_000_000, epochs=1, name="large"
+    )
+    start = time.perf_counter()
+    index = ItemIndex.build(LightFM.load(path))
+    index.save(folder / "large.index")
+    print(f"  built the index in {time.perf_counter() - start:.0f} s", flush=True)
+    return path, train, folder / "large.index"
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, args, log_path):
+        self.log_path = log_path
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lightfm", "serve", *map(str, args), "--port", "0"],
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 600
+        while True:
+            match = re.search(r" on (http://127\.0\.0\.1:\d+) ", Path(log_path).read_text())
+            if match:
+                self.url = match.group(1)
+                break
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"lightfm serve did not start:\n{Path(log_path).read_text()}")
+            time.sleep(0.1)
+        import httpx
+
+        while True:
+            try:
+                if httpx.get(self.url + "/health", timeout=10).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every process of the server's session (the supervisor and its workers)."""
+        total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.process.pid:  # session id
+                total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+# -- the load generator -------------------------------------------------------------------------
+
+
+async def _drive(url: str, make_request, duration: float):
+    """CLIENTS clients sending requests back to back: (latencies of the measured part, errors, first error)."""
+    import httpx
+
+    latencies, errors, first_error = [], 0, None
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        start = time.perf_counter()
+        measure_from, stop_at = start + WARM_UP_S, start + WARM_UP_S + duration
+
+        async def one_client(seed):
+            nonlocal errors, first_error
+            rs = np.random.RandomState(seed)
+            while True:
+                sent = time.perf_counter()
+                if sent >= stop_at:
+                    return
+                method, path, body = make_request(rs)
+                try:
+                    answer = await (client.get(path) if method == "GET" else client.post(path, content=body,
+                                    headers={"content-type": "application/json"}))  # fmt: skip
+                    ok = answer.status_code == 200
+                    problem = None if ok else f"{answer.status_code}: {answer.text[:200]}"
+                except httpx.HTTPError as error:
+                    ok, problem = False, repr(error)
+                done = time.perf_counter()
+                if sent >= measure_from:
+                    latencies.append(done - sent)
+                    if not ok:
+                        errors += 1
+                        first_error = first_error or problem
+
+        await asyncio.gather(*(one_client(seed) for seed in range(CLIENTS)))
+    return np.array(latencies), errors, first_error
+
+
+def request_makers(n_users: int, n_items: int, popularity: np.ndarray, user_prefix="", item_prefix=""):
+    """The three endpoints' requests, each drawn at random by the client's generator."""
+    user_ids = [f"{user_prefix}{u + (0 if user_prefix else 1)}" for u in range(n_users)]
+    item_ids = [f"{item_prefix}{i + (0 if item_prefix else 1)}" for i in range(n_items)]
+    p = popularity / popularity.sum()
+    cumulative = np.cumsum(p)
+
+    def get_recommend(rs):
+        return "GET", f"/recommend?user={user_ids[rs.randint(n_users)]}&n=10", None
+
+    def post_recommend(rs):
+        picks = np.unique(np.minimum(np.searchsorted(cumulative, rs.rand(20)), n_items - 1))
+        return "POST", "/recommend", json.dumps({"items": [item_ids[i] for i in picks], "n": 10}).encode()
+
+    def get_similar(rs):
+        return "GET", f"/similar?item={item_ids[rs.randint(n_items)]}&n=10", None
+
+    return {"GET /recommend": get_recommend, "POST /recommend": post_recommend, "GET /similar": get_similar}
+
+
+def client_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def wait_for_quiet(max_load: float, patience: float) -> str:
+    start = time.monotonic()
+    while os.getloadavg()[0] > max_load and time.monotonic() - start < patience:
+        print(f"  waiting: load average {os.getloadavg()[0]:.2f} > {max_load} (other work on the machine)", flush=True)
+        time.sleep(15)
+    load = os.getloadavg()[0]
+    if load > max_load:
+        return f"load average {load:.2f} at the start (waited {patience:.0f} s): numbers are pessimistic"
+    return f"load average {load:.2f} at the start"
+
+
+def bench(name, path, train, args, folder, extra_args=(), user_prefix="", item_prefix=""):
+    import httpx
+
+    popularity = np.asarray((train != 0).sum(axis=0)).ravel().astype(np.float64) + 1e-9
+    makers = request_makers(train.shape[0], train.shape[1], popularity, user_prefix, item_prefix)
+    server = Server([path, "--workers", args.workers, *extra_args], folder / f"{name}.log")
+    rows = []
+    try:
+        for endpoint, make in makers.items():
+            note = wait_for_quiet(args.max_load, args.wait)
+            server_before, client_before = server.cpu_seconds(), client_cpu()
+            latencies, errors, first_error = asyncio.run(_drive(server.url, make, args.duration))
+            # The warm-up's CPU is in these totals too: per request, over every request sent.
+            served = latencies.size * (args.duration + WARM_UP_S) / args.duration
+            server_ms = (server.cpu_seconds() - server_before) / served * 1e3
+            client_ms = (client_cpu() - client_before) / served * 1e3
+            health = httpx.get(server.url + "/health").json()
+            row = {
+                "model": name, "endpoint": endpoint, "requests": int(latencies.size),
+                "per_second": latencies.size / args.duration,
+                "p50_ms": float(np.percentile(latencies, 50) * 1e3),
+                "p99_ms": float(np.percentile(latencies, 99) * 1e3),
+                "errors": errors, "server_cpu_ms": server_ms, "client_cpu_ms": client_ms, "note": note,
+                "batch": health["scoring"]["requests"] / max(health["scoring"]["calls"], 1),
+            }  # fmt: skip
+            rows.append(row)
+            print(
+                f"  {endpoint:<16} {row['per_second']:>7,.0f} req/s  p50 {row['p50_ms']:6.1f} ms  p99 "
+                f"{row['p99_ms']:6.1f} ms  errors {errors}  server {server_ms:.2f} / client {client_ms:.2f} ms CPU "
+                f"per request  ({note})" + (f"\n    first error: {first_error}" if first_error else ""),
+                flush=True,
+            )
+    finally:
+        server.stop()
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", choices=["movielens", "generated", "large"],
+                        default=["movielens", "generated"])  # fmt: skip
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per endpoint (default 60)")
+    parser.add_argument("--workers", type=int, default=1, help="lightfm serve --workers (default 1)")
+    parser.add_argument("--data-home", default=str(REPO.parent / "shared" / "data"), help="where MovieLens is")
+    parser.add_argument("--max-load", type=float, default=1.5, help="wait while the load average is above this")
+    parser.add_argument("--wait", type=float, default=600, help="seconds to wait for a quiet machine at most")
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    cores = os.cpu_count()
+    print(
+        f"lightfm serve under load: httpx AsyncClient, {CLIENTS} concurrent clients in one process, on the same "
+        f"machine as the server ({cores} cores shared by both); {args.duration:g} s per endpoint after a "
+        f"{WARM_UP_S:g} s warm-up; --workers {args.workers}",
+        flush=True,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as temporary:
+        folder = Path(temporary)
+        for name in args.models:
+            print(f"{name}: training", flush=True)
+            if name == "movielens":
+                path, train = movielens_model(folder, args.data_home)
+                print(f"{name}: {train.shape[0]:,} users, {train.shape[1]:,} items", flush=True)
+                rows += bench(name, path, train, args, folder, ["--item-names", folder / "movielens_names.csv"])
+            elif name == "generated":
+                path, train = generated_model(folder)
+                print(f"{name}: {train.shape[0]:,} users, {train.shape[1]:,} items", flush=True)
+                rows += bench(name, path, train, args, folder, user_prefix="u", item_prefix="i")
+            else:
+                path, train, index = large_model(folder)
+                print(f"{name}: {train.shape[0]:,} users, {train.shape[1]:,} items, --index", flush=True)
+                rows += bench(name, path, train, args, folder, ["--index", index], user_prefix="u", item_prefix="i")
+    print()
+    print("| model | endpoint | req/s | p50 ms | p99 ms | errors | server CPU ms/req | client CPU ms/req | batch |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row['model']} | {row['endpoint']} | {row['per_second']:,.0f} | {row['p50_ms']:.1f} | "
+            f"{row['p99_ms']:.1f} | {row['errors']} | {row['server_cpu_ms']:.2f} | {row['client_cpu_ms']:.2f} | "
+            f"{row['batch']:.1f} |"
+        )
+    print(
+        f"\nThe load generator shares the {cores} cores with the server. 'server CPU ms/req': CPU time of the "
+        "server's processes per request (1000 / it: requests per second one core could serve); 'batch': "
+        "requests answered per library call, over the server's life."
+    )
+    for row in rows:
+        goal = GOALS.get(row["endpoint"]) if row["model"] == "generated" else None
+        if goal:
+            met = row["per_second"] >= goal[0] and row["p99_ms"] < goal[1] and row["errors"] == 0
+            verdict = "met" if met else "NOT met"
+            print(f"goal {row['endpoint']} >= {goal[0]:,} req/s, p99 < {goal[1]} ms, 0 errors: {verdict}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 1 if any(row["errors"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
