@@ -248,7 +248,7 @@ def test_demo_on_movielens():
 
 
 def test_every_command_has_help_with_examples():
-    for command in ("demo", "train", "evaluate", "recommend", "similar", "explain", "serve", "split"):
+    for command in ("demo", "train", "evaluate", "recommend", "similar", "explain", "index", "serve", "split"):
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "examples:" in result.stdout, command
     usage = run_cli()

@@ -43,6 +43,7 @@ from ._io import (
     resolve_rating_filter,
     save_with_settings,
 )
+from .index import load_index
 
 # -- train ------------------------------------------------------------------------------
 
@@ -596,6 +597,8 @@ def run_recommend(args) -> int:
         raise CLIError("--n must be at least 1")
     flags = fill_columns(args, model_settings(args.model))
     if args.workers is not None or args.scheduler:
+        if args.index:
+            raise CLIError("--index is not available with --workers/--scheduler: leave out one of them")
         from .cluster import run_recommend_cluster
 
         if args.item_bias_weight != 1:
@@ -604,6 +607,7 @@ def run_recommend(args) -> int:
     if args.seen:
         raise CLIError("--seen is for --workers/--scheduler: a model from 'lightfm train' holds its interactions")
     model, dataset, matrices = load_bundle(args.model)
+    index = load_index(args.index, model, matrices, args.model) if args.index else None
     user_map, _, item_map, _ = dataset.mapping()
     names = _item_names(args, flags, item_map)
     requested = np.array(_requested_users(args, flags), dtype=object)
@@ -627,12 +631,14 @@ def run_recommend(args) -> int:
             raise CLIError(f"{args.model} holds no training interactions, so --exclude-seen cannot work")
         if exclude is None:
             print(f"note: {args.model} holds no training interactions: seen items are not left out", file=sys.stderr)
-    items, scores = model.recommend(
+    items, scores = _top_items(
+        model,
+        index,
+        matrices,
         users[known],
         n=args.n,
         exclude=exclude,
         user_features=matrices.get("user_features"),
-        item_features=matrices.get("item_features"),
         num_threads=args.threads,
         item_bias_weight=args.item_bias_weight,
     )
@@ -681,6 +687,7 @@ def _recommend_for_items(args) -> int:
         raise CLIError("--n must be at least 1")
     flags = fill_columns(args, model_settings(args.model))
     model, dataset, matrices = load_bundle(args.model)
+    index = load_index(args.index, model, matrices, args.model) if args.index else None
     _, _, item_map, _ = dataset.mapping()
     names = _item_names(args, flags, item_map)
     requested = np.array(_requested_items(args.items), dtype=object)
@@ -696,17 +703,27 @@ def _recommend_for_items(args) -> int:
     )
     item_features = matrices.get("item_features")
     representations = model.fold_in_users(row, item_features=item_features, num_threads=args.threads)
-    items, scores = model.recommend(
+    items, scores = _top_items(
+        model,
+        index,
+        matrices,
         n=args.n,
         user_representations=representations,
         exclude=row,
-        item_features=item_features,
         num_threads=args.threads,
         item_bias_weight=args.item_bias_weight,
     )
     pairs = [(item, round(float(score), 6)) for item, score in zip(items[0], scores[0], strict=True)]
     _write_recommendations([(NEW_USER_LABEL, pairs)], item_map, names, args)
     return 0
+
+
+def _top_items(model, index, matrices, user_ids=None, **options):
+    """``recommend``'s top items: from ``--index`` when given (its item side is the model's, checked when it was
+    loaded), else by scoring every item."""
+    if index is not None:
+        return index.recommend(user_ids, **options)
+    return model.recommend(user_ids, item_features=matrices.get("item_features"), **options)
 
 
 def _write_recommendations(lists, item_map: dict, names, args) -> None:
@@ -809,6 +826,13 @@ def run_similar(args) -> int:
         raise CLIError("--item-names names items: use it with --item or --title")
     if args.title and not args.item_names:
         raise CLIError("--title finds items by name: add --item-names FILE, the table of item ids and names")
+    if args.index:
+        # The index answers the model's score (inner product with the item bias); similarity is the cosine of
+        # the representations, which orders items differently whenever their norms differ.
+        raise CLIError(
+            "--index serves 'lightfm recommend' only: similar ranks by the cosine of the representations, which "
+            "the index (built for the model's scores) cannot search; leave out --index"
+        )
     flags = fill_columns(args, model_settings(args.model), names=("item_col",))
     model, dataset, matrices = load_bundle(args.model)
     user_map, _, item_map, _ = dataset.mapping()
