@@ -1,8 +1,9 @@
 """Load test of ``lightfm serve``: requests per second and latency over real HTTP.
 
 Starts ``lightfm serve`` on a model in a subprocess (a free port on 127.0.0.1) and drives it with
-an HTTP load generator: httpx's ``AsyncClient`` on asyncio, 16 concurrent clients in one process,
-each sending its next request as soon as the last one is answered. Per endpoint: a 2 s warm-up
+an HTTP load generator of 16 concurrent clients on asyncio in one process, each on its own kept-alive
+connection, sending its next request as soon as the last one is answered (``--client``: ``raw``, a
+minimal HTTP/1.1 client, the default, or ``httpx``, its ``AsyncClient``). Per endpoint: a 2 s warm-up
 (not counted), then ``--duration`` seconds whose requests per second, median and 99th-percentile
 latency and errors are reported, with the CPU time the server and the load generator used per
 request (from /proc; the server's includes its worker processes).
@@ -18,19 +19,25 @@ Models (``--models``, default ``movielens generated``): ``movielens`` is WARP on
 through a faiss ``--index`` (needs ``lightfm-ng[ann]``; building the index takes minutes).
 
 The load generator runs on the same machine as the server: on a 2-core machine the two share the
-cores (httpx spends about as much CPU per request as the server), which the output says. Before
-starting, it waits while the load average is above ``--max-load`` (other benchmarks running).
+cores, which the output says. That is why the default client is the minimal one: httpx's AsyncClient
+spends 1 to 1.3 ms of CPU a request, five times what the server spends on GET /recommend, so with it
+one core goes to the load generator, which tops out near 1,000 requests a second whatever the server
+does, and its own pauses (a busy event loop serving 16 clients) set the 99th percentile. The minimal
+client spends about 0.05 ms. Before starting, it waits while the load average is above
+``--max-load`` (other benchmarks running).
 
     python benchmarks/bench_serve.py                          # 60 s per endpoint and model
     python benchmarks/bench_serve.py --duration 10 --models generated
     python benchmarks/bench_serve.py --workers 2              # lightfm serve --workers 2
     python benchmarks/bench_serve.py --models large --duration 20
+    python benchmarks/bench_serve.py --client httpx           # httpx's AsyncClient as the load generator
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -179,8 +186,8 @@ class Server:
 # -- the load generator -------------------------------------------------------------------------
 
 
-async def _drive(url: str, make_request, duration: float):
-    """CLIENTS clients sending requests back to back: (latencies of the measured part, errors, first error)."""
+async def _drive_httpx(url: str, make_request, duration: float):
+    """CLIENTS httpx clients sending requests back to back: (latencies of the measured part, errors, first error)."""
     import httpx
 
     latencies, errors, first_error = [], 0, None
@@ -213,6 +220,70 @@ async def _drive(url: str, make_request, duration: float):
 
         await asyncio.gather(*(one_client(seed) for seed in range(CLIENTS)))
     return np.array(latencies), errors, first_error
+
+
+async def _exchange(reader, writer, request: bytes):
+    """One HTTP/1.1 request on a kept-alive connection: (status, body, whether the server keeps it open)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return status, body, headers.get("connection", "").lower() != "close"
+
+
+async def _drive_raw(url: str, make_request, duration: float):
+    """As ``_drive_httpx``, with a minimal HTTP/1.1 client on asyncio streams (keep-alive connections, one
+    request at a time each, every answer's status and JSON checked): about 0.05 ms of CPU a request
+    against httpx's 1 to 1.3 ms, so that on a 2-core machine the cores go to the server, not to the
+    load generator."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    latencies, errors, first_error = [], 0, None
+    start = time.perf_counter()
+    measure_from, stop_at = start + WARM_UP_S, start + WARM_UP_S + duration
+
+    async def one_client(seed):
+        nonlocal errors, first_error
+        rs = np.random.RandomState(seed)
+        connection = None
+        while True:
+            sent = time.perf_counter()
+            if sent >= stop_at:
+                break
+            method, path, body = make_request(rs)
+            request = f"{method} {path} HTTP/1.1\r\nhost: {host}\r\n".encode()
+            if body is not None:
+                request += b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+            request += b"\r\n" + (body or b"")
+            try:
+                if connection is None:
+                    connection = await asyncio.open_connection(host, int(port))
+                status, answer, keep = await asyncio.wait_for(_exchange(*connection, request), 30)
+                ok = status == 200 and "items" in json.loads(answer)
+                problem = None if ok else f"{status}: {answer[:200].decode(errors='replace')}"
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError) as error:
+                ok, problem, keep = False, repr(error), False
+            if not keep and connection is not None:
+                connection[1].close()
+                connection = None
+            done = time.perf_counter()
+            if sent >= measure_from:
+                latencies.append(done - sent)
+                if not ok:
+                    errors += 1
+                    first_error = first_error or problem
+        if connection is not None:
+            connection[1].close()
+
+    await asyncio.gather(*(one_client(seed) for seed in range(CLIENTS)))
+    return np.array(latencies), errors, first_error
+
+
+DRIVERS = {"raw": _drive_raw, "httpx": _drive_httpx}
 
 
 def request_makers(n_users: int, n_items: int, popularity: np.ndarray, user_prefix="", item_prefix=""):
@@ -262,7 +333,7 @@ def bench(name, path, train, args, folder, extra_args=(), user_prefix="", item_p
         for endpoint, make in makers.items():
             note = wait_for_quiet(args.max_load, args.wait)
             server_before, client_before = server.cpu_seconds(), client_cpu()
-            latencies, errors, first_error = asyncio.run(_drive(server.url, make, args.duration))
+            latencies, errors, first_error = asyncio.run(DRIVERS[args.client](server.url, make, args.duration))
             # The warm-up's CPU is in these totals too: per request, over every request sent.
             served = latencies.size * (args.duration + WARM_UP_S) / args.duration
             server_ms = (server.cpu_seconds() - server_before) / served * 1e3
@@ -297,16 +368,28 @@ def main(argv=None):
     parser.add_argument("--data-home", default=str(REPO.parent / "shared" / "data"), help="where MovieLens is")
     parser.add_argument("--max-load", type=float, default=1.5, help="wait while the load average is above this")
     parser.add_argument("--wait", type=float, default=600, help="seconds to wait for a quiet machine at most")
+    parser.add_argument(
+        "--client", choices=sorted(DRIVERS), default="raw",
+        help="the load generator: raw (a minimal HTTP/1.1 client, default) or httpx (AsyncClient)",
+    )  # fmt: skip
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     cores = os.cpu_count()
+    client = "a minimal HTTP/1.1 client on asyncio streams" if args.client == "raw" else "httpx AsyncClient"
     print(
-        f"lightfm serve under load: httpx AsyncClient, {CLIENTS} concurrent clients in one process, on the same "
+        f"lightfm serve under load: {client}, {CLIENTS} concurrent clients in one process, on the same "
         f"machine as the server ({cores} cores shared by both); {args.duration:g} s per endpoint after a "
         f"{WARM_UP_S:g} s warm-up; --workers {args.workers}",
         flush=True,
     )
     rows = []
+    if args.client == "httpx":
+        import httpx  # noqa: F401 - imported before the heap is frozen below
+    # The load generator's own garbage collections would pause every client at once and count as the
+    # server's latency (a full collection of this process's heap, NumPy and httpx included, took up to
+    # 45 ms): what exists before the runs is kept out of their reach.
+    gc.collect()
+    gc.freeze()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as temporary:
         folder = Path(temporary)
         for name in args.models:
