@@ -64,6 +64,28 @@ def as_random_state(random_state) -> np.random.RandomState:
     return np.random.RandomState(random_state)
 
 
+# A pickled RandomState names its bit generator's class, whose module moved between NumPy majors: a
+# model pickled under NumPy 2 did not load under NumPy 1.x. Pickles hold the generator's state instead.
+_PICKLED_RANDOM_STATE = "lightfm:RandomState"
+
+
+def random_state_to_pickle(value):
+    """``value`` with a RandomState replaced by its state (a tuple of a name and plain values)."""
+    if isinstance(value, np.random.RandomState):
+        name, keys, position, has_gauss, cached_gaussian = value.get_state(legacy=True)
+        return (_PICKLED_RANDOM_STATE, name, np.asarray(keys, dtype=np.uint32), position, has_gauss, cached_gaussian)
+    return value
+
+
+def random_state_from_pickle(value):
+    """The inverse of :func:`random_state_to_pickle`; anything else is returned as it is."""
+    if isinstance(value, tuple) and len(value) == 6 and value[0] == _PICKLED_RANDOM_STATE:
+        random_state = np.random.RandomState()
+        random_state.set_state(value[1:])
+        return random_state
+    return value
+
+
 def check_sample_weight_loss(loss: str, has_weights: bool) -> None:
     """k-OS WARP takes no sample weights: NotImplementedError, as the original raises."""
     if has_weights and loss == "warp-kos":

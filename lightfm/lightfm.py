@@ -12,7 +12,13 @@ import scipy.sparse as sp
 from . import _scoring
 from ._explain import ExplainMixin
 from ._foldin import FoldInMixin
-from ._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
+from ._params import (
+    as_random_state,
+    check_sample_weight_loss,
+    random_state_from_pickle,
+    random_state_to_pickle,
+    validate_hyperparameters,
+)
 from ._persistence import FIT_RECORD, MATRIX_NAMES, ModelFile, save_model
 from ._serving import RecommenderMixin, check_representations
 from ._state import PARAMETER_NAMES, SIDES, FitInputs, ModelState
@@ -174,6 +180,9 @@ class LightFM(RecommenderMixin, FoldInMixin, ExplainMixin):
         # The arrays as attributes, as in 0.1.0 and the original: such pickles load anywhere, and
         # copy.copy gives the copy a state of its own.
         state = {name: value for name, value in self.__dict__.items() if name != "_state"}
+        for name in ("random_state", "initial_random_state"):
+            if name in state:
+                state[name] = random_state_to_pickle(state[name])
         state.update(self._state.arrays)
         # What each side was fit with, its feature matrix as the CSR alone (not the kernels' copies).
         state["_fit_inputs"] = {
@@ -187,6 +196,9 @@ class LightFM(RecommenderMixin, FoldInMixin, ExplainMixin):
         arrays = {name: state.pop(name) for name in PARAMETER_NAMES if name in state}
         fit_inputs = state.pop("_fit_inputs", None) or {}
         self.__dict__.update(state)
+        for name in ("random_state", "initial_random_state"):
+            if name in self.__dict__:
+                self.__dict__[name] = random_state_from_pickle(self.__dict__[name])
         self.__dict__.setdefault("device", "cpu")  # pickles from before the GPU engine
         self.__dict__.setdefault("initial_random_state", None)  # the seed is not known
         if "_state" not in self.__dict__:

@@ -614,6 +614,10 @@ def test_a_failed_fit_keeps_the_previous_model(board):
     np.testing.assert_array_equal(model.random_state.get_state()[1], random_state)
 
 
+@pytest.mark.skipif(
+    np.lib.NumpyVersion(np.__version__) < "2.0.0",
+    reason="the 0.1.0 file was pickled under NumPy 2 with its generator object, which NumPy 1.x cannot read",
+)
 def test_pickles_of_version_0_1_0_load():
     """Models pickled before the state object (arrays as attributes, as the original's) still load."""
     from pathlib import Path
@@ -627,6 +631,21 @@ def test_pickles_of_version_0_1_0_load():
     model.fit_partial(sp.coo_matrix(np.eye(4, dtype=np.float32)))
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.item_embeddings, model.item_embeddings)
+
+
+def test_pickles_hold_no_numpy_generator_object():
+    """A pickled RandomState names a NumPy-version-specific class (a model pickled under NumPy 2 did not
+    load under NumPy 1.x): pickles hold the generator's state, and training goes on from it unchanged."""
+    train = sp.random(30, 20, density=0.3, format="coo", random_state=0)
+    for seed in (7, np.random.RandomState(7)):
+        model = LightFM(no_components=4, random_state=seed).fit(train, epochs=2)
+        payload = pickle.dumps(model)
+        assert b"numpy.random" not in payload and b"_mt19937" not in payload and b"_pickle" not in payload
+        restored = pickle.loads(payload)
+        assert isinstance(restored.random_state, np.random.RandomState)
+        model.fit_partial(train, epochs=1)
+        restored.fit_partial(train, epochs=1)
+        np.testing.assert_array_equal(restored.item_embeddings, model.item_embeddings)
 
 
 def test_import_does_not_load_numba():
