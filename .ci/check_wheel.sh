@@ -69,6 +69,8 @@ EOF
 LIGHTFM="$WORK/venv/bin/lightfm"
 echo "== $LIGHTFM"
 "$LIGHTFM" --help >/dev/null
+VERSION=$(basename "$WHEEL" | cut -d- -f2)
+test "$("$LIGHTFM" --version)" = "lightfm-ng $VERSION" || { echo "lightfm --version is not lightfm-ng $VERSION"; exit 1; }
 "$LIGHTFM" demo --export "$WORK/demo-data" >/dev/null
 test -s "$WORK/demo-data/plays.csv"
 "$LIGHTFM" demo --quiet --epochs 2 --threads 2 >"$WORK/demo.log" 2>&1 || { cat "$WORK/demo.log"; exit 1; }
