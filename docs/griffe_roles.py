@@ -5,6 +5,11 @@ The docstrings are written for numpydoc (``:meth:`fit```, ``:class:`ParameterErr
 would show as raw text. Each role becomes inline code wrapped in an *optional* autorefs
 cross-reference: a link when the target is on a rendered API page, plain code otherwise (private
 modules, built-in exceptions), so no role can break ``mkdocs build --strict``.
+
+It also tidies "Returns" entries that name a tuple, ``(item_indices, scores) : (np.int64 array,
+np.float32 array)``: griffe's numpydoc parser takes only an identifier as a name, so such a line
+would render whole in the Type column. The tuple becomes the row's name and what follows the colon
+its type (none where the line ends at the colon and the description says it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import re
 
 import griffe
 
+# A "Returns" entry naming a tuple: "(a, b) : TYPE", "(a, b) :" or "(a, b) or (a, b, c)".
+_TUPLE_RETURN = re.compile(r"^(?P<name>\((?:[\w\s,]|\) or \()+\))\s*(?::\s*(?P<type>.*))?$")
+_TUPLE_RETURN_LINE = re.compile(r"^Returns\n-+\n(?:.*\n)*?\s*\(\w", re.MULTILINE)
 _ROLE = re.compile(r":(?:py:)?(?P<role>meth|func|class|mod|attr|data|obj|exc|const):`(?P<body>[^`]+)`", re.DOTALL)
 # Where a name that does not resolve in its docstring's own scope is looked up next (an inherited
 # method's docstring lives in a private mixin, and speaks of the estimator's methods).
@@ -99,6 +107,20 @@ class SphinxRoles(griffe.Extension):
         seen.add(obj.path)
         if obj.docstring is not None:
             obj.docstring.value = _ROLE.sub(lambda m: self._replace(obj, m), obj.docstring.value)
+            if _TUPLE_RETURN_LINE.search(obj.docstring.value):
+                _name_tuple_returns(obj.docstring)
         for member in obj.members.values():
             if not member.is_alias:
                 self._rewrite(member, seen)
+
+
+def _name_tuple_returns(docstring) -> None:
+    """Returns rows whose whole line landed in the type: the tuple as the name, the rest as the type."""
+    for section in docstring.parsed:  # parsed once, with the handler's options; the result is cached
+        if section.kind is not griffe.DocstringSectionKind.returns:
+            continue
+        for item in section.value:
+            match = _TUPLE_RETURN.match(str(item.annotation or "")) if not item.name else None
+            if match:
+                item.name = match.group("name")
+                item.annotation = (match.group("type") or "").strip() or None

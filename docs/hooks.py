@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import posixpath
 import re
@@ -133,6 +134,12 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
 
 
 def on_config(config, **kwargs):
+    # mkdocstrings wraps long signatures with ruff or black; without either it only logs at INFO and
+    # prints each signature on one line, cut off at the page's edge.
+    if importlib.util.find_spec("ruff") is None and importlib.util.find_spec("black") is None:
+        from mkdocs.exceptions import PluginError
+
+        raise PluginError('docs: signatures are wrapped by ruff or black: pip install ".[docs]"')
     # Rebuild when the included files change under `mkdocs serve`.
     watch = config.setdefault("watch", [])
     for name in (*INCLUDED_FILE_PAGES, "lightfm"):

@@ -8,7 +8,9 @@ build (a few seconds) runs where the docs extra is installed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -95,6 +97,54 @@ def test_included_sections_exist():
         assert f"$ lightfm {command} --help" in help_text
 
 
+def _api_docs():
+    """The package as the API pages see it: griffe's numpydoc parse, with docs/griffe_roles.py applied."""
+    griffe = pytest.importorskip("griffe")
+    spec = importlib.util.spec_from_file_location("docs_griffe_roles", DOCS / "griffe_roles.py")
+    roles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roles)
+    extensions = griffe.load_extensions(roles.SphinxRoles)
+    package = griffe.load("lightfm", search_paths=[str(REPO)], docstring_parser="numpy", extensions=extensions)
+    return griffe, package
+
+
+def _sections(obj, kind):
+    return [item for section in obj.docstring.parsed if section.kind.value == kind for item in section.value]
+
+
+@pytest.mark.parametrize("path", ["LightFM", "dask.DaskLightFM"])
+def test_constructor_parameters_documented_once(path):
+    """Each constructor parameter has one row, with the signature's default (a grouped or continued numpydoc
+    line once rendered every hyperparameter with the first one's default, and lost the last two)."""
+    import ast
+    import inspect
+
+    if path.startswith("dask."):
+        pytest.importorskip("distributed")
+    _, package = _api_docs()
+    documented = {}
+    for item in _sections(package[path], "parameters"):
+        assert item.name not in documented, f"{path}: {item.name} documented twice"
+        documented[item.name] = item.default
+    module, _, name = f"lightfm.{path}".rpartition(".")
+    signature = inspect.signature(getattr(importlib.import_module(module), name))
+    assert list(documented) == list(signature.parameters), path
+    for name, parameter in signature.parameters.items():
+        assert ast.literal_eval(str(documented[name])) == parameter.default, f"{path}: {name}"
+
+
+def test_tuple_returns_render_with_a_name():
+    """A numpydoc "(a, b) : TYPE" return line is one row named (a, b), not a type column holding the whole line."""
+    griffe, package = _api_docs()
+    checked = 0
+    for path in ["LightFM.recommend", "LightFM.get_user_representations", "cross_validation.random_train_test_split"]:
+        for item in _sections(package[path], "returns"):
+            assert item.name.startswith("("), (path, item.name, item.annotation)
+            assert ":" not in str(item.annotation or ""), (path, item.annotation)
+            checked += 1
+    assert checked >= 4
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="the docs extra is not installed")
 def test_site_builds_strict(tmp_path):
     mkdocs = shutil.which("mkdocs")
@@ -111,6 +161,17 @@ def test_site_builds_strict(tmp_path):
         assert (tmp_path / "site" / page).is_file(), page
     cli_page = (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
     assert "lightfm train --help" in cli_page and "--output" in cli_page
+    # Long signatures are wrapped (ruff formats them), one parameter a line, not cut off at the page's edge.
+    api = (tmp_path / "site" / "api" / "lightfm" / "index.html").read_text(encoding="utf-8")
+    signature = api[api.index('id="lightfm.LightFM.recommend"') :]
+    signature = signature[signature.index('class="doc-signature') :]
+    signature = signature[: signature.index("</code>")]
+    assert signature.count("\n") > 3, signature
+    # API pages are boosted in search, and dotted names split into words ("recommend" finds LightFM.recommend).
+    index = json.loads((tmp_path / "site" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    boosts = {doc["location"]: doc.get("boost") for doc in index["docs"]}
+    assert boosts["api/lightfm/"] and boosts["api/dask/"] and not boosts.get("quickstart/")
+    assert re.split(index["config"]["separator"], "lightfm.LightFM.recommend") == ["lightfm", "LightFM", "recommend"]
 
 
 def test_readme_python_examples_run(tmp_path):

@@ -36,11 +36,40 @@ _CHECKPOINT_VERSION = 1
 class DaskLightFM:
     """LightFM trained data-parallel on a Dask cluster (like ``lightgbm.DaskLGBMRanker``).
 
+    The model's hyperparameters, ``no_components`` to ``random_state``, are
+    :class:`lightfm.LightFM`'s, with the same meaning and defaults (its page
+    says more about each); ``device``, ``client``, ``syncs_per_epoch`` and
+    ``n_shards`` say how the cluster trains. After ``fit`` the parameter arrays
+    (and the optimiser's accumulators) read under LightFM's names, and
+    :meth:`to_local` gives a plain LightFM model to save and serve.
+
     Parameters
     ----------
-    no_components, k, n, learning_schedule, loss, learning_rate, rho, epsilon, item_alpha, user_alpha, \
-    max_sampled, random_state
-        The :class:`lightfm.LightFM` hyperparameters, with the same meaning and defaults.
+    no_components : int, default 10
+        Dimensionality of the feature latent embeddings.
+    k : int, default 5
+        For k-OS training, the k-th positive example is selected from the n
+        positive examples sampled for every user.
+    n : int, default 10
+        For k-OS training, the maximum number of positives sampled per update.
+    learning_schedule : {'adagrad', 'adadelta'}, default 'adagrad'
+        The per-parameter learning-rate schedule.
+    loss : {'logistic', 'bpr', 'warp', 'warp-kos'}, default 'logistic'
+        The loss function.
+    learning_rate : float, default 0.05
+        Initial learning rate for the adagrad schedule.
+    rho : float, default 0.95
+        Moving-average decay for the adadelta schedule, in (0, 1).
+    epsilon : float, default 1e-6
+        Conditioning constant for the adadelta schedule, >= 0.
+    item_alpha : float, default 0.0
+        L2 penalty on item features (lazy weight decay, as in LightFM).
+    user_alpha : float, default 0.0
+        L2 penalty on user features, likewise.
+    max_sampled : int, default 10
+        Maximum number of negatives WARP draws per positive.
+    random_state : int, numpy.random.RandomState or None, default None
+        Seed or generator for initialisation and sampling.
     device : {'cpu'}, default 'cpu'
         Workers train with the CPU engine; ``'cuda'`` is refused.
     client : distributed.Client, optional
@@ -62,8 +91,14 @@ class DaskLightFM:
 
     Attributes
     ----------
-    item_embeddings, user_embeddings, ... : np.float32 arrays
-        The trained parameters, as :class:`lightfm.LightFM` names them.
+    item_embeddings : np.float32 array of shape [n_item_features, no_components]
+        Latent vectors of the item features (None before ``fit``).
+    item_biases : np.float32 array of shape [n_item_features,]
+        Biases of the item features.
+    user_embeddings : np.float32 array of shape [n_user_features, no_components]
+        Latent vectors of the user features.
+    user_biases : np.float32 array of shape [n_user_features,]
+        Biases of the user features.
 
     Examples
     --------
