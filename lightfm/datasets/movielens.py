@@ -64,6 +64,15 @@ def fetch_movielens(
 
     943 users rate 1,682 movies; the test set holds 10 ratings per user.
 
+    The data is GroupLens's ``ml-100k`` archive (2.3 MB) as the original
+    LightFM publishes it, downloaded from its data releases on GitHub
+    (``lightfm.datasets.movielens.URL``:
+    https://github.com/maciejkula/lightfm_datasets/releases/download/v0.1.0/movielens.zip)
+    to ``data_home/movielens100k/movielens.zip``. Only the first call needs the
+    network; later calls read that file. Without a network and without the file,
+    the call raises an ``OSError`` naming the URL and the path to place the
+    file at by hand.
+
     Parameters
     ----------
     data_home : str or path, optional
@@ -77,7 +86,8 @@ def fetch_movielens(
     min_rating : float, default 0.0
         Keep only ratings >= this value.
     download_if_missing : bool, default True
-        Download the archive when it is missing; else raise OSError.
+        Download the archive when it is missing; else raise OSError (never
+        touching the network).
 
     Returns
     -------
@@ -94,7 +104,9 @@ def fetch_movielens(
         archive this call downloaded is then deleted; one that was already
         there is left alone).
     OSError
-        If the archive is missing and cannot or may not be downloaded.
+        If the archive is missing and cannot be downloaded (no network: the
+        message names the URL and where to put the file) or may not be
+        (``download_if_missing=False``).
 
     Examples
     --------
