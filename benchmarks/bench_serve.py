@@ -23,8 +23,8 @@ cores, which the output says. That is why the default client is the minimal one:
 spends 1 to 1.3 ms of CPU a request, five times what the server spends on GET /recommend, so with it
 one core goes to the load generator, which tops out near 1,000 requests a second whatever the server
 does, and its own pauses (a busy event loop serving 16 clients) set the 99th percentile. The minimal
-client spends about 0.05 ms. Before starting, it waits while the load average is above
-``--max-load`` (other benchmarks running).
+client spends about 0.05 ms. Before each endpoint, it waits while more than ``--max-busy`` cores are
+busy with other work (other benchmarks running), and says how busy they were.
 
     python benchmarks/bench_serve.py                          # 60 s per endpoint and model
     python benchmarks/bench_serve.py --duration 10 --models generated
@@ -311,15 +311,33 @@ def client_cpu() -> float:
     return times.user + times.system
 
 
-def wait_for_quiet(max_load: float, patience: float) -> str:
+def busy_cores(seconds: float = 3.0) -> float:
+    """Cores busy on the machine over the next ``seconds`` (from /proc/stat), while this benchmark is idle.
+
+    Not the load average: its minute-long memory still holds the previous endpoint's run (the server
+    and the load generator keep both cores busy), so it would always read as other work."""
+
+    def busy_and_total():
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle, iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy_before, total_before = busy_and_total()
+    time.sleep(seconds)
+    busy_after, total_after = busy_and_total()
+    return (os.cpu_count() or 1) * (busy_after - busy_before) / max(total_after - total_before, 1)
+
+
+def wait_for_quiet(max_busy: float, patience: float) -> str:
     start = time.monotonic()
-    while os.getloadavg()[0] > max_load and time.monotonic() - start < patience:
-        print(f"  waiting: load average {os.getloadavg()[0]:.2f} > {max_load} (other work on the machine)", flush=True)
-        time.sleep(15)
-    load = os.getloadavg()[0]
-    if load > max_load:
-        return f"load average {load:.2f} at the start (waited {patience:.0f} s): numbers are pessimistic"
-    return f"load average {load:.2f} at the start"
+    busy = busy_cores()
+    while busy > max_busy and time.monotonic() - start < patience:
+        print(f"  waiting: {busy:.2f} cores busy with other work > {max_busy}", flush=True)
+        time.sleep(10)
+        busy = busy_cores()
+    if busy > max_busy:
+        return f"{busy:.2f} cores busy with other work at the start (waited {patience:.0f} s): numbers are pessimistic"
+    return f"{busy:.2f} cores busy with other work at the start"
 
 
 def bench(name, path, train, args, folder, extra_args=(), user_prefix="", item_prefix=""):
@@ -331,7 +349,7 @@ def bench(name, path, train, args, folder, extra_args=(), user_prefix="", item_p
     rows = []
     try:
         for endpoint, make in makers.items():
-            note = wait_for_quiet(args.max_load, args.wait)
+            note = wait_for_quiet(args.max_busy, args.wait)
             server_before, client_before = server.cpu_seconds(), client_cpu()
             latencies, errors, first_error = asyncio.run(DRIVERS[args.client](server.url, make, args.duration))
             # The warm-up's CPU is in these totals too: per request, over every request sent.
@@ -366,7 +384,9 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds per endpoint (default 60)")
     parser.add_argument("--workers", type=int, default=1, help="lightfm serve --workers (default 1)")
     parser.add_argument("--data-home", default=str(REPO.parent / "shared" / "data"), help="where MovieLens is")
-    parser.add_argument("--max-load", type=float, default=1.5, help="wait while the load average is above this")
+    parser.add_argument(
+        "--max-busy", type=float, default=0.3, help="wait while other work keeps more cores busy (default 0.3)"
+    )
     parser.add_argument("--wait", type=float, default=600, help="seconds to wait for a quiet machine at most")
     parser.add_argument(
         "--client", choices=sorted(DRIVERS), default="raw",
