@@ -35,6 +35,7 @@ _HOT_SHARE = 0.01
 # copy of its feature indices per thread) a side is trained without copies.
 _REPLICA_BUDGET_BYTES = 64 << 20
 
+_NO_WEIGHTS = np.zeros(0, dtype=np.float32)
 # Logistic training samples no negatives, so it needs no positives lookup.
 _NO_LOOKUP = (
     np.zeros(1, dtype=np.int64),
@@ -59,7 +60,8 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         positives_only=config.loss in ("warp", "bpr"),
         order=order,
         samples=(_unsigned(data.rows, np.uint32), _unsigned(data.cols, np.uint32), data.labels),
-        weights=data.weights,
+        # An empty array for no weights: one kernel serves both (.kernels.losses._weight).
+        weights=_NO_WEIGHTS if data.weights is None else data.weights,
         lookup=_positives_lookup(data, order) if ranking else _NO_LOOKUP,
         loss_args=(int(config.max_sampled), int(config.k), kos_samples),
         user=(_unsigned_feats(data.user_feats), _side_parameters(state, "user", adadelta)),

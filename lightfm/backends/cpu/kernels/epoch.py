@@ -17,7 +17,7 @@ Arguments, all plain arrays, scalars and tuples of them:
   with :func:`lightfm.backends.cpu.kernels.rng.shuffle_range` at the start of an epoch).
 - ``samples = (rows, cols, labels)``: the COO interactions (the engine passes
   ``rows`` and ``cols`` as uint32 views, feature indices unsigned too); ``weights``: the
-  sample weights aligned with them, or None for weight 1.
+  sample weights aligned with them, or an empty array for weight 1.
 - ``lookup = (pos_indptr, pos_indices, (neg_prob, neg_alias), n_items)``: each
   user's own items (every stored entry, sorted), and the alias table BPR
   draws negatives from (:mod:`lightfm.backends.cpu.kernels.candidates` draws them ahead of use).

@@ -4,7 +4,6 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
 def build_positives(rows, cols, entries, n_rows, n_cols, share_cols=False):
     """CSR ``(indptr, indices)`` of the columns in ``cols[entries]``, grouped by ``rows[entries]``.
 
@@ -17,6 +16,13 @@ def build_positives(rows, cols, entries, n_rows, n_cols, share_cols=False):
     pass. O(nnz + n_rows + n_cols) time and memory. ``cols`` must be int32
     (the validated interactions' dtype), the type of the ``indices`` returned.
     """
+    # Always the same argument types (``share_cols`` a bool, the sizes Python ints), so that training
+    # and evaluation share one compiled kernel.
+    return _build_positives(rows, cols, entries, int(n_rows), int(n_cols), bool(share_cols))
+
+
+@njit(cache=True, nogil=True)
+def _build_positives(rows, cols, entries, n_rows, n_cols, share_cols):
     n = entries.shape[0]
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     in_order = True
@@ -74,32 +80,47 @@ def build_positives(rows, cols, entries, n_rows, n_cols, share_cols=False):
     return indptr, indices[:out]
 
 
-@njit(cache=True, nogil=True)
 def count_columns(cols, entries, n_cols):
     """How often each column occurs in ``cols[entries]``, as float64 (``np.bincount`` without its temporaries)."""
     counts = np.zeros(n_cols, dtype=np.float64)
-    for e in entries:
-        counts[cols[e]] += 1.0
+    _count_into(cols, entries, counts)
     return counts
 
 
 @njit(cache=True, nogil=True)
+def _count_into(cols, entries, counts):
+    for e in entries:
+        counts[cols[e]] += 1.0
+
+
 def alias_table(counts):
     """Walker/Vose alias table drawing index ``i`` with probability ``counts[i] / counts.sum()``.
 
     BPR draws its negatives from the items of all stored entries (an item as
     often as it is stored); the table (two arrays of n_items) stays in cache,
-    unlike a pool of every entry's item.
+    unlike a pool of every entry's item. The arrays are made here, outside the
+    kernel, which then compiles without NumPy's array constructors.
     """
     n = counts.shape[0]
     prob = np.ones(n, dtype=np.float32)
-    alias = np.arange(n).astype(np.int32)
-    total = counts.sum()
+    alias = np.arange(n, dtype=np.int32)
+    _fill_alias(
+        np.ascontiguousarray(counts, dtype=np.float64), prob, alias,
+        np.empty(n, dtype=np.float64), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64),
+    )  # fmt: skip
+    return prob, alias
+
+
+@njit(cache=True, nogil=True)
+def _fill_alias(counts, prob, alias, scaled, small, large):
+    n = counts.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += counts[i]
     if n == 0 or total <= 0:
-        return prob, alias
-    scaled = counts.astype(np.float64) * (n / total)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
+        return
+    for i in range(n):
+        scaled[i] = counts[i] * (n / total)
     n_small = 0
     n_large = 0
     for i in range(n):
@@ -121,7 +142,6 @@ def alias_table(counts):
             small[n_small] = g
             n_small += 1
     # Leftovers are 1 up to rounding.
-    return prob, alias
 
 
 @njit(cache=True, nogil=True)

@@ -2,7 +2,8 @@
 
 ``mom`` is None for adagrad (Duchi et al. 2011) and the squared-step
 accumulator for adadelta (Zeiler 2012); :func:`step_row` and :func:`step_bias`
-pick the schedule at compile time (see :mod:`lightfm.backends.cpu.kernels.dispatch`).
+pick the schedule at compile time: Numba drops the branch that a ``mom`` of
+None (or an array) cannot take (see :mod:`lightfm.backends.cpu.kernels.dispatch`).
 
 Each applies the gradient ``coef * grad[c]`` to component ``c`` of row ``f`` and
 returns the sum of the local learning rates it used, which the lazy L2
@@ -14,7 +15,7 @@ original LightFM, each stepped parameter is then multiplied by
 import numpy as np
 from numba import njit
 
-from .dispatch import on_none
+from .dispatch import BLOCK_OPTIONS
 
 _ONE = np.float32(1.0)
 # Accumulators saturate here instead of overflowing: the original's overflowed accumulator (inf)
@@ -36,45 +37,44 @@ def regularised(value, alpha, rate):
     return value * (_ONE + alpha * rate)
 
 
-def _adagrad_row(emb, acc, mom, f, grad, coef, schedule, alpha):
-    learning_rate = schedule[0]
+@njit(**BLOCK_OPTIONS)
+def step_row(emb, acc, mom, f, grad, coef, schedule, alpha):
+    """Step ``emb[f]`` along ``coef * grad[:d]``; returns the sum of local learning rates."""
     lr_sum = np.float32(0.0)
-    for c in range(emb.shape[1]):
-        g = coef * grad[c]
-        a = acc[f, c]
-        r = learning_rate / np.sqrt(a)
-        acc[f, c] = min(a + g * g, ACC_MAX)
-        emb[f, c] = regularised(emb[f, c] - r * g, alpha, r)
-        lr_sum += r
+    if mom is None:  # adagrad
+        learning_rate = schedule[0]
+        for c in range(emb.shape[1]):
+            g = coef * grad[c]
+            a = acc[f, c]
+            r = learning_rate / np.sqrt(a)
+            acc[f, c] = min(a + g * g, ACC_MAX)
+            emb[f, c] = regularised(emb[f, c] - r * g, alpha, r)
+            lr_sum += r
+    else:  # adadelta
+        rho = schedule[1]
+        epsilon = schedule[2]
+        one_minus_rho = _ONE - rho
+        for c in range(emb.shape[1]):
+            g = coef * grad[c]
+            a = min(rho * acc[f, c] + one_minus_rho * g * g, ACC_MAX)
+            acc[f, c] = a
+            r = np.sqrt(mom[f, c] + epsilon) / np.sqrt(a + epsilon)
+            step = r * g
+            mom[f, c] = min(rho * mom[f, c] + one_minus_rho * step * step, ACC_MAX)
+            emb[f, c] = regularised(emb[f, c] - step, alpha, r)
+            lr_sum += r
     return lr_sum
 
 
-def _adadelta_row(emb, acc, mom, f, grad, coef, schedule, alpha):
-    rho = schedule[1]
-    epsilon = schedule[2]
-    one_minus_rho = _ONE - rho
-    lr_sum = np.float32(0.0)
-    for c in range(emb.shape[1]):
-        g = coef * grad[c]
-        a = min(rho * acc[f, c] + one_minus_rho * g * g, ACC_MAX)
-        acc[f, c] = a
-        r = np.sqrt(mom[f, c] + epsilon) / np.sqrt(a + epsilon)
-        step = r * g
-        mom[f, c] = min(rho * mom[f, c] + one_minus_rho * step * step, ACC_MAX)
-        emb[f, c] = regularised(emb[f, c] - step, alpha, r)
-        lr_sum += r
-    return lr_sum
-
-
-def _adagrad_bias(bias, acc, mom, f, g, schedule, alpha):
-    a = acc[f]
-    r = schedule[0] / np.sqrt(a)
-    acc[f] = min(a + g * g, ACC_MAX)
-    bias[f] = regularised(bias[f] - r * g, alpha, r)
-    return r
-
-
-def _adadelta_bias(bias, acc, mom, f, g, schedule, alpha):
+@njit(**BLOCK_OPTIONS)
+def step_bias(bias, acc, mom, f, g, schedule, alpha):
+    """Step ``bias[f]`` along gradient ``g``; returns the local learning rate."""
+    if mom is None:  # adagrad
+        a = acc[f]
+        r = schedule[0] / np.sqrt(a)
+        acc[f] = min(a + g * g, ACC_MAX)
+        bias[f] = regularised(bias[f] - r * g, alpha, r)
+        return r
     rho = schedule[1]
     epsilon = schedule[2]
     one_minus_rho = _ONE - rho
@@ -85,9 +85,3 @@ def _adadelta_bias(bias, acc, mom, f, g, schedule, alpha):
     mom[f] = min(rho * mom[f] + one_minus_rho * step * step, ACC_MAX)
     bias[f] = regularised(bias[f] - step, alpha, r)
     return r
-
-
-step_row = on_none("mom", _adagrad_row, _adadelta_row)
-step_row.__doc__ = "Step ``emb[f]`` along ``coef * grad[:d]``; returns the sum of local learning rates."
-step_bias = on_none("mom", _adagrad_bias, _adadelta_bias)
-step_bias.__doc__ = "Step ``bias[f]`` along gradient ``g``; returns the local learning rate."

@@ -12,6 +12,8 @@ from numba import njit, prange
 _COUNT_BELOW = 96
 # Scores scanned per vectorised maximum when selecting the top n.
 _CHUNK = 64
+# A zero typed int64, not Literal[int](0): a literal argument compiles a helper a second time.
+_ZERO = np.int64(0)
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -25,6 +27,59 @@ def predict_pairs(user_repr, user_bias, user_rows, item_repr, item_bias, item_ro
         for c in range(d):
             s += user_repr[u, c] * item_repr[i, c]
         out[p] = s + user_bias[u] + item_bias[i]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _before(a, b):
+    """Whether ``a`` sorts before ``b``: ascending, NaN last, as NumPy sorts and searches."""
+    return a < b or (b != b and a == a)
+
+
+@njit(cache=True, nogil=True)
+def _sift(keys, carry, pos, size):
+    """Restore the max-heap ``keys[:size]`` below ``pos``, moving ``carry`` alike."""
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            return
+        if child + 1 < size and _before(keys[child], keys[child + 1]):
+            child += 1
+        if not _before(keys[pos], keys[child]):
+            return
+        keys[pos], keys[child] = keys[child], keys[pos]
+        carry[pos], carry[child] = carry[child], carry[pos]
+        pos = child
+
+
+@njit(cache=True, nogil=True)
+def _sort(keys, carry):
+    """Sort ``keys`` ascending in place (NaN last), applying the same moves to ``carry``.
+
+    A heapsort, O(n log n) without recursion: one small function serves ranking (an argsort,
+    ``carry`` the positions) and AUC, where NumPy's ``argsort`` and ``sort`` cost about 0.8 s each to
+    compile on first use. Ties may end up in any order; no caller depends on it.
+    """
+    n = keys.shape[0]
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(keys, carry, start, n)
+    for end in range(n - 1, 0, -1):
+        keys[0], keys[end] = keys[end], keys[0]
+        carry[0], carry[end] = carry[end], carry[0]
+        _sift(keys, carry, _ZERO, end)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _right_of(ordered, value):
+    """``np.searchsorted(ordered, value, side="right")``: the first position sorting after ``value``."""
+    lo = 0
+    hi = ordered.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _before(value, ordered[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 @njit(cache=True, nogil=True)
@@ -51,11 +106,14 @@ def _rank_user(scores, test_items, train_items, out):
             out[j] = count
     else:
         # Many: one pass over the items, each binned by how many test scores it reaches.
-        order = np.argsort(test_scores)
-        ordered = test_scores[order]
+        ordered = test_scores  # sorted in place: not needed in input order any more
+        order = np.empty(n_test, dtype=np.int64)
+        for j in range(n_test):
+            order[j] = j
+        _sort(ordered, order)
         reached = np.zeros(n_test + 1, dtype=np.int64)
         for c in range(scores.shape[0]):
-            reached[np.searchsorted(ordered, scores[c], side="right")] += 1
+            reached[_right_of(ordered, scores[c])] += 1
         # Items scoring at least ordered[j] reach past position j.
         running = 0
         for j in range(n_test - 1, -1, -1):
@@ -96,6 +154,11 @@ def auc_from_ranks(indptr, ranks, n_train, n_items, out):
     Users with no positives or no negatives get 0.5. Serial: it only sorts
     each user's few ranks, far less than waking a thread pool costs.
     """
+    longest = 0
+    for u in range(out.shape[0]):
+        longest = max(longest, indptr[u + 1] - indptr[u])
+    keys = np.empty(longest, dtype=ranks.dtype)
+    carry = np.empty(longest, dtype=np.int64)
     for u in range(out.shape[0]):
         lo = indptr[u]
         hi = indptr[u + 1]
@@ -104,7 +167,10 @@ def auc_from_ranks(indptr, ranks, n_train, n_items, out):
         if n_pos == 0 or n_neg <= 0:
             out[u] = 0.5
             continue
-        ordered = np.sort(ranks[lo:hi])
+        ordered = keys[:n_pos]
+        for i in range(n_pos):
+            ordered[i] = ranks[lo + i]
+        _sort(ordered, carry)
         correct = 0.0
         j = 0
         for i in range(n_pos):
@@ -166,7 +232,7 @@ def _offer(scores, lo, hi, top_columns, top_scores, size):
             # Columns arrive in increasing order, so an equal score never displaces the root.
             top_scores[0] = s
             top_columns[0] = c
-            _sift_down(top_scores, top_columns, size, 0)
+            _sift_down(top_scores, top_columns, size, _ZERO)
     return size
 
 
@@ -191,7 +257,7 @@ def _top_row(scores, top_columns, top_scores):
     """
     n = top_columns.shape[0]
     m = scores.shape[0]
-    size = 0
+    size = _ZERO
     for lo in range(0, m, _CHUNK):
         hi = min(lo + _CHUNK, m)
         if size == n and _count_above(scores, lo, hi, top_scores[0]) == 0:
@@ -200,7 +266,7 @@ def _top_row(scores, top_columns, top_scores):
     for end in range(size - 1, 0, -1):
         top_scores[0], top_scores[end] = top_scores[end], top_scores[0]
         top_columns[0], top_columns[end] = top_columns[end], top_columns[0]
-        _sift_down(top_scores, top_columns, end, 0)
+        _sift_down(top_scores, top_columns, end, _ZERO)
     return size
 
 

@@ -59,7 +59,7 @@ import numpy as np
 from numba import njit
 
 from ...._validation import cache_private_zeros
-from .dispatch import on_none
+from .dispatch import BLOCK_OPTIONS
 from .schedules import step_bias, step_row
 
 # A scale past this stops the epoch kernels, to be folded back into the parameters (an
@@ -85,19 +85,19 @@ SCALE_LAG_MAX = 0.1
 _FLUSH_BELOW = np.float32(1e-30)
 
 
-def _represent_identity(out, feats, params, row, scale):
+@njit(**BLOCK_OPTIONS)
+def represent(out, feats, params, row, scale):
+    """Write ``row``'s representation, its stored values times ``scale``, into ``out``:
+    embedding, then bias at ``out[d]``."""
     emb = params[0]
     d = emb.shape[1]
-    for c in range(d):
-        out[c] = emb[row, c] * scale
-    out[d] = params[3][row] * scale
-
-
-def _represent_features(out, feats, params, row, scale):
+    if feats is None:
+        for c in range(d):
+            out[c] = emb[row, c] * scale
+        out[d] = params[3][row] * scale
+        return
     indptr, indices, data = feats
-    emb = params[0]
     bias = params[3]
-    d = emb.shape[1]
     for c in range(d + 1):
         out[c] = 0.0
     for p in range(indptr[row], indptr[row + 1]):
@@ -108,22 +108,22 @@ def _represent_features(out, feats, params, row, scale):
         out[d] += w * bias[f]
 
 
-represent = on_none("feats", _represent_identity, _represent_features)
-represent.__doc__ = """Write ``row``'s representation, its stored values times ``scale``, into ``out``:
-embedding, then bias at ``out[d]``."""
+@njit(**BLOCK_OPTIONS)
+def score_item(user_repr, feats, emb, bias, row, scale):
+    """Score of item ``row`` for a user representation, without materialising the item's.
 
-
-def _score_item_identity(user_repr, feats, emb, bias, row, scale):
+    With feature matrices, one dot product per feature row: summing the item's representation
+    first and dotting it once was slower (every accumulation a store and reload of the buffer),
+    both for WARP's sampled negatives and, once the building blocks were inlined, for k-OS's
+    sampled positives (BENCHMARKS.md, hybrid models).
+    """
     d = emb.shape[1]
-    s = np.float32(0.0)
-    for c in range(d):
-        s += user_repr[c] * emb[row, c]
-    return (s + bias[row]) * scale + user_repr[d]
-
-
-def _score_item_features(user_repr, feats, emb, bias, row, scale):
+    if feats is None:
+        s = np.float32(0.0)
+        for c in range(d):
+            s += user_repr[c] * emb[row, c]
+        return (s + bias[row]) * scale + user_repr[d]
     indptr, indices, data = feats
-    d = emb.shape[1]
     total = np.float32(0.0)
     for p in range(indptr[row], indptr[row + 1]):
         f = indices[p]
@@ -134,26 +134,22 @@ def _score_item_features(user_repr, feats, emb, bias, row, scale):
     return total * scale + user_repr[d]
 
 
-score_item = on_none("feats", _score_item_identity, _score_item_features)
-score_item.__doc__ = """Score of item ``row`` for a user representation, without materialising the item's.
+@njit(**BLOCK_OPTIONS)
+def update_side(grad, coef, bias_grad, feats, params, row, schedule, alpha):
+    """Step every parameter of ``row``'s features down the loss gradient.
 
-With feature matrices, one dot product per feature row: summing the item's representation
-first and dotting it once was slower (every accumulation a store and reload of the buffer),
-both for WARP's sampled negatives and, once the building blocks were inlined, for k-OS's
-sampled positives (BENCHMARKS.md, hybrid models).
-"""
-
-
-def _update_identity(grad, coef, bias_grad, feats, params, row, schedule, alpha):
+    The gradient with respect to the row's representation is ``coef * grad[:d]``
+    and with respect to its bias ``bias_grad``; each feature receives them times its
+    weight, and then grows by ``1 + alpha * its local learning rate`` (the side's
+    L2 coefficient; see the module docstring). Returns ``(sum of local learning
+    rates, number of parameters)``, which :func:`decay` averages.
+    """
     emb, emb_acc, emb_mom, bias, bias_acc, bias_mom = params
-    lr_sum = step_row(emb, emb_acc, emb_mom, row, grad, coef, schedule, alpha)
-    lr_sum += step_bias(bias, bias_acc, bias_mom, row, bias_grad, schedule, alpha)
-    return lr_sum, emb.shape[1] + 1
-
-
-def _update_features(grad, coef, bias_grad, feats, params, row, schedule, alpha):
+    if feats is None:
+        lr_sum = step_row(emb, emb_acc, emb_mom, row, grad, coef, schedule, alpha)
+        lr_sum += step_bias(bias, bias_acc, bias_mom, row, bias_grad, schedule, alpha)
+        return lr_sum, np.int64(emb.shape[1] + 1)
     indptr, indices, data = feats
-    emb, emb_acc, emb_mom, bias, bias_acc, bias_mom = params
     lr_sum = np.float32(0.0)
     for p in range(indptr[row], indptr[row + 1]):
         f = indices[p]
@@ -162,17 +158,6 @@ def _update_features(grad, coef, bias_grad, feats, params, row, schedule, alpha)
         lr_sum += step_bias(bias, bias_acc, bias_mom, f, w * bias_grad, schedule, alpha)
     # The engine passes indptr unsigned; the count is signed like the identity path's.
     return lr_sum, np.int64(indptr[row + 1] - indptr[row]) * (emb.shape[1] + 1)
-
-
-update_side = on_none("feats", _update_identity, _update_features)
-update_side.__doc__ = """Step every parameter of ``row``'s features down the loss gradient.
-
-The gradient with respect to the row's representation is ``coef * grad[:d]``
-and with respect to its bias ``bias_grad``; each feature receives them times its
-weight, and then grows by ``1 + alpha * its local learning rate`` (the side's
-L2 coefficient; see the module docstring). Returns ``(sum of local learning
-rates, number of parameters)``, which :func:`decay` averages.
-"""
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
