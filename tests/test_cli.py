@@ -286,6 +286,36 @@ def test_errors_are_one_clear_line(files, args, fragments):
     assert_one_line_error(run_cli(*args, cwd=folder), *fragments)
 
 
+def test_plot_without_matplotlib_fails_before_training(files):
+    """--plot checks for matplotlib with the output paths, before reading or training anything."""
+    folder, _ = files
+    blocked = (
+        "import sys; sys.modules['matplotlib'] = None; from lightfm.cli.parser import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked, "train", "plays.csv", "--plot", "c.png", "-o", "no_plot.npz"],
+        cwd=folder, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert_one_line_error(result, "matplotlib", "lightfm-ng[plot]")
+    assert "epoch" not in result.stdout and "users" not in result.stdout, result.stdout
+    assert not (folder / "no_plot.npz").exists()
+
+
+def test_plot_title_says_what_ran_and_what_was_kept():
+    """The learning curve's title counts the epochs that ran and the one early stopping kept, not --epochs."""
+    import argparse
+
+    from lightfm.cli.commands import _plot_title
+
+    args = argparse.Namespace(loss="warp", components=8, learning_rate=0.05, item_alpha=0.0, user_alpha=0.0, epochs=30)
+    stopped = [{"epoch": epoch} for epoch in range(2, 19, 2)]
+    assert _plot_title(stopped, args, 12).endswith(", 18 epochs run, epoch 12 kept")
+    assert "30" not in _plot_title(stopped, args, 12)
+    assert _plot_title([{"epoch": 15}, {"epoch": 30}], args, None).endswith(", 30 epochs run")
+    assert _plot_title([{"epoch": 1}], args, 1).endswith(", 1 epoch run, epoch 1 kept")
+
+
 def test_an_interrupt_inside_a_compiled_call_is_a_clean_interrupt(capsys, monkeypatch):
     """Ctrl-C inside a Numba call reaches Python as a SystemError chained to the KeyboardInterrupt."""
     import lightfm.cli.parser as cli_parser

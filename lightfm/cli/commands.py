@@ -324,6 +324,8 @@ def run_train(args) -> int:
         raise CLIError("--early-stopping must be at least 1 (evaluations without improvement)")
     for option, path in (("--output", args.output), ("--plot", args.plot)):
         _check_writable(option, path)  # before any work, not after training
+    if args.plot:
+        require_module("matplotlib", "plot")  # likewise: not a finished training that cannot draw its curve
     for note in notes:
         print(note, file=sys.stderr)
     flags = {args.user_col: "--user-col", args.item_col: "--item-col", args.weight_col: "--weight-col"}
@@ -457,6 +459,19 @@ def run_train(args) -> int:
     return 0
 
 
+def _plot_title(history, args, best_epoch) -> str:
+    """The learning curve's title: the settings, the epochs that ran and, under early stopping, the one kept."""
+    settings = (
+        f"loss {args.loss}, {args.components} components, learning rate {args.learning_rate:g}, "
+        f"alpha item {args.item_alpha:g} / user {args.user_alpha:g}"
+    )
+    run = history[-1]["epoch"] if history else args.epochs
+    epochs = f"{run} epoch{'s' if run != 1 else ''} run"
+    if best_epoch:
+        epochs += f", epoch {best_epoch} kept"
+    return f"{settings}, {epochs}"
+
+
 def _plot(history, args, best_epoch):
     """Held-out and train precision/recall on one panel, AUC on its own; the settings in the title."""
     matplotlib = require_module("matplotlib", "plot")
@@ -480,10 +495,7 @@ def _plot(history, args, best_epoch):
         axis.legend(fontsize="small")
     ranking.set_title(f"precision and recall @{k}")
     auc.set_title("AUC")
-    figure.suptitle(
-        f"loss {args.loss}, {args.components} components, learning rate {args.learning_rate:g}, "
-        f"alpha item {args.item_alpha:g} / user {args.user_alpha:g}, {args.epochs} epochs"
-    )
+    figure.suptitle(_plot_title(history, args, best_epoch))
     figure.tight_layout()
     figure.savefig(args.plot, dpi=120)
     plt.close(figure)
