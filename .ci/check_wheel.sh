@@ -36,9 +36,10 @@ with tarfile.open(sdist) as archive:
     in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
 missing = [path for path in tracked if path not in in_wheel]
 assert not missing, f"tracked package files missing from the wheel: {missing}"
-missing = [path for path in [*tracked, "README.md", "pyproject.toml"] if path not in in_sdist]
+missing = [path for path in [*tracked, "README.md", "pyproject.toml", "LICENSE", "CHANGELOG.md"] if path not in in_sdist]
 assert not missing, f"files missing from the sdist: {missing}"
 assert "lightfm/py.typed" in in_wheel, "lightfm/py.typed (PEP 561 marker) is not in the wheel"
+assert any(name.endswith(".dist-info/licenses/LICENSE") for name in in_wheel), "the wheel has no LICENSE"
 stray = sorted({name.split("/")[0] for name in in_wheel} - {"lightfm"} - {n.split("/")[0] for n in in_wheel if ".dist-info/" in n})
 assert not stray, f"the wheel installs more than the lightfm package: {stray}"
 print(f"wheel: {len(in_wheel)} files, every one of the {len(tracked)} tracked package files")
