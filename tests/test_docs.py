@@ -78,6 +78,18 @@ def test_api_page_lists_every_public_method():
     assert rendered - methods == set()
 
 
+def test_each_object_is_rendered_on_one_page():
+    """An API object rendered by two pages (``::: name``) gives two anchors and ambiguous cross-references:
+    the guides link to the API reference instead (docs/cluster.md links to docs/api/dask.md)."""
+    seen = {}
+    for page in PAGES:
+        for name in re.findall(r"^::: ([\w.]+)", page.read_text(encoding="utf-8"), re.MULTILINE):
+            where = str(page.relative_to(DOCS))
+            assert name not in seen, f"{name} is rendered on {seen[name]} and on {where}"
+            seen[name] = where
+    assert "lightfm.dask.DaskLightFM" in seen
+
+
 def test_included_sections_exist():
     """Every README/BENCHMARKS section a page includes is there (docs/hooks.py), and the CLI help renders.
 
