@@ -515,3 +515,89 @@ def test_refusals_without_faiss_or_model(monkeypatch, small):
     monkeypatch.setitem(__import__("sys").modules, "faiss", None)  # import faiss raises ImportError
     with pytest.raises(ParameterError, match=r'pip install "lightfm-ng\[ann\]"'):
         ItemIndex.build(model)
+
+
+# -- similar_items: the cosine index ------------------------------------------------------------
+
+
+def trained_on_popularity(n_users=1000, n_items=3000, d=32):
+    """WARP on power-law popularity (as test_recall_on_a_trained_model), and its training interactions."""
+    rs = np.random.default_rng(0)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    rows = np.repeat(np.arange(n_users), 20)
+    cols = rs.choice(n_items, rows.size, p=popularity / popularity.sum())
+    train = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=(n_users, n_items))
+    train.data[:] = 1.0
+    return LightFM(no_components=d, loss="warp", random_state=0).fit(train, epochs=5), train
+
+
+@pytest.mark.parametrize("ids", [np.arange(0, 80, 3), 7, np.zeros(0, dtype=np.int64)])
+@pytest.mark.parametrize("n", [1, 10, 80, 500])
+def test_exact_similar_items_is_the_models(hybrid, ids, n):
+    model, *_ = hybrid
+    index = ItemIndex.build(model, backend="exact")
+    got, want = index.similar_items(ids, n=n), model.similar_items(ids, n=n)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_similar_items_with_explicit_item_features(hybrid):
+    model, _, _, item_features = hybrid
+    index = ItemIndex.build(model, backend="exact", item_features=item_features)
+    got = index.similar_items([1, 2], n=6)
+    want = model.similar_items([1, 2], n=6, item_features=item_features)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_similar_items_recall_on_a_trained_model(faiss, always_search):
+    model, _ = trained_on_popularity()
+    index = ItemIndex.build(model, num_threads=1)
+    items = np.arange(0, 3000, 7)
+    exact = model.similar_items(items, n=10)
+    found, similarities = index.similar_items(items, n=10)
+    assert recall(found, exact[0]) >= 0.95
+    assert not (found == items[:, None]).any()  # never the item itself
+    unit = model.item_embeddings / np.linalg.norm(model.item_embeddings, axis=1, keepdims=True)
+    expected = np.einsum("qd,qkd->qk", unit[items], unit[found])
+    np.testing.assert_allclose(similarities, expected, rtol=1e-5, atol=1e-5)  # exact similarities
+    assert (np.diff(similarities, axis=1) <= 1e-6).all()
+
+
+@pytest.mark.parametrize("params", [{"index_type": "hnsw", "ef_search": 8}, {"nprobe": 1}, {"metric": "inner_product"}])
+def test_similar_items_shapes_padding_and_zero_vectors(faiss, always_search, params):
+    model = varied_model(n_users=5, n_items=300)
+    model.item_embeddings[[4, 9]] = 0.0  # similarity 0 to every item: ties, by lower index
+    index = ItemIndex.build(model, num_threads=1, **params)
+    for ids in (4, [4, 9, 11], np.arange(300)):
+        for n in (1, 5, 299, 300, 1000):
+            got, similarities = index.similar_items(ids, n=n)
+            want, want_similarities = model.similar_items(ids, n=n)
+            assert got.shape == want.shape and similarities.dtype == np.float32 and got.dtype == np.int64
+            assert ((got == -1) == (want == -1)).all()  # padding where the model pads (n >= n_items)
+    np.testing.assert_array_equal(index.similar_items([4, 9], n=5)[0], model.similar_items([4, 9], n=5)[0])
+    with pytest.raises(ValueError, match="item_ids"):
+        index.similar_items(300)
+    with pytest.raises(ValueError, match="n must be"):
+        index.similar_items(1, n=0)
+
+
+def test_similar_items_round_trip_and_files_from_before_it(faiss, tmp_path, always_search):
+    model = varied_model(n_users=5, n_items=800)
+    index = ItemIndex.build(model, num_threads=1, nlist=16, nprobe=2)
+    path = tmp_path / "items.index"
+    index.save(path)
+    loaded = ItemIndex.load(path, model)
+    assert loaded.nbytes == index.nbytes
+    np.testing.assert_array_equal(loaded.similar_items(np.arange(50))[0], index.similar_items(np.arange(50))[0])
+    assert loaded.set_search_params(nprobe=16) is loaded  # both indexes: nprobe=16 probes every list
+    np.testing.assert_array_equal(loaded.similar_items(np.arange(50))[0], model.similar_items(np.arange(50))[0])
+    # A file written before similar_items (no similarity index) still recommends, and similar_items says why not.
+    with np.load(path, allow_pickle=False) as file:
+        arrays = {name: file[name] for name in file.files if name != "similar_index"}
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    old = ItemIndex.load(path, model)
+    np.testing.assert_array_equal(old.recommend(np.arange(5))[0], index.recommend(np.arange(5))[0])
+    with pytest.raises(ValueError, match="holds no similarity index.*rebuild it with ItemIndex.build"):
+        old.similar_items(3)

@@ -124,7 +124,12 @@ def omp_threads(faiss, num_threads):
 
 
 class FaissSearcher:
-    """A faiss index over the items' ``[e_i, b_i]`` (see the module docstring), and how to query it."""
+    """A faiss index over the items' ``[e_i, b_i]`` (see the module docstring), and how to query it.
+
+    The similarity index of :meth:`lightfm.ann.ItemIndex.similar_items` is one too, over the items' unit
+    vectors ``e_i / |e_i|``: there the augmentation gives every nonzero item 0 and a zero one 1, so that
+    Euclidean distance ranks as the cosine does, zero representations (similarity 0) included.
+    """
 
     def __init__(self, index, params: dict):
         self.index = index
@@ -208,7 +213,8 @@ class FaissSearcher:
         return int(min(self.params["nlist"], math.ceil(self.params["nprobe"] * scale)))
 
     def search(self, queries: np.ndarray, k: int, num_threads: int) -> np.ndarray:
-        """Labels [m, k] (int64, -1 where the index found fewer) for queries ``[e_u, w]`` [m, d + 1]."""
+        """Labels [m, k] (int64, -1 where the index found fewer) for queries ``[e_u, w]`` [m, d + 1] (or, in the
+        similarity index, unit vectors [m, d])."""
         faiss = import_faiss()
         if self.augmented:
             queries = np.concatenate([queries, np.zeros((queries.shape[0], 1), dtype=np.float32)], axis=1)
@@ -245,8 +251,14 @@ class FaissSearcher:
         return import_faiss().serialize_index(self.index)
 
     @classmethod
-    def deserialize(cls, blob: np.ndarray, params: dict, n_items: int, dimension: int, where: str) -> FaissSearcher:
-        """The index in ``blob``, checked to be what ``params`` describe over ``n_items`` items."""
+    def deserialize(
+        cls, blob: np.ndarray, params: dict, n_items: int, dimension: int, where: str, extra: int = 1
+    ) -> FaissSearcher:
+        """The index in ``blob``, checked to be what ``params`` describe over ``n_items`` items.
+
+        ``dimension`` components, and ``extra`` coordinates more per vector (1: the bias of ``[e_i, b_i]``;
+        0: the unit vectors of the similarity index), before any norm augmentation.
+        """
         faiss = import_faiss()
         try:
             index = faiss.deserialize_index(np.ascontiguousarray(blob, dtype=np.uint8))
@@ -254,7 +266,7 @@ class FaissSearcher:
             raise ValueError(f"{where}: the faiss index is corrupt ({str(error).splitlines()[0]}).") from None
         expected_type = faiss.IndexHNSWFlat if params["index_type"] == "hnsw" else faiss.IndexIVFFlat
         metric = faiss.METRIC_L2 if params["metric"] == "l2" else faiss.METRIC_INNER_PRODUCT
-        d = dimension + 1 + (params["metric"] == "l2")
+        d = dimension + extra + (params["metric"] == "l2")
         if not isinstance(index, expected_type) or index.metric_type != metric or index.d != d:
             raise ValueError(
                 f"{where}: the faiss index is a {type(index).__name__} of dimension {index.d}, but the metadata "

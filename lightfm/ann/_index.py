@@ -121,7 +121,7 @@ class ItemIndex:
         raise TypeError("Create an ItemIndex with ItemIndex.build(model, ...) or ItemIndex.load(path, model).")
 
     @classmethod
-    def _create(cls, model, item_side, checksum, backend, params, searcher):
+    def _create(cls, model, item_side, checksum, backend, params, searcher, similar_searcher=None, unit_side=None):
         index = cls.__new__(cls)
         index.model = model
         index._item_side = item_side
@@ -129,6 +129,9 @@ class ItemIndex:
         index.backend = backend
         index.params = params
         index._searcher = searcher
+        # The similarity index (faiss over the unit vectors; None for "exact", and in files written before it).
+        index._similar_searcher = similar_searcher
+        index._unit = unit_side  # [d, n_items] unit vectors, computed at the first similar_items
         return index
 
     @property
@@ -152,7 +155,8 @@ class ItemIndex:
         >>> ItemIndex.build(model, backend="exact").nbytes  # (8 + 2) float32 per item
         4000
         """
-        return int(self._item_side.nbytes + (self._searcher.nbytes if self._searcher is not None else 0))
+        searchers = (self._searcher, self._similar_searcher)
+        return int(self._item_side.nbytes + sum(searcher.nbytes for searcher in searchers if searcher is not None))
 
     def __repr__(self):
         params = "".join(f", {name}={value!r}" for name, value in self.params.items())
@@ -225,15 +229,17 @@ class ItemIndex:
         if backend == "exact" and set(params) - {"num_threads"}:
             raise ParameterError(f"backend='exact' takes no parameters, got {sorted(set(params) - {'num_threads'})}.")
         item_side, checksum = _item_block(model, item_features, "ItemIndex.build")
-        searcher = None
+        searcher = similar_searcher = unit_side = None
         if backend == "exact":
             params = {}  # num_threads: nothing to build
         else:
             resolved, build_threads = _faiss.check_params(params, item_side.shape[1])
             _faiss.import_faiss()  # refuse before the vectors are copied
             searcher = _faiss.FaissSearcher.build(_index_vectors(item_side), resolved, build_threads)
+            unit_side = _unit_side(item_side)
+            similar_searcher = _faiss.FaissSearcher.build(unit_side.T, resolved, build_threads)
             params = searcher.params
-        return cls._create(model, item_side, checksum, backend, dict(params), searcher)
+        return cls._create(model, item_side, checksum, backend, dict(params), searcher, similar_searcher, unit_side)
 
     def set_search_params(self, **params):
         """Change the search effort without rebuilding: ``ef_search`` (HNSW) or ``nprobe`` (IVF).
@@ -264,6 +270,8 @@ class ItemIndex:
         if self._searcher is None:
             raise ParameterError(f"backend='exact' has no search parameters, got {sorted(params)}.")
         self._searcher.set_search_params(**params)
+        if self._similar_searcher is not None:
+            self._similar_searcher.set_search_params(**params)
         self.params = dict(self._searcher.params)
         return self
 
@@ -395,6 +403,76 @@ class ItemIndex:
         found, scores = search.run()
         return (found[0], scores[0]) if scalar else (found, scores)
 
+    def similar_items(self, item_ids, n=10, *, num_threads=1):
+        """The ``n`` items most similar to each of ``item_ids``, as :meth:`lightfm.LightFM.similar_items` gives them.
+
+        Similarity is the cosine of the items' representations, which the
+        recommendation index (the biased inner product) cannot search: an
+        index built with ``backend="faiss"`` holds a second faiss index, of
+        the same type and parameters, over the representations scaled to
+        length 1. Same return shapes, order and padding as the model's; with
+        ``backend="faiss"`` the items are those the index finds (nearly
+        always the exact top ``n``; every similarity returned is exact), with
+        ``backend="exact"`` exactly the model's answer.
+
+        Parameters
+        ----------
+        item_ids : int or array-like of int
+            Query items (rows of the index); each is left out of its own
+            results.
+        n : int, default 10
+            Neighbours per item (at most the number of items).
+        num_threads : int, default 1
+            Threads: faiss's for the search, the engine's for exact scoring.
+
+        Returns
+        -------
+        (item_indices, similarities) : (np.int64 array, np.float32 array)
+            Shape [len(item_ids), n] (1-d for a scalar ``item_ids``), each row
+            by descending similarity, ties by lower item index; padded with
+            item -1 and similarity -inf where there are fewer other items.
+
+        Raises
+        ------
+        ValueError
+            Ids out of range or a bad ``n``, naming the argument; or an index
+            file written before similar_items existed (it has no similarity
+            index: rebuild it).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from lightfm import LightFM
+        >>> from lightfm.ann import ItemIndex
+        >>> model = LightFM(random_state=0).fit(sp.random(30, 60, density=0.1, random_state=0))
+        >>> index = ItemIndex.build(model, backend="exact")  # or backend="faiss" (the default)
+        >>> neighbours, similarities = index.similar_items([3, 4], n=5)
+        >>> expected, expected_similarities = model.similar_items([3, 4], n=5)
+        >>> neighbours.shape, bool(np.array_equal(neighbours, expected))
+        ((2, 5), True)
+        """
+        num_threads = check_num_threads(num_threads)
+        n = check_int(n, "n")
+        scalar = np.ndim(item_ids) == 0
+        ids = to_id_array(item_ids, "item_ids")
+        check_index_range(ids, self.n_items, "item_ids", "item id")
+        if self.backend == "faiss" and self._similar_searcher is None:
+            raise ValueError(
+                "This index was written by an earlier lightfm-ng and holds no similarity index (for "
+                "similar_items): rebuild it with ItemIndex.build(model) (on the command line, 'lightfm index')."
+            )
+        n = min(n, self.n_items)
+        found = np.full((ids.size, n), -1, dtype=np.int64)
+        similarities = np.full((ids.size, n), -np.inf, dtype=np.float32)
+        if n and ids.size:
+            _similar(self, ids, n, num_threads, found, similarities)
+        return (found[0], similarities[0]) if scalar else (found, similarities)
+
+    def _unit_side(self):
+        if self._unit is None:
+            self._unit = _unit_side(self._item_side)  # two threads racing here compute the same array
+        return self._unit
+
     # -- files --------------------------------------------------------------------------------
 
     def save(self, path):
@@ -435,6 +513,8 @@ class ItemIndex:
         }
         if self._searcher is not None:
             arrays["index"] = self._searcher.serialize()
+        if self._similar_searcher is not None:
+            arrays["similar_index"] = self._similar_searcher.serialize()
         write_atomic(path, lambda file: np.savez(file, **arrays))
 
     @classmethod
@@ -484,6 +564,8 @@ class ItemIndex:
             metadata = file.json("metadata")
             backend, params, n_items, no_components, checksum = _check_metadata(metadata, file.path)
             blob = file.array("index", np.uint8, (None,)) if backend == "faiss" else None
+            # Files written before similar_items have no similarity index: they still recommend.
+            similar_blob = file.array("similar_index", np.uint8, (None,)) if file.has("similar_index") else None
         if backend == "faiss":
             _faiss.import_faiss()  # refuse before the model's item side is computed
         item_side, actual = _item_block(model, item_features, "ItemIndex.load")
@@ -495,12 +577,16 @@ class ItemIndex:
                 f"{found}, checksum {actual[:12]}...). The model was trained since, is another model, or "
                 "item_features differ from the build's: rebuild the index with ItemIndex.build(model)."
             )
-        searcher = None
+        searcher = similar_searcher = None
         if backend == "faiss":
             resolved, _ = _faiss.check_params(params, n_items)
             searcher = _faiss.FaissSearcher.deserialize(blob, resolved, n_items, no_components, file.path)
+            if similar_blob is not None:
+                similar_searcher = _faiss.FaissSearcher.deserialize(
+                    similar_blob, resolved, n_items, no_components, f"{file.path} (similarity index)", extra=0
+                )
             params = searcher.params
-        return cls._create(model, item_side, checksum, backend, dict(params), searcher)
+        return cls._create(model, item_side, checksum, backend, dict(params), searcher, similar_searcher)
 
 
 def _index_vectors(item_side):
@@ -509,6 +595,64 @@ def _index_vectors(item_side):
     vectors[:, :-1] = item_side[:-2].T
     vectors[:, -1] = item_side[-1]
     return vectors
+
+
+def _unit_side(item_side):
+    """The items' representations scaled to length 1, [d, n_items]: what :meth:`LightFM.similar_items
+    <lightfm.LightFM.similar_items>` ranks by, computed as it computes them (a zero representation stays 0)."""
+    representations = np.ascontiguousarray(item_side[:-2].T)
+    norms = np.linalg.norm(representations, axis=1).astype(np.float32)
+    unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
+    return np.ascontiguousarray(unit.T)
+
+
+def _similar(index, ids, n, num_threads, found, similarities):
+    """Fill ``found``/``similarities`` [ids, n] with each id's nearest items by cosine, itself left out."""
+    unit = index._unit_side()
+    n_items = index.n_items
+    searcher = index._similar_searcher
+    k = min(n + 1, n_items)  # the query itself is nearly always found first
+    rows = np.arange(ids.size)
+    if searcher is not None and not searcher.exact_is_cheaper(n_items, k):
+        wanted = min(n, n_items - 1)
+        exact_rows = []
+        step = max(1, _BLOCK_LABELS // k)
+        for start in range(0, ids.size, step):
+            block = rows[start : start + step]
+            queries = np.ascontiguousarray(unit[:, ids[block]].T)
+            labels = searcher.search(queries, k, num_threads)
+            valid = (labels >= 0) & (labels != ids[block][:, None])
+            # A zero representation is as similar (0) to every item: the exact answer's ties, by lowest index.
+            enough = (valid.sum(axis=1) >= wanted) & queries.any(axis=1)
+            exact_rows.append(block[~enough])
+            block, queries, labels, valid = block[enough], queries[enough], labels[enough], valid[enough]
+            if block.size == 0:
+                continue
+            labels = np.where(valid, labels, 0)
+            scores = np.einsum("rj,jrk->rk", queries, np.take(unit, labels, axis=1))
+            scores[~valid] = -np.inf
+            order = np.lexsort((labels, -scores), axis=-1)[:, :n]
+            best, best_scores = np.take_along_axis(labels, order, axis=1), np.take_along_axis(scores, order, axis=1)
+            found[block] = np.where(np.isfinite(best_scores), best, -1)
+            similarities[block] = best_scores
+        rows = np.concatenate(exact_rows)
+    if rows.size == 0:
+        return
+    # As LightFM.similar_items scores: every item, each query's own row of exclusions holding itself.
+    query_ids = ids[rows]
+    exclusions = (np.arange(rows.size + 1, dtype=np.int64), query_ids.astype(np.int32), n_items)
+    exact_found, exact_similarities = index.model._backend().top_n(
+        lambda query: np.ascontiguousarray(unit[:, query].T),
+        query_ids,
+        unit,
+        n,
+        exclusions,
+        np.arange(rows.size, dtype=np.int64),
+        None,
+        num_threads,
+    )
+    found[rows] = exact_found
+    similarities[rows] = exact_similarities
 
 
 def _exclusions(exclude, shape):

@@ -827,6 +827,22 @@ def _items_by_title(titles, names: dict, item_map: dict, path: str) -> list:
     return found
 
 
+def _similar_through_index(args, model, matrices, indices):
+    """``similar --index``: the items' nearest neighbours by cosine, from the index file's similarity index."""
+    from .index import load_index
+
+    index = load_index(args.index, model, matrices, args.model)
+    try:
+        return index.similar_items(indices, n=args.n, num_threads=args.threads)
+    except ValueError as error:
+        if "holds no similarity index" not in str(error):
+            raise
+        raise CLIError(
+            f"--index {args.index} was written by an earlier lightfm-ng, without the similarity index that "
+            f"'similar --index' searches: rebuild it with 'lightfm index {args.model} -o {args.index}'"
+        ) from None
+
+
 def run_similar(args) -> int:
     """``lightfm similar``: the nearest items (or users) of the given ones, by cosine of representations."""
     items_given = bool(args.item or args.title)
@@ -838,13 +854,8 @@ def run_similar(args) -> int:
         raise CLIError("--item-names names items: use it with --item or --title")
     if args.title and not args.item_names:
         raise CLIError("--title finds items by name: add --item-names FILE, the table of item ids and names")
-    if args.index:
-        # The index answers the model's score (inner product with the item bias); similarity is the cosine of
-        # the representations, which orders items differently whenever their norms differ.
-        raise CLIError(
-            "--index serves 'lightfm recommend' only: similar ranks by the cosine of the representations, which "
-            "the index (built for the model's scores) cannot search; leave out --index"
-        )
+    if args.index and not items_given:
+        raise CLIError("--index holds the model's items, not its users: leave out --index with --user")
     flags = fill_columns(args, model_settings(args.model), names=("item_col",))
     model, dataset, matrices = load_bundle(args.model)
     user_map, _, item_map, _ = dataset.mapping()
@@ -859,10 +870,13 @@ def run_similar(args) -> int:
         requested = canonical_ids([str(value).strip() for value in args.user]).tolist()
     requested = np.array(requested, dtype=object)
     indices = indices_of(requested, mapping, side, source)
-    similar = model.similar_items if side == "item" else model.similar_users
-    found, scores = similar(
-        indices, n=args.n, **{f"{side}_features": matrices.get(f"{side}_features")}, num_threads=args.threads
-    )
+    if args.index:
+        found, scores = _similar_through_index(args, model, matrices, indices)
+    else:
+        similar = model.similar_items if side == "item" else model.similar_users
+        found, scores = similar(
+            indices, n=args.n, **{f"{side}_features": matrices.get(f"{side}_features")}, num_threads=args.threads
+        )
     ids = np.empty(len(mapping), dtype=object)
     ids[list(mapping.values())] = list(mapping.keys())
     records = [
