@@ -69,9 +69,12 @@ same output, and with a faiss index nearly always the same items (every score is
   lightfm index model.npz -o model.index --index-type hnsw --ef-search 512
   lightfm index model.npz -o exact.index --backend exact      # no faiss: exact, as without --index
   lightfm recommend model.npz --users-file users.txt --index model.index
+  lightfm similar model.npz --item album3 --index model.index
+  lightfm serve model.npz --index model.index
 
-The index holds the model's items as they are now: after training the model again, build it again
-(recommend --index refuses an index of other item representations). It pays from about 100,000
+The index file holds two indexes of the model's items: one for the scores (recommend) and one for
+the cosine of their representations (similar). It holds the items as they are now: after training
+the model again, build it again (--index refuses an index of other item representations). It pays from about 100,000
 items; recommend --index scores catalogues of up to 4,096 items exactly. A faiss index needs
 pip install "lightfm-ng[ann]". More --nprobe (IVF) or --ef-search (HNSW) finds more of the true
 top items, more slowly.""",
@@ -80,9 +83,12 @@ top items, more slowly.""",
   lightfm similar model.npz --item album3 --item-names albums.csv
   lightfm similar model.npz --title "Toy Story" --item-names movies.csv
   lightfm similar model.npz --user alice --user bob --format csv
+  lightfm similar model.npz --item album3 --index model.index   # approximate, for large catalogues
 
 --title finds an item by its name in --item-names: a name equal to it (any case), else the only
-name containing it; when several do, the error lists them.""",
+name containing it; when several do, the error lists them. --index (items only) finds the neighbours
+in an index built by 'lightfm index' instead of comparing every item: the same output, and with a
+faiss index nearly always the same items (every similarity is exact).""",
     "explain": """examples:
   lightfm explain model.npz --user alice --item dune
   lightfm explain model.npz --user alice --item dune --item emma --top 5
@@ -97,6 +103,7 @@ and sums the others into one line, so that the contribution column adds up to th
   lightfm serve model.npz --item-names albums.csv --port 8080
   lightfm serve model.npz --host 0.0.0.0 --workers 2        # other machines may call it; 2 processes
   lightfm serve model.npz --unknown-users popular --max-n 100
+  lightfm serve model.npz --index model.index               # large catalogues: 'lightfm index' builds it
 
   curl 'http://127.0.0.1:8000/recommend?user=user7&n=5'
   curl -X POST http://127.0.0.1:8000/recommend -H 'content-type: application/json' -d '{"items": ["album3"]}'
@@ -390,7 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     similar.add_argument("--user", action="append", default=[], metavar="ID", help="a user id (repeatable)")
     similar.add_argument("--n", type=int, default=10, help="neighbours per id (default 10)")
-    similar.add_argument("--index", metavar="FILE", help=argparse.SUPPRESS)  # refused with the reason: see run_similar
+    similar.add_argument(
+        "--index",
+        metavar="FILE",
+        help="find the items in this index from 'lightfm index' instead of comparing every item (large catalogues)",
+    )
     _names_options(similar)
     _output_options(similar)
     similar.set_defaults(run=run_similar)
@@ -449,6 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-body", type=int, default=1 << 20, metavar="BYTES", help="the largest POST body (default 1 MiB)"
+    )
+    serve.add_argument(
+        "--index",
+        metavar="FILE",
+        help="answer /recommend and /similar through this index from 'lightfm index' (large catalogues)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request (default: only problems)")
     serve.add_argument(

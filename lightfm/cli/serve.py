@@ -43,7 +43,8 @@ def run_serve(args) -> int:
         raise CLIError(f"--port must be at most 65535, got {args.port}")
     index = getattr(args, "index", None)
     if index and not os.path.isfile(index):
-        raise CLIError(f"index file not found: {index}")
+        what = "is a folder" if os.path.isdir(index) else "not found"
+        raise CLIError(f"--index {index}: {what}; build it with 'lightfm index {args.model} -o {index}'")
     if args.item_names and not os.path.isfile(args.item_names):
         raise CLIError(f"names file not found: {args.item_names}")
     config = ServeConfig(
@@ -61,7 +62,8 @@ def run_serve(args) -> int:
     try:
         served = ServedModel.load(config)
     except LoadError as error:
-        raise CLIError(str(error).replace(config.model, args.model)) from None
+        message = str(error).replace(config.model, args.model)
+        raise CLIError(message.replace(config.index, index) if index else message) from None
     try:
         sock = bind(args.host, args.port)
     except OSError as error:

@@ -183,8 +183,19 @@ class ServedModel:
         # which answers exactly as model.recommend does but keeps the item side of the scoring product
         # instead of assembling it for the whole catalogue at every call (a third of the time at 10,000
         # items).
-        self.index = _load_index(config.index, model) if config.index else _exact_index(model)
-        self.index_signature = file_signature(config.index) if config.index else None
+        if config.index:
+            self.index_signature = _signature_of_index(config.index)
+            self.index = _load_index(config, model, item_features)
+        else:
+            self.index, self.index_signature = _exact_index(model), None
+        # /similar through the index too: its similarity index, or (exact) the unit vectors computed once.
+        self.similar_index = self.index if self.index is not None and _searches_similar(self.index) else None
+        if config.index and self.similar_index is None:
+            logger.warning(
+                "%s holds no similarity index (written by an earlier lightfm-ng): /similar compares every item; "
+                "rebuild it with 'lightfm index' to search it",
+                config.index,
+            )
 
     # -- loading -------------------------------------------------------------------------
 
@@ -337,6 +348,8 @@ class ServedModel:
         return self._recommend(n, user_representations=representations, exclude=interactions, item_bias_weight=weight)
 
     def similar(self, items: np.ndarray, n: int):
+        if self.similar_index is not None:
+            return self.similar_index.similar_items(items, n=n, num_threads=self.config.threads)
         return self.model.similar_items(items, n=n, num_threads=self.config.threads)
 
     def explain(self, user: int, item: int, top):
@@ -401,14 +414,37 @@ def _exact_index(model):
         return None
 
 
-def _load_index(path: str, model):
+def _searches_similar(index) -> bool:
+    """Whether ``index.similar_items`` answers (an index file from before it has no similarity index)."""
+    return index.backend == "exact" or index._similar_searcher is not None
+
+
+def _signature_of_index(path: str) -> tuple:
+    try:
+        return file_signature(path)
+    except OSError:
+        raise LoadError(f"--index {path}: index file not found") from None
+
+
+def _load_index(config: ServeConfig, model, item_features):
+    """The ``ItemIndex`` of ``--index`` for this version of the model; LoadError, one line, naming --index."""
+    from ..cli.index import _INSTALL, _faiss_installed
+
+    path = config.index
+    rebuild = f"rebuild it with 'lightfm index {config.model} -o {path}'"
     try:
         from ..ann import ItemIndex
-    except ImportError as error:
+
+        return ItemIndex.load(path, model, item_features=item_features)
+    except ImportError as error:  # lightfm.ann itself
         raise LoadError(f"--index needs lightfm.ann: {error}") from None
-    try:
-        return ItemIndex.load(path, model)
     except (ValueError, OSError) as error:
-        raise LoadError(
-            f"cannot load the index {path}: {str(error).splitlines()[0] if str(error) else error}"
-        ) from None
+        message = (str(error).splitlines()[0] if str(error) else type(error).__name__).rstrip(".")
+        if "item representations are not those" in message:
+            # The index's own checksum error, less its advice for the library (ItemIndex.build).
+            message = message.split(": rebuild the index")[0].replace(f" the index {path} ", " the index ")
+            message = message.replace("model: its item", "the model's item", 1)
+            raise LoadError(f"--index {path} does not fit {config.model}: {message}; {rebuild}") from None
+        if "needs faiss" in message and not _faiss_installed():
+            raise LoadError(f"--index {path} is a faiss index, and faiss is not installed: {_INSTALL}") from None
+        raise LoadError(f"--index {path}: {message}; {rebuild}") from None
