@@ -2,7 +2,8 @@
 
 Same data (the generated power-law set of ``_worker.py``: 200k users, 50k items,
 10M interactions, 90% train), same seed and hyperparameters on both engines;
-the CPU engine uses every core. One run prints one table:
+the CPU engine uses every core. One run prints one table (not measured on a GPU yet;
+BENCHMARKS.md, "GPU engine"):
 
 - samples/s of BPR and WARP: train entries x epochs over the time of the
   epochs after the first (``fit_partial`` of 1 + E epochs minus that of 1, so
@@ -10,7 +11,7 @@ the CPU engine uses every core. One run prints one table:
 - precision@10 and AUC of the 2,000 test users after one epoch of each loss;
 - the evaluation time of those 2,000 users against all 50k items (precision@10 and AUC).
 
-Goals (issue 14): BPR >= 200M samples/s, WARP >= 100M samples/s, accuracy within 0.01 of the CPU.
+Goals: BPR >= 200M samples/s, WARP >= 100M samples/s, accuracy within 0.01 of the CPU.
 
     python benchmarks/bench_gpu.py                          # a real GPU: a few minutes
     python benchmarks/bench_gpu.py --tiny --simulator       # Numba's CUDA simulator, tiny data: proves it runs

@@ -1,4 +1,4 @@
-"""Top-n recommendation speed: ``LightFM.recommend`` against what users write by hand today.
+"""Top-n recommendation speed: ``LightFM.recommend`` against what users write by hand.
 
 All three produce the top 10 unseen items of every user from the same parameters:
 

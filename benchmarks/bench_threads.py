@@ -13,8 +13,9 @@ the regularisation scale, refreshed rarely or at almost every step);
     python benchmarks/bench_threads.py --threads 1 2 4 8 16 [--reference-python /tmp/ref/bin/python]
     python benchmarks/bench_threads.py --data generated-features --variants default no-replicas --losses warp
 
-The 1-16 thread table needs a machine with 16 cores (the device machine, see BENCHMARKS.md);
-memory can be measured anywhere (threads beyond the cores only run slower).
+The 1-16 thread table needs a machine with 16 cores (``benchmarks/device_threads.sh`` runs it there;
+not measured yet for this version, see BENCHMARKS.md, "Threads"); memory can be measured anywhere
+(threads beyond the cores only run slower).
 """
 
 import argparse

@@ -109,6 +109,46 @@ def test_included_sections_exist():
         assert f"$ lightfm {command} --help" in help_text
 
 
+# Development-diary words that user-facing text must not use: development history belongs in the git
+# log and CHANGELOG.md. Phrases that use such a word in another sense are allowed explicitly.
+_DIARY = re.compile(r"\bsessions?\b|\bissues?\s*#?\d|\blent\b|\bhelpers?\b", re.IGNORECASE)
+_DIARY_ALLOWED = ("start_new_session", "the server's session", "# session id")
+
+
+def _user_facing_texts():
+    """(where, text) of README.md, BENCHMARKS.md, the docs pages, the benchmark scripts' docstrings and
+    comments, and benchmarks/device_threads.sh."""
+    import ast
+    import io
+    import tokenize
+
+    for path in [REPO / "README.md", REPO / "BENCHMARKS.md", *PAGES, REPO / "benchmarks" / "device_threads.sh"]:
+        yield str(path.relative_to(REPO)), path.read_text(encoding="utf-8")
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        nodes = [
+            node
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        ]
+        docstrings = [ast.get_docstring(node) or "" for node in nodes]
+        comments = [token.string for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if token.type == tokenize.COMMENT]  # fmt: skip
+        yield str(path.relative_to(REPO)), "\n".join(docstrings + comments)
+
+
+def test_user_facing_text_is_not_a_development_diary():
+    """No "session 7", "issue 12", "no machine was lent", "helper" in what users read: say what is
+    measured, where and how, and what is not measured yet."""
+    found = []
+    for where, text in _user_facing_texts():
+        for allowed in _DIARY_ALLOWED:
+            text = text.replace(allowed, "")
+        for number, line in enumerate(text.splitlines(), 1):
+            found += [f"{where}:{number}: {line.strip()}" for _ in _DIARY.finditer(line)]
+    assert not found, "\n".join(found)
+
+
 def _api_docs():
     """The package as the API pages see it: griffe's numpydoc parse, with docs/griffe_roles.py applied."""
     griffe = pytest.importorskip("griffe")
