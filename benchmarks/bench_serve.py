@@ -16,7 +16,9 @@ request (from /proc; the server's includes its worker processes).
 Models (``--models``, default ``movielens generated``): ``movielens`` is WARP on MovieLens 100k
 (ratings >= 4; read from --data-home, never downloaded), ``generated`` a model of 20,000 users and
 10,000 items (500,000 interactions with power-law popularity), ``large`` 1,000,000 items served
-through a faiss ``--index`` (needs ``lightfm-ng[ann]``; building the index takes minutes).
+through a faiss ``--index`` (needs ``lightfm-ng[ann]``; building the index takes minutes), with the
+recall@10 of its answers against the exact ones, and with ``--large-without-index SECONDS`` the same
+model served without the index too.
 
 The load generator runs on the same machine as the server: on a 2-core machine the two share the
 cores, which the output says. That is why the default client is the minimal one: httpx's AsyncClient
@@ -30,6 +32,7 @@ busy with other work (other benchmarks running), and says how busy they were.
     python benchmarks/bench_serve.py --duration 10 --models generated
     python benchmarks/bench_serve.py --workers 2              # lightfm serve --workers 2
     python benchmarks/bench_serve.py --models large --duration 20
+    python benchmarks/bench_serve.py --models large --large-without-index 20   # and served without --index
     python benchmarks/bench_serve.py --client httpx           # httpx's AsyncClient as the load generator
 """
 
@@ -112,7 +115,8 @@ def generated_model(folder: Path, n_users=20_000, n_items=10_000, n_interactions
 
 
 def large_model(folder: Path):
-    """1,000,000 items (200,000 users, 3,000,000 interactions, 1 epoch) and a faiss HNSW index of them."""
+    """1,000,000 items (200,000 users, 3,000,000 interactions, 1 epoch) and its faiss index (the defaults of
+    ``lightfm index``: IVF, and the similarity index beside it)."""
     from lightfm import LightFM
     from lightfm.ann import ItemIndex
 
@@ -120,7 +124,7 @@ def large_model(folder: Path):
         folder, n_users=200_000, n_items=1_000_000, n_interactions=3_000_000, epochs=1, name="large"
     )
     start = time.perf_counter()
-    index = ItemIndex.build(LightFM.load(path))
+    index = ItemIndex.build(LightFM.load(path), num_threads=os.cpu_count())
     index.save(folder / "large.index")
     print(f"  built the index in {time.perf_counter() - start:.0f} s", flush=True)
     return path, train, folder / "large.index"
@@ -340,30 +344,88 @@ def wait_for_quiet(max_busy: float, patience: float) -> str:
     return f"{busy:.2f} cores busy with other work at the start"
 
 
-def bench(name, path, train, args, folder, extra_args=(), user_prefix="", item_prefix=""):
+def served_recall(url, path, train, samples=200, seed=1):
+    """Recall@10 of the served answers against the library's exact ones: GET /recommend (seen items left out)
+    and GET /similar for ``samples`` random users and items, POST /recommend for ``samples // 2`` new users of 20
+    items each (as the load test draws them)."""
+    import httpx
+
+    from lightfm import LightFM
+    from lightfm.data import Dataset
+
+    model, dataset = LightFM.load(path), Dataset.load(path)
+    rs = np.random.RandomState(seed)
+    n_users, n_items = train.shape
+
+    def recall(found, expected):
+        pairs = zip(found, expected, strict=True)
+        return float(np.mean([np.intersect1d(a, b).size / max(np.sum(b >= 0), 1) for a, b in pairs]))
+
+    def items_of(answer):
+        return dataset.item_index([row["item"] for row in answer["items"]])
+
+    rows = {}
+    with httpx.Client(base_url=url, timeout=120) as client:
+        users = rs.choice(n_users, samples, replace=False)
+        found = [items_of(client.get("/recommend", params={"user": f"u{u}"}).json()) for u in users]
+        expected, _ = model.recommend(users, n=10, exclude=train, num_threads=2)
+        rows["GET /recommend"] = recall(found, expected)
+        popularity = np.asarray(train.sum(axis=0)).ravel() + 1e-9
+        cumulative = np.cumsum(popularity / popularity.sum())
+        given = [
+            np.unique(np.minimum(np.searchsorted(cumulative, rs.rand(20)), n_items - 1)) for _ in range(samples // 2)
+        ]
+        found = [items_of(client.post("/recommend", json={"items": [f"i{i}" for i in g]}).json()) for g in given]
+        clicks = sp.csr_matrix(
+            (np.ones(sum(g.size for g in given), np.float32), np.concatenate(given),
+             np.concatenate([[0], np.cumsum([g.size for g in given])])), shape=(len(given), n_items),
+        )  # fmt: skip
+        representations = model.fold_in_users(clicks)
+        expected, _ = model.recommend(n=10, user_representations=representations, exclude=clicks, num_threads=2)
+        rows["POST /recommend"] = recall(found, expected)
+        items = rs.choice(n_items, samples, replace=False)
+        found = [items_of(client.get("/similar", params={"item": f"i{i}"}).json()) for i in items]
+        expected, _ = model.similar_items(items, n=10, num_threads=2)
+        rows["GET /similar"] = recall(found, expected)
+    return rows
+
+
+def bench(name, path, train, args, folder, extra_args=(), user_prefix="", item_prefix="", duration=None, recall=False):
     import httpx
 
     popularity = np.asarray((train != 0).sum(axis=0)).ravel().astype(np.float64) + 1e-9
     makers = request_makers(train.shape[0], train.shape[1], popularity, user_prefix, item_prefix)
+    duration = args.duration if duration is None else duration
     server = Server([path, "--workers", args.workers, *extra_args], folder / f"{name}.log")
     rows = []
     try:
+        recalls = {}
+        if recall:
+            start = time.perf_counter()
+            recalls = served_recall(server.url, path, train)
+            print(
+                "  recall@10 of the served answers against the exact ones: "
+                + ", ".join(f"{endpoint} {value:.3f}" for endpoint, value in recalls.items())
+                + f" ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
         for endpoint, make in makers.items():
             note = wait_for_quiet(args.max_busy, args.wait)
             server_before, client_before = server.cpu_seconds(), client_cpu()
-            latencies, errors, first_error = asyncio.run(DRIVERS[args.client](server.url, make, args.duration))
+            latencies, errors, first_error = asyncio.run(DRIVERS[args.client](server.url, make, duration))
             # The warm-up's CPU is in these totals too: per request, over every request sent.
-            served = latencies.size * (args.duration + WARM_UP_S) / args.duration
+            served = latencies.size * (duration + WARM_UP_S) / duration
             server_ms = (server.cpu_seconds() - server_before) / served * 1e3
             client_ms = (client_cpu() - client_before) / served * 1e3
             health = httpx.get(server.url + "/health").json()
             row = {
                 "model": name, "endpoint": endpoint, "requests": int(latencies.size),
-                "per_second": latencies.size / args.duration,
+                "per_second": latencies.size / duration, "duration_s": duration,
                 "p50_ms": float(np.percentile(latencies, 50) * 1e3),
                 "p99_ms": float(np.percentile(latencies, 99) * 1e3),
                 "errors": errors, "server_cpu_ms": server_ms, "client_cpu_ms": client_ms, "note": note,
                 "batch": health["scoring"]["requests"] / max(health["scoring"]["calls"], 1),
+                "recall": recalls.get(endpoint),
             }  # fmt: skip
             rows.append(row)
             print(
@@ -391,6 +453,10 @@ def main(argv=None):
     parser.add_argument(
         "--client", choices=sorted(DRIVERS), default="raw",
         help="the load generator: raw (a minimal HTTP/1.1 client, default) or httpx (AsyncClient)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--large-without-index", type=float, default=0, metavar="SECONDS",
+        help="large: also serve it without --index (every item scored), for SECONDS per endpoint (default 0: not)",
     )  # fmt: skip
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
@@ -425,15 +491,23 @@ def main(argv=None):
             else:
                 path, train, index = large_model(folder)
                 print(f"{name}: {train.shape[0]:,} users, {train.shape[1]:,} items, --index", flush=True)
-                rows += bench(name, path, train, args, folder, ["--index", index], user_prefix="u", item_prefix="i")
+                rows += bench("large --index", path, train, args, folder, ["--index", index], "u", "i", recall=True)
+                if args.large_without_index:
+                    rows += bench(
+                        "large", path, train, args, folder, (), "u", "i", duration=args.large_without_index, recall=True
+                    )
     print()
-    print("| model | endpoint | req/s | p50 ms | p99 ms | errors | server CPU ms/req | client CPU ms/req | batch |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| model | endpoint | s | req/s | p50 ms | p99 ms | errors | server CPU ms/req | client CPU ms/req | batch "
+        "| recall@10 |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
+        recall = "" if row["recall"] is None else f"{row['recall']:.3f}"
         print(
-            f"| {row['model']} | {row['endpoint']} | {row['per_second']:,.0f} | {row['p50_ms']:.1f} | "
-            f"{row['p99_ms']:.1f} | {row['errors']} | {row['server_cpu_ms']:.2f} | {row['client_cpu_ms']:.2f} | "
-            f"{row['batch']:.1f} |"
+            f"| {row['model']} | {row['endpoint']} | {row['duration_s']:g} | {row['per_second']:,.0f} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} | {row['server_cpu_ms']:.2f} | "
+            f"{row['client_cpu_ms']:.2f} | {row['batch']:.1f} | {recall} |"
         )
     print(
         f"\nThe load generator shares the {cores} cores with the server. 'server CPU ms/req': CPU time of the "
