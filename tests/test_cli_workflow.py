@@ -1,14 +1,10 @@
 """The ``lightfm`` command's workflow options, in subprocesses: names, unknown ids, early stopping,
-resuming, Ctrl-C, logs, and the README's command-line quickstart run as written."""
+resuming, logs, and the README's command-line quickstart run as written."""
 
 import io
 import json
-import os
 import re
 import shlex
-import signal
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -165,36 +161,6 @@ def test_resume_continues_the_saved_model_exactly(demo):
         run_cli("train", "more.csv", "--resume", "first.npz", "--item-features", "tags.csv", "-o", "x.npz", cwd=demo),
         "--item-features cannot be used with --resume",
     )  # fmt: skip
-
-
-@pytest.mark.parametrize("choice", ["save", "discard", "ask"])
-def test_ctrl_c_saves_the_last_completed_epoch_when_asked(demo, choice):
-    """A real SIGINT in the middle of training: exit 130, and a loadable model only with --on-interrupt save."""
-    output = demo / f"interrupted_{choice}.npz"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lightfm", "train", "plays.csv", "--components", "8", "--epochs", "100000",
-         "--eval-every", "1", "--on-interrupt", choice, "-o", output.name],
-        cwd=demo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    for line in process.stdout:  # interrupt once the first epoch is done and evaluated
-        if line.startswith("epoch   1:"):
-            break
-    os.kill(process.pid, signal.SIGINT)
-    try:
-        _, rest = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 130, rest
-    assert "interrupted" in rest and "Traceback" not in rest
-    if choice == "ask":  # no terminal here: nothing to ask on, so nothing saved, and the way to keep it named
-        assert "--on-interrupt save keeps it" in rest and not output.exists()
-    elif choice == "save":
-        model = LightFM.load(output)
-        assert np.isfinite(model.item_embeddings).all()
-        assert re.search(r"Saved the model of training after epoch \d+", rest)
-    else:
-        assert not output.exists()
-        assert "Saved" not in rest
 
 
 def test_logs_get_lines_not_progress_bars(demo):

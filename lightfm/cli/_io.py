@@ -25,6 +25,25 @@ class CLIError(Exception):
 # -- shared helpers -------------------------------------------------------------------
 
 
+def caused_by_ctrl_c(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C, or was raised because of it.
+
+    Ctrl-C landing inside a compiled (Numba) call can surface as "returned a result with an
+    exception set", a SystemError caused by the KeyboardInterrupt, possibly wrapped again by the
+    calls around it; and code cleaning up after a KeyboardInterrupt can raise something else.
+    """
+    pending, seen = [error], set()
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        pending += [error.__cause__, error.__context__]
+    return False
+
+
 def require_module(module: str, extra: str):
     try:
         return __import__(module)

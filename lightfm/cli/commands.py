@@ -22,6 +22,7 @@ from ._io import (
     CLIError,
     align_ids,
     canonical_ids,
+    caused_by_ctrl_c,
     csv_field,
     feature_tuples,
     format_table,
@@ -181,9 +182,9 @@ def _train(model, train, weights, features, args, test=None, eval_every=0, phase
                         break
     except KeyboardInterrupt:
         raise _Interrupted(last, completed, phase) from None
-    except SystemError as error:
-        # Ctrl-C landing inside a compiled (Numba) call surfaces as a SystemError.
-        if not isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
+    except Exception as error:
+        # Ctrl-C landing inside a compiled (Numba) call surfaces as a SystemError (see caused_by_ctrl_c).
+        if not caused_by_ctrl_c(error):
             raise
         raise _Interrupted(last, completed, phase) from None
     if best_model is not None:

@@ -7,7 +7,7 @@ import sys
 
 from .._params import LOSSES
 from ..version import __version__
-from ._io import CLIError
+from ._io import CLIError, caused_by_ctrl_c
 from .commands import MONITORED_METRICS, run_evaluate, run_recommend, run_similar, run_train
 from .demo import run_demo
 from .explain import run_explain
@@ -497,24 +497,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the ``lightfm`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the ``lightfm`` command; returns the exit status.
+
+    Ctrl-C at any moment, reading the options included, ends with "interrupted" on stderr and
+    status 130 (``train`` first saves or offers to save its last completed epoch: --on-interrupt).
+    """
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         return args.run(args)
-    except CLIError as error:
-        message = str(error)
-    except (ValueError, OSError, NotImplementedError, ImportError, TypeError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except (CLIError, ValueError, OSError, NotImplementedError, ImportError, TypeError) as error:
+        if caused_by_ctrl_c(error):  # e.g. a reader's error wrapping the KeyboardInterrupt
+            return _interrupted()
+        if isinstance(error, CLIError):
+            message = str(error)
+        else:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except SystemError as error:
-        # Ctrl-C landing inside a compiled (Numba) call surfaces as "returned a result with an
-        # exception set", a SystemError whose context is the KeyboardInterrupt.
-        if not isinstance(error.__cause__ or error.__context__, KeyboardInterrupt):
+        return _interrupted()
+    except Exception as error:
+        if not caused_by_ctrl_c(error):
             raise
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     print(f"lightfm {args.command}: error: {message}", file=sys.stderr)
     return 1
+
+
+def _interrupted() -> int:
+    print("interrupted", file=sys.stderr)
+    return 130
