@@ -396,3 +396,22 @@ def test_train_reports_merged_rows_and_feature_only_items_and_refuses_a_second_f
     twice = run_cli("train", "repeated.csv", "--item-features", "tags.csv", "--item-features", "tags.csv",
                     "-o", "m.npz", cwd=tmp_path)  # fmt: skip
     assert twice.returncode == 2 and "given twice" in twice.stderr
+
+
+def test_a_malformed_parquet_file_ends_the_process_cleanly(tmp_path):
+    """pyarrow reads the file itself: handed a Python file object (pandas < 2 does that), pyarrow 10-12
+    abort the process at exit after a malformed file, most runs ("terminate called without an
+    active exception"). Several fresh processes, as the abort is not every time."""
+    pytest.importorskip("pyarrow")
+    (tmp_path / "garbage.parquet").write_bytes(b"\x00\x01 not parquet")
+    script = (
+        "from lightfm.cli._io import CLIError, read_table\n"
+        "try:\n    read_table('garbage.parquet', ['user'], 'interactions', {})\n"
+        "except CLIError as error:\n    print(error)\n"
+    )
+    for _ in range(4):
+        command = [sys.executable, "-c", script]
+        result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert result.stdout.startswith("cannot read interactions file garbage.parquet: ")
+        assert str(tmp_path) not in result.stdout  # the file as the user named it

@@ -80,7 +80,12 @@ def read_table(path: str, columns: list, what: str, flags: dict, sep=None, keep_
     try:
         if suffix in (".parquet", ".pq"):
             require_module("pyarrow", "files")
-            frame = pandas.read_parquet(file)
+            from pyarrow.fs import LocalFileSystem
+
+            # pyarrow opens the file itself (its own filesystem): handed a Python file object, as
+            # pandas 1.5 does with a path, pyarrow 11-12 at least can abort the process at exit after
+            # a malformed file ("terminate called without an active exception").
+            frame = pandas.read_parquet(str(file.resolve()), filesystem=LocalFileSystem())
         else:
             if sep is None:
                 sep = SEPARATORS.get(suffix)
@@ -90,6 +95,7 @@ def read_table(path: str, columns: list, what: str, flags: dict, sep=None, keep_
         raise
     except Exception as error:  # noqa: BLE001 - any parser failure is the file's problem
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = message.replace(str(file.resolve()), str(path))  # the file as the user named it
         raise CLIError(f"cannot read {what} file {path}: {message}") from None
     require_columns(frame, columns, path, flags)
     return frame if keep_all else frame[columns].copy()
