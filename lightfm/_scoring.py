@@ -171,7 +171,7 @@ def rank_test_interactions(
 
 
 def _check_test_train_intersections(test, train):
-    from .backends.cpu.kernels.lookup import count_shared  # here: `import lightfm` does not load Numba
+    from .backends._host_kernels import count_shared  # here: `import lightfm` does not load Numba
 
     shared = count_shared(test.indptr.astype(np.int64), test.indices, train.indptr.astype(np.int64), train.indices)
     if shared:

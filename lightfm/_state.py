@@ -17,7 +17,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._validation import FeatureMatrix, all_finite, cache_aligned_zeros
+from ._validation import FeatureMatrix, all_finite
+from .backends._common import cache_aligned_zeros
+from .backends.base import Side
 
 SIDES = ("user", "item")
 KINDS = ("embeddings", "embedding_gradients", "embedding_momentum", "biases", "bias_gradients", "bias_momentum")
@@ -29,17 +31,6 @@ _INIT_BLOCK_ROWS = 16384
 # divided by 2**32, the room left for feature weights (a representation sums its features' rows, each
 # times its weight, so feature rows summing to weights of up to 2**16 per side still score within range).
 SCORE_LIMIT = 2.0**96
-
-
-class Side(NamedTuple):
-    """One side's six arrays (see the module docstring)."""
-
-    embeddings: np.ndarray
-    embedding_gradients: np.ndarray
-    embedding_momentum: np.ndarray
-    biases: np.ndarray
-    bias_gradients: np.ndarray
-    bias_momentum: np.ndarray
 
 
 def fresh_side(n_features: int, no_components: int, schedule: str, random_state: np.random.RandomState) -> Side:

@@ -12,24 +12,10 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-# Bytes per cache line on every x86-64 and current ARM server core; arrays the kernels share start on one.
-CACHE_LINE = 64
-
+# Defined with the engine interface, since engines raise it too; imported from here by the core.
+from .backends.base import ParameterError as ParameterError
 
 INDEX_LIMIT = np.iinfo(np.int32).max
-# Parameter rows are read and written whole by the training kernels: a row that starts on a
-# cache-line boundary spans the fewest lines (a 128-byte row, 32 float32, two rather than three).
-
-
-class ParameterError(ValueError, AssertionError):
-    """An invalid hyperparameter (exported as ``lightfm.ParameterError``).
-
-    Both a :class:`ValueError` and an :class:`AssertionError`, because code
-    written against the original LightFM catches the latter for most parameters
-    and the former for ``max_sampled``.
-    """
-
-    __module__ = "lightfm"
 
 
 class InputTypeError(TypeError, ValueError):
@@ -68,42 +54,6 @@ _EMPTY_FEATS = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zer
 def identity_features(n_rows: int) -> FeatureMatrix:
     """The implicit identity feature matrix of ``n_rows`` rows."""
     return FeatureMatrix(*_EMPTY_FEATS, n_rows=n_rows, n_features=n_rows, identity=True, matrix=None)
-
-
-def cache_aligned_zeros(shape, dtype=np.float32) -> np.ndarray:
-    """A zero-filled C-contiguous array whose data starts on a cache-line boundary.
-
-    Zeroed by the allocator (``calloc``): pages never written cost no memory,
-    like ``np.zeros``.
-    """
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    buffer = np.zeros(nbytes + CACHE_LINE, dtype=np.uint8)
-    start = -buffer.ctypes.data % CACHE_LINE
-    return buffer[start : start + nbytes].view(dtype).reshape(shape)
-
-
-def cache_private_zeros(shape, dtype=np.float32) -> np.ndarray:
-    """A zero-filled array that has its cache lines to itself (aligned, and padded to whole lines).
-
-    For a thread's working memory: small arrays allocated one after another
-    share cache lines, and two threads writing their own arrays would then
-    take the lines from each other at every write (false sharing).
-    """
-    dtype = np.dtype(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
-    per_line = CACHE_LINE // dtype.itemsize
-    padded = -(-max(count, 1) // per_line) * per_line
-    return cache_aligned_zeros((padded,), dtype)[:count].reshape(shape)
-
-
-def cache_aligned(array: np.ndarray) -> np.ndarray:
-    """``array`` itself if C-contiguous and cache-line aligned, else such a copy."""
-    if array.flags.c_contiguous and array.ctypes.data % CACHE_LINE == 0:
-        return array
-    aligned = cache_aligned_zeros(array.shape, array.dtype)
-    aligned[...] = array
-    return aligned
 
 
 def all_finite(*arrays: np.ndarray) -> bool:
@@ -254,7 +204,7 @@ def to_pattern(matrix, name: str, keep_rows=None) -> sp.csr_matrix:
         entries = np.flatnonzero(keep_rows[data.rows]).astype(np.int32)
     else:
         entries = np.arange(data.rows.size, dtype=np.int32)
-    from .backends.cpu.kernels.lookup import build_positives  # here: `import lightfm` does not load Numba
+    from .backends._host_kernels import build_positives  # here: `import lightfm` does not load Numba
 
     indptr, indices = build_positives(data.rows, data.cols, entries, *data.shape)
     csr = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=data.shape)

@@ -235,7 +235,7 @@ def _auc(ranks, train, check_intersections):
         test_pattern = sp.csr_matrix((np.ones(ranks.nnz, dtype=np.float32), ranks.indices, ranks.indptr), ranks.shape)
         n_train -= test_pattern.multiply(train).getnnz(axis=1).astype(np.int64)
     auc = np.zeros(n_users, dtype=np.float32)
-    from .backends.cpu.kernels.scoring import auc_from_ranks  # here: `import lightfm` does not load Numba
+    from .backends._host_kernels import auc_from_ranks  # here: `import lightfm` does not load Numba
 
     auc_from_ranks(ranks.indptr.astype(np.int64), ranks.data, n_train, n_items, auc)
     return auc

@@ -58,7 +58,7 @@ def _features(n_rows, n_extra, seed, integer=False):
 
 def oracle_fit(state, data, config, user_features, item_features, seeds):
     """The arrays the pure-Python twin ends with after one epoch per seed, starting from ``state``."""
-    from lightfm.backends.cpu.kernels.lookup import alias_table
+    from lightfm.backends._host_kernels import alias_table
 
     trainer = Trainer(state.arrays, config, user_features, item_features)
     rows, cols, labels, n_items = data.rows, data.cols, data.labels, data.n_items
@@ -90,7 +90,7 @@ class BackendContract:
 
     def epoch_seeds(self, random_state, epochs):
         """The per-epoch RNG words the engine draws from ``random_state`` on one thread."""
-        from lightfm.backends.cpu.kernels.rng import seed_states
+        from lightfm.backends._common import seed_states
 
         return [seed_states(random_state, 1)[0] for _ in range(epochs)]
 

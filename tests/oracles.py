@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from lightfm.backends.cpu.kernels.candidates import RING_SIZE
+from lightfm.backends._common import RING_SIZE
 
 MASK = (1 << 64) - 1
 

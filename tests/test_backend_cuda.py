@@ -83,6 +83,7 @@ def test_gpu_kernels_compile_to_ptx(monkeypatch):
     from numba import cuda
     from numba.cuda import dispatcher
 
+    from lightfm.backends._common import BPR, LOGISTIC, WARP, WARP_KOS
     from lightfm.backends.cuda import kernels as K
 
     # Device functions compile for the current device; there is none, so name a compute capability.
@@ -95,8 +96,8 @@ def test_gpu_kernels_compile_to_ptx(monkeypatch):
         np.int64(10), np.int64(2), i64(2, 1), f32(2, 1), *side, *side, *(np.float32(0.1),) * 6,
         np.int64(32), np.int64(2),
     )  # fmt: skip
-    variants = [(K.LOGISTIC, True, False, True), (K.BPR, False, True, False), (K.WARP, True, True, True)]
-    variants.append((K.WARP_KOS, False, False, False))
+    variants = [(LOGISTIC, True, False, True), (BPR, False, True, False), (WARP, True, True, True)]
+    variants.append((WARP_KOS, False, False, False))
     for variant in variants:
         ptx, _ = cuda.compile_ptx(K.make_train_kernel(*variant).py_func, arguments, cc=(8, 0))
         assert "shfl.sync" in ptx, variant

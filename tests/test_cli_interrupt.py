@@ -44,8 +44,8 @@ TRAIN = ["train", "plays.csv", "--components", "4", "--epochs", "3", "--test-fra
     [
         ("lightfm.cli.commands:read_table", False),  # reading the interactions file
         ("lightfm.data:Dataset.build_interactions", False),  # building the matrices
-        ("lightfm.backends.cpu.kernels.lookup:_build_positives", False),  # a Numba kernel, before epoch 1
-        ("lightfm.backends.cpu.kernels.lookup:_build_positives", True),  # ... as CPython reports it from inside
+        ("lightfm.backends._host_kernels:_build_positives", False),  # a Numba kernel, before epoch 1
+        ("lightfm.backends._host_kernels:_build_positives", True),  # ... as CPython reports it from inside
         ("lightfm.lightfm:LightFM.fit_partial", True),
     ],
     ids=["reading", "matrices", "numba-kernel", "inside-numba-kernel", "inside-epoch-1"],

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from lightfm._state import ModelState
 from lightfm.backends import TrainingConfig, TrainingData, get_backend
-from lightfm.backends.cpu.kernels.rng import next_below, seed_states, shuffle_range
+from lightfm.backends._common import seed_states
+from lightfm.backends.cpu.kernels.rng import next_below, shuffle_range
 
 from .backend_contract import oracle_fit
 from .oracles import XorShift
@@ -123,7 +124,7 @@ def test_jit_matches_pure_python(tmp_path):
 
 
 def test_alias_table_draws_the_empirical_distribution():
-    from lightfm.backends.cpu.kernels.lookup import alias_table
+    from lightfm.backends._host_kernels import alias_table
     from lightfm.backends.cpu.kernels.rng import next_alias
 
     counts = np.array([5.0, 0.0, 1.0, 10.0, 4.0, 0.0, 30.0])
@@ -152,7 +153,7 @@ def test_alias_table_draws_the_empirical_distribution():
 )
 def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, order):
     """Both paths (entries in (row, column) order, and any order) give each row's sorted, unique columns."""
-    from lightfm.backends.cpu.kernels.lookup import build_positives
+    from lightfm.backends._host_kernels import build_positives
 
     pairs = data.draw(st.lists(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_cols - 1)), max_size=30))
     if order == "by row":
@@ -179,7 +180,7 @@ def test_build_positives_matches_sorted_sets(n_rows, n_cols, data, order):
 
 def test_positives_of_sorted_unique_interactions_are_their_columns():
     """Training's lookup reuses the columns of a CSR's ``tocoo()`` instead of copying them."""
-    from lightfm.backends.cpu.kernels.lookup import build_positives
+    from lightfm.backends._host_kernels import build_positives
 
     rows, cols = np.array([0, 0, 2], np.int32), np.array([0, 2, 1], np.int32)
     every = np.arange(3, dtype=np.int32)
@@ -192,7 +193,7 @@ def test_positives_of_sorted_unique_interactions_are_their_columns():
 
 def test_every_loss_has_a_kernel():
     from lightfm._params import LOSSES
-    from lightfm.backends.cpu.kernels.epoch import LOSS_CODES
+    from lightfm.backends._common import LOSS_CODES
 
     assert set(LOSS_CODES) == set(LOSSES)
 
@@ -298,9 +299,9 @@ def test_threads_with_hot_row_copies_fold_and_store_in_place(schedule, monkeypat
 def test_each_thread_scales_on_its_own_line_and_multiplies_the_others():
     """Threads grow their own share of a scale in their own cache lines; what one sees is the product,
     refreshed when due, and at once after another thread announces a large growth."""
-    from lightfm._validation import CACHE_LINE
+    from lightfm.backends._common import CACHE_LINE
+    from lightfm.backends.cpu.kernels.layout import SCALE_ROW
     from lightfm.backends.cpu.kernels.sgd import (
-        SCALE_ROW,
         growth_limits,
         keep_current,
         refresh_scales,
@@ -337,8 +338,9 @@ def test_a_thread_stops_for_a_fold_another_thread_needs(monkeypatch):
     """A thread starting a walk reads the others' shares first: with another thread's share past
     FOLD_ABOVE it stops before its first step, instead of training on a stale scale."""
     from lightfm import LightFM
+    from lightfm.backends._common import FOLD_ABOVE
     from lightfm.backends.cpu import training
-    from lightfm.backends.cpu.kernels.sgd import FOLD_ABOVE, scale_table
+    from lightfm.backends.cpu.kernels.sgd import scale_table
 
     calls = []
     kernel = training.run_chunk
@@ -384,7 +386,7 @@ def test_threads_regularise_like_one_thread(schedule):
 
 def test_threads_working_memory_shares_no_cache_line():
     """Each thread writes its scratch buffers at every step: no line may hold two threads' buffers."""
-    from lightfm._validation import CACHE_LINE
+    from lightfm.backends._common import CACHE_LINE
     from lightfm.backends.cpu.kernels.epoch import make_scratch
 
     owners = {}
@@ -414,7 +416,7 @@ def test_saturated_accumulators_freeze_their_parameters_and_stay_finite(schedule
     parameter in the original; overflowing to inf, fastmath's reciprocal square root of it was
     NaN, which spread to the whole model."""
     from lightfm import LightFM
-    from lightfm.backends.cpu.kernels.schedules import ACC_MAX
+    from lightfm.backends._common import ACC_MAX
 
     rs = np.random.RandomState(0)
     interactions = sp.coo_matrix((rs.rand(30, 20) < 0.3).astype(np.float32))

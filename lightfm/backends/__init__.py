@@ -6,9 +6,9 @@ CUDA target (:mod:`lightfm.backends.cuda`), imported only when a model asks for 
 
 from __future__ import annotations
 
-from .base import Backend, FoldInRows, TrainingConfig, TrainingData
+from .base import Backend, FoldInRows, ParameterError, Side, TrainingConfig, TrainingData
 
-__all__ = ["Backend", "FoldInRows", "TrainingConfig", "TrainingData", "get_backend"]
+__all__ = ["Backend", "FoldInRows", "ParameterError", "Side", "TrainingConfig", "TrainingData", "get_backend"]
 
 
 _ENGINES: dict[str, Backend] = {}

@@ -6,6 +6,13 @@ test and train patterns as CSR matrices with sorted, unique indices); a
 backend trains a :class:`lightfm._state.ModelState` in place and scores with
 it. Engines never see the estimator or unchecked input, so a new one (GPU,
 distributed) implements these five methods and nothing else.
+
+Imports run one way: the core (the estimator, validation, evaluation, ...) imports this package
+(this interface, the registry in its ``__init__``, and what the engines share:
+:mod:`._common`, :mod:`._host_kernels`); an engine imports this package and nothing of the core,
+and no engine imports another (``tests/test_architecture.py`` checks all three). What an engine
+needs of the core is here: :class:`Side`, the arrays fold-in returns, and :class:`ParameterError`,
+which an engine raises for a setting it cannot run.
 """
 
 from __future__ import annotations
@@ -14,6 +21,28 @@ from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
 import numpy as np
+
+
+class ParameterError(ValueError, AssertionError):
+    """An invalid hyperparameter (exported as ``lightfm.ParameterError``).
+
+    Both a :class:`ValueError` and an :class:`AssertionError`, because code
+    written against the original LightFM catches the latter for most parameters
+    and the former for ``max_sampled``.
+    """
+
+    __module__ = "lightfm"
+
+
+class Side(NamedTuple):
+    """One side's six arrays of a model (see :mod:`lightfm._state`), in the order the kernels take them."""
+
+    embeddings: np.ndarray
+    embedding_gradients: np.ndarray
+    embedding_momentum: np.ndarray
+    biases: np.ndarray
+    bias_gradients: np.ndarray
+    bias_momentum: np.ndarray
 
 
 class TrainingData(NamedTuple):
@@ -110,7 +139,7 @@ class Backend(ABC):
     @abstractmethod
     def fold_in(self, rows: FoldInRows, config: TrainingConfig, epochs: np.ndarray, num_threads: int):
         """Train one offset per row of ``rows`` against the frozen model, ``epochs[r]`` passes over row
-        ``r`` (int32); returns a :class:`lightfm._state.Side` of the offsets and their accumulators."""
+        ``r`` (int32); returns a :class:`Side` of the offsets and their accumulators."""
 
     @abstractmethod
     def predict_pairs(self, user_repr, user_bias, user_index, item_repr, item_bias, item_index, num_threads):

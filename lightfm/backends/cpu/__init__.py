@@ -30,7 +30,7 @@ class CPUBackend(Backend):
     name = "cpu"
 
     def fit_epochs(self, state, data, config, epochs, num_threads, random_state, verbose):
-        # Imported here: input validation imports this package's kernels, and training imports it back.
+        # Imported here: scoring alone (a served model) never loads the training kernels.
         from .training import fit_epochs
 
         fit_epochs(state, data, config, epochs, num_threads, random_state, verbose)

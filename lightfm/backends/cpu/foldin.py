@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._state import Side
-from .kernels.epoch import LOSS_CODES
+from .._common import LOSS_CODES
+from ..base import Side
 from .kernels.foldin import fold_in_rows
+from .kernels.layout import (
+    HYPER_ALPHA,
+    HYPER_EPSILON,
+    HYPER_LEARNING_RATE,
+    HYPER_RHO,
+    INT_ADADELTA,
+    INT_ITEM_ROWS,
+    INT_KOS_K,
+    INT_KOS_N,
+    INT_LOSS,
+    INT_MAX_SAMPLED,
+)
 from .threads import run_blocks
 
 # Rows per block handed to a thread: enough to amortise a call, few enough to balance threads.
@@ -27,14 +39,18 @@ def fold_in(rows, config, epochs, num_threads):
         np.full(n_rows, start, dtype=np.float32),
         np.zeros(n_rows if adadelta else 0, dtype=np.float32),
     )
-    hyper = np.array(
-        [config.learning_rate, config.rho, config.epsilon, config.item_alpha if rows.item_rows else config.user_alpha],
-        dtype=np.float32,
-    )
-    ints = np.array(
-        [LOSS_CODES[config.loss], adadelta, config.max_sampled, config.k, config.n, rows.item_rows],
-        dtype=np.int64,
-    )
+    hyper = np.zeros(4, dtype=np.float32)
+    hyper[HYPER_LEARNING_RATE] = config.learning_rate
+    hyper[HYPER_RHO] = config.rho
+    hyper[HYPER_EPSILON] = config.epsilon
+    hyper[HYPER_ALPHA] = config.item_alpha if rows.item_rows else config.user_alpha
+    ints = np.zeros(6, dtype=np.int64)
+    ints[INT_LOSS] = LOSS_CODES[config.loss]
+    ints[INT_ADADELTA] = adadelta
+    ints[INT_MAX_SAMPLED] = config.max_sampled
+    ints[INT_KOS_K] = config.k
+    ints[INT_KOS_N] = config.n
+    ints[INT_ITEM_ROWS] = rows.item_rows
     longest = int(np.diff(rows.indptr).max()) if n_rows else 0
     kos = max(int(config.n), 1)
 

@@ -15,12 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..._state import Side
-from ..._validation import cache_aligned, cache_aligned_zeros
-from .kernels.epoch import LOSS_CODES, make_scratch, run_chunk
-from .kernels.lookup import alias_table, build_positives, count_columns, fill_examples
+from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, seed_states
+from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
+from ..base import Side
+from .kernels.epoch import make_scratch, run_chunk
+from .kernels.layout import EMB, EMB_ACC, KOS_N, LABELS, OWN_GROWTH
 from .kernels.replicas import hot_rows, no_replicas, side_replicas
-from .kernels.rng import seed_states, shuffle_range
+from .kernels.rng import shuffle_range
 from .kernels.sgd import growth_limits, renormalise, reset_scales, scale_table
 
 # Parameter bytes (embeddings and their accumulators) from which training prefetches rows:
@@ -149,7 +150,7 @@ class _Replicas:
 
     def __init__(self, feats, params, hot, n_threads):
         self.shared = params
-        self.n_rows = params[0].shape[0]
+        self.n_rows = params[EMB].shape[0]
         self.params = tuple(None if a is None else _with_rows(a, n_threads * hot.size) for a in params)
         indptr, indices, data = feats
         slot = np.full(self.n_rows, -1, dtype=np.int64)
@@ -167,7 +168,7 @@ class _Replicas:
 
     @staticmethod
     def extra_bytes(feats, params, n_hot, n_threads):
-        rows = params[0].shape[0]
+        rows = params[EMB].shape[0]
         copied = sum(a.nbytes // rows * (rows + n_threads * n_hot) for a in params if a is not None)
         return copied + n_threads * feats[1].nbytes
 
@@ -214,7 +215,7 @@ class _EpochJob:
         epoch's examples per row through ``order``, without copying the
         training data.
         """
-        examples = self.order[: fill_examples(self.samples[2], self.positives_only, self.order)]
+        examples = self.order[: fill_examples(self.samples[LABELS], self.positives_only, self.order)]
         replicas = []
         for (feats, params), example_rows, uniform in (
             (self.user, rows, 0.0),
@@ -252,7 +253,8 @@ class _EpochJob:
     @property
     def prefetch_rows(self):
         """Whether the embedding rows and accumulators outgrow a core's cache, so prefetching pays."""
-        return sum(side[1][0].nbytes + side[1][1].nbytes for side in (self.user, self.item)) > _PREFETCH_ABOVE_BYTES
+        parameter_bytes = sum(side[1][EMB].nbytes + side[1][EMB_ACC].nbytes for side in (self.user, self.item))
+        return parameter_bytes > _PREFETCH_ABOVE_BYTES
 
     def run(self, states, pool):
         """One epoch: each thread shuffles its chunk of the examples and walks it.
@@ -262,14 +264,14 @@ class _EpochJob:
         resumes where it stopped. At the end of the epoch every scale is folded,
         so the parameter arrays hold effective values.
         """
-        n = fill_examples(self.samples[2], self.positives_only, self.order)
+        n = fill_examples(self.samples[LABELS], self.positives_only, self.order)
         n_threads = states.size
         chunk = -(-n // n_threads) if n else 0
         starts = [min(n, t * chunk) for t in range(n_threads)]
         ends = [min(n, start + chunk) for start in starts]
         positions = list(starts)
         shuffled = [False] * n_threads
-        scratches = [make_scratch(self.user[1][0].shape[1], self.loss_args[2]) for _ in range(n_threads)]
+        scratches = [make_scratch(self.user[1][EMB].shape[1], self.loss_args[KOS_N]) for _ in range(n_threads)]
         table = scale_table(n_threads)
         opts = [(self.schedule, self.alphas, table[t], table) for t in range(n_threads)]
         prefetch_rows = self.prefetch_rows
@@ -298,7 +300,7 @@ class _EpochJob:
             else:
                 for future in [pool.submit(walk, t) for t in active]:
                     future.result()
-            scales = table[:-1, :2].prod(axis=0)  # every thread's growth: each side's scale
+            scales = table[:-1, OWN_GROWTH : OWN_GROWTH + 2].prod(axis=0)  # every thread's growth: each side's scale
             for side, params in enumerate((self.user[1], self.item[1])):
                 renormalise(params, scales, side, 1.0)
             reset_scales(table)

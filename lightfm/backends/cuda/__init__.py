@@ -16,8 +16,7 @@ before Numba is imported) counts as usable: the tests run the kernels there.
 
 from __future__ import annotations
 
-from ..._validation import ParameterError
-from ..base import Backend
+from ..base import Backend, ParameterError
 
 INSTALL = 'pip install "lightfm-ng[cuda]"'
 

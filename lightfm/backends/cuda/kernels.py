@@ -29,34 +29,46 @@ import numpy as np
 from numba import config, cuda, float32, float64, int64
 from numba.core.errors import NumbaPerformanceWarning
 
+# The constants both engines train with, defined once (the loss codes, the candidate ring, the lazy-L2
+# fold threshold, the flush of folded values, WARP's loss clip, BPR's redraws, the accumulators'
+# ceiling and the RNG's constants): the CPU kernels import the same objects.
+from .._common import (
+    ACC_MAX,
+    BPR,
+    FLUSH_BELOW,
+    FOLD_ABOVE,
+    ITEM,
+    LOGISTIC,
+    MAX_BPR_DRAWS,
+    MAX_GROWTH,
+    MAX_WARP_LOSS,
+    RING_SIZE,
+    RNG_FRACTION_SHIFT,
+    RNG_HIGH_HALF,
+    RNG_INV_2_24,
+    RNG_MULTIPLIER,
+    RNG_SHIFT_A,
+    RNG_SHIFT_B,
+    RNG_SHIFT_C,
+    USER,
+    WARP,
+)
+
 SIMULATOR = bool(getattr(config, "ENABLE_CUDASIM", 0))
 
-LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
-LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_KOS}
 # Components a lane holds in its registers/local memory: no_components <= lanes * MAX_PER_LANE.
 MAX_PER_LANE = 16
 WARP_SIZE = 32
-# As in the CPU engine (lightfm.backends.cpu.kernels): the candidate ring, the lazy-L2 fold
-# threshold, the flush of folded values, WARP's loss clip, BPR's redraws and the accumulators' ceiling.
-RING_SIZE = 8
-# A worker's ring: the index of its oldest candidate, then the candidates.
-RING_SLOTS = RING_SIZE + 1
-FOLD_ABOVE = 1e6
-FLUSH_BELOW = np.float32(1e-30)
-MAX_WARP_LOSS = 10.0
-MAX_BPR_DRAWS = 100
-ACC_MAX = np.float32(np.finfo(np.float32).max)
+# A worker's ring: the index of its oldest candidate (RING_OLDEST), then the candidates (from RING_FIRST);
+# no prefetch flag, unlike the CPU engine's ring.
+RING_OLDEST, RING_FIRST = 0, 1
+RING_SLOTS = RING_FIRST + RING_SIZE
+# The alphas a worker reads: (user_alpha, item_alpha, max_growth), at USER, ITEM and MAX_GROWTH.
+N_ALPHAS = MAX_GROWTH + 1
 
 _FULL_MASK = 0xFFFFFFFF
 _ONE32 = np.float32(1.0)
 _ZERO32 = np.float32(0.0)
-_MULTIPLIER = np.uint64(0x2545F4914F6CDD1D)
-_S12 = np.uint64(12)
-_S25 = np.uint64(25)
-_S27 = np.uint64(27)
-_S32 = np.uint64(32)
-_S40 = np.uint64(40)
-_INV_2_24 = np.float32(1.0 / (1 << 24))
 
 
 @contextlib.contextmanager
@@ -135,26 +147,26 @@ else:
 @cuda.jit(device=True)
 def next_u64(x):
     """Advance the state ``x`` (uint64); returns ``(new_state, 64 random bits)``."""
-    x ^= x >> _S12
-    x ^= x << _S25
-    x ^= x >> _S27
-    return x, _mul64(x, _MULTIPLIER)
+    x ^= x >> RNG_SHIFT_A
+    x ^= x << RNG_SHIFT_B
+    x ^= x >> RNG_SHIFT_C
+    return x, _mul64(x, RNG_MULTIPLIER)
 
 
 @cuda.jit(device=True)
 def next_below(state, n):
     """``(new_state, r)`` with ``r`` uniform in ``[0, n)`` (Lemire's multiply-shift)."""
     state, bits = next_u64(state)
-    r = ((bits >> _S32) * np.uint64(n)) >> _S32
+    r = ((bits >> RNG_HIGH_HALF) * np.uint64(n)) >> RNG_HIGH_HALF
     return state, np.int64(r)
 
 
 @cuda.jit(device=True)
 def next_alias(state, prob, alias):
-    """``(new_state, i)`` drawn from an alias table (see lightfm.backends.cpu.kernels.lookup)."""
+    """``(new_state, i)`` drawn from an alias table (see lightfm.backends._host_kernels.alias_table)."""
     state, i = next_below(state, prob.shape[0])
     state, bits = next_u64(state)
-    u = np.float32(bits >> _S40) * _INV_2_24
+    u = np.float32(bits >> RNG_FRACTION_SHIFT) * RNG_INV_2_24
     if u < prob[i]:
         return state, i
     return state, np.int64(alias[i])
@@ -169,9 +181,9 @@ def _draw(state, uniform, prob, alias, n_items):
 
 @cuda.jit(device=True)
 def fill_ring(state, ring, uniform, prob, alias, n_items):
-    """Draw a full ring of candidates; ``ring[0]`` is the index of the oldest one."""
-    ring[0] = 0
-    for slot in range(1, RING_SIZE + 1):
+    """Draw a full ring of candidates; ``ring[RING_OLDEST]`` is the index of the oldest one."""
+    ring[RING_OLDEST] = 0
+    for slot in range(RING_FIRST, RING_SLOTS):
         state, item = _draw(state, uniform, prob, alias, n_items)
         ring[slot] = item
     return state
@@ -180,11 +192,11 @@ def fill_ring(state, ring, uniform, prob, alias, n_items):
 @cuda.jit(device=True)
 def next_candidate(state, ring, uniform, prob, alias, n_items):
     """``(new_state, item)``: the oldest candidate, replaced by a new draw (the CPU's stream, delayed)."""
-    slot = ring[0]
-    item = ring[slot + 1]
+    slot = ring[RING_OLDEST]
+    item = ring[RING_FIRST + slot]
     state, fresh = _draw(state, uniform, prob, alias, n_items)
-    ring[slot + 1] = fresh
-    ring[0] = (slot + 1) & (RING_SIZE - 1)
+    ring[RING_FIRST + slot] = fresh
+    ring[RING_OLDEST] = (slot + 1) & (RING_SIZE - 1)
     return state, item
 
 
@@ -386,7 +398,7 @@ def decay(scales, alphas, lr_sum, count, lane, lanes, buf):
     ``alphas = (user_alpha, item_alpha, max_growth)``. The reduction is skipped
     without regularisation, where the scales never move.
     """
-    if alphas[0] > 0.0 or alphas[1] > 0.0:
+    if alphas[USER] > 0.0 or alphas[ITEM] > 0.0:
         total = group_sum(lr_sum, lane, lanes, buf)
         if count == 0:
             return
@@ -394,7 +406,7 @@ def decay(scales, alphas, lr_sum, count, lane, lanes, buf):
         for side in range(2):
             if alphas[side] > 0.0:
                 growth = 1.0 + alphas[side] * mean_rate
-                cap = np.float64(alphas[2])
+                cap = np.float64(alphas[MAX_GROWTH])
                 scales[side] *= growth if growth < cap else cap
 
 
@@ -425,15 +437,15 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
             k += 1
         lr_u, n_u = update_side(
             gbuf, loss, loss, user_identity, u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom,
-            u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, alphas[0], lane, lanes,
+            u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, alphas[USER], lane, lanes,
         )  # fmt: skip
         lr_p, n_p = update_side(
             urep, -loss, -loss, item_identity, i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom,
-            i_bias, i_bacc, i_bmom, pos, adadelta, learning_rate, rho, epsilon, alphas[1], lane, lanes,
+            i_bias, i_bacc, i_bmom, pos, adadelta, learning_rate, rho, epsilon, alphas[ITEM], lane, lanes,
         )  # fmt: skip
         lr_n, n_n = update_side(
             urep, loss, loss, item_identity, i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom,
-            i_bias, i_bacc, i_bmom, neg, adadelta, learning_rate, rho, epsilon, alphas[1], lane, lanes,
+            i_bias, i_bacc, i_bmom, neg, adadelta, learning_rate, rho, epsilon, alphas[ITEM], lane, lanes,
         )  # fmt: skip
         decay(scales, alphas, lr_u + lr_p + lr_n, n_u + n_p + n_n, lane, lanes, buf)
 
@@ -446,7 +458,7 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
         learning_rate, rho, epsilon, lane, lanes, buf,
     ):  # fmt: skip
         # Negatives one after another until the first violator, as the CPU kernel does.
-        si = np.float32(scales[1])
+        si = np.float32(scales[ITEM])
         for draw in range(1, max_sampled + 1):
             state, neg = next_candidate(state, ring, uniform, neg_prob, neg_alias, n_items)
             neg_score = score_item(
@@ -485,37 +497,37 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
         gbuf = cuda.local.array(MAX_PER_LANE, float32)
         ring = cuda.local.array(RING_SLOTS, int64)
         scales = cuda.local.array(2, float64)
-        alphas = cuda.local.array(3, float32)
+        alphas = cuda.local.array(N_ALPHAS, float32)
         tid = cuda.grid(1)
         w = tid // lanes
         lane = tid - w * lanes
         if w >= n_workers:
             return
-        alphas[0] = user_alpha
-        alphas[1] = item_alpha
-        alphas[2] = max_growth
+        alphas[USER] = user_alpha
+        alphas[ITEM] = item_alpha
+        alphas[MAX_GROWTH] = max_growth
         # Each worker starts from the global scales and applies its own decay at once; other
         # workers' decay reaches it at the next launch (the caller combines them).
-        scales[0] = start_scales[0]
-        scales[1] = start_scales[1]
+        scales[USER] = start_scales[USER]
+        scales[ITEM] = start_scales[ITEM]
         state = states[w]
         for slot in range(RING_SLOTS):
             ring[slot] = rings[w, slot]
         p = positions[w]
         hi = ends[w]
-        if ranking and p < hi and ring[0] < 0:
+        if ranking and p < hi and ring[RING_OLDEST] < 0:
             state = fill_ring(state, ring, uniform, neg_prob, neg_alias, n_items)
         steps = 0
         while p < hi and steps < wave_steps:
-            if scales[0] > FOLD_ABOVE or scales[1] > FOLD_ABOVE:
+            if scales[USER] > FOLD_ABOVE or scales[ITEM] > FOLD_ABOVE:
                 break
             i = order[p]
             u = rows[i]
             weight = weights[i] if weighted else _ONE32
             if loss_code == LOGISTIC:
                 it = cols[i]
-                su = np.float32(scales[0])
-                si = np.float32(scales[1])
+                su = np.float32(scales[USER])
+                si = np.float32(scales[ITEM])
                 ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u, su,
                                lane, lanes, buf)  # fmt: skip
                 ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, it, si,
@@ -526,11 +538,11 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                 loss = weight * (prob - y)
                 lr_u, n_u = update_side(
                     irep, loss, loss, user_identity, u_indptr, u_indices, u_data, u_emb, u_eacc, u_emom,
-                    u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, alphas[0], lane, lanes,
+                    u_bias, u_bacc, u_bmom, u, adadelta, learning_rate, rho, epsilon, alphas[USER], lane, lanes,
                 )  # fmt: skip
                 lr_i, n_i = update_side(
                     urep, loss, loss, item_identity, i_indptr, i_indices, i_data, i_emb, i_eacc, i_emom,
-                    i_bias, i_bacc, i_bmom, it, adadelta, learning_rate, rho, epsilon, alphas[1], lane, lanes,
+                    i_bias, i_bacc, i_bmom, it, adadelta, learning_rate, rho, epsilon, alphas[ITEM], lane, lanes,
                 )  # fmt: skip
                 decay(scales, alphas, lr_u + lr_i, n_u + n_i, lane, lanes, buf)
             elif loss_code == BPR:
@@ -543,8 +555,8 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                             neg = candidate
                             break
                     if neg >= 0:
-                        su = np.float32(scales[0])
-                        si = np.float32(scales[1])
+                        su = np.float32(scales[USER])
+                        si = np.float32(scales[ITEM])
                         ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u, su,
                                        lane, lanes, buf)  # fmt: skip
                         ib = represent(irep, item_identity, i_indptr, i_indices, i_data, i_emb, i_bias, pos, si,
@@ -563,13 +575,13 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                             learning_rate, rho, epsilon, lane, lanes, buf,
                         )  # fmt: skip
             else:
-                si = np.float32(scales[1])
+                si = np.float32(scales[ITEM])
                 max_loss = MAX_WARP_LOSS if loss_code == WARP else math.inf  # k-OS is not clipped
                 pos = -1
                 if loss_code == WARP:
                     pos = cols[i]
                     ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u,
-                                   np.float32(scales[0]), lane, lanes, buf)  # fmt: skip
+                                   np.float32(scales[USER]), lane, lanes, buf)  # fmt: skip
                 else:
                     # k-OS: the k-th best of up to n of the user's own items, drawn with replacement.
                     start = pos_indptr[u]
@@ -578,7 +590,7 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
                     ub = _ZERO32
                     if n_pos > 0:
                         ub = represent(urep, user_identity, u_indptr, u_indices, u_data, u_emb, u_bias, u,
-                                       np.float32(scales[0]), lane, lanes, buf)  # fmt: skip
+                                       np.float32(scales[USER]), lane, lanes, buf)  # fmt: skip
                         m = kos_ids.shape[1] if kos_ids.shape[1] < n_pos else n_pos
                         for s_ in range(m):
                             state, r = next_below(state, n_pos)
@@ -618,8 +630,8 @@ def make_train_kernel(loss_code, adadelta, user_identity, item_identity):
             positions[w] = p
             for slot in range(RING_SLOTS):
                 rings[w, slot] = ring[slot]
-            worker_scales[w, 0] = scales[0]
-            worker_scales[w, 1] = scales[1]
+            worker_scales[w, USER] = scales[USER]
+            worker_scales[w, ITEM] = scales[ITEM]
 
     return train
 

@@ -6,7 +6,7 @@ of 32 lanes on a GPU), each worker shuffles its chunk with its own RNG word
 (drawn from the ``random_state`` as the CPU engine draws its threads' words)
 and walks it, all workers sharing the parameters without locks.
 
-Lazy L2 (see :mod:`lightfm.backends.cpu.kernels.sgd`): representations are the
+Lazy L2 (as in the CPU engine, :mod:`lightfm.backends.cpu.kernels.sgd`): representations are the
 stored parameters times a per-side scale, which the parameters are divided by at
 each fold. Without regularisation an epoch is one
 launch. With it, an epoch runs in launches ("waves") of a bounded number of
@@ -24,11 +24,9 @@ import numpy as np
 from numba import cuda
 from tqdm.auto import tqdm
 
-from ..._state import Side
-from ..._validation import ParameterError
-from ..cpu.kernels.lookup import alias_table, build_positives, count_columns, fill_examples
-from ..cpu.kernels.rng import seed_states
-from ..cpu.kernels.sgd import GROWTH_BITS
+from .._common import FOLD_ABOVE, GROWTH_BITS, ITEM, LOGISTIC, LOSS_CODES, USER, WARP_KOS, seed_states
+from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
+from ..base import ParameterError, Side
 from . import kernels as K
 
 # Launches per epoch under L2 regularisation: how often the workers' decays are combined.
@@ -83,8 +81,8 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
             f"no_components={d} is more than the GPU engine supports ({lanes * K.MAX_PER_LANE}): "
             "use fewer components, or device='cpu'."
         )
-    loss_code = K.LOSS_CODES[config.loss]
-    ranking = loss_code != K.LOGISTIC
+    loss_code = LOSS_CODES[config.loss]
+    ranking = loss_code != LOGISTIC
     adadelta = config.learning_schedule == "adadelta"
     n_entries = data.labels.size
 
@@ -101,7 +99,7 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
     chunk = -(-n // n_workers) if n else 0
     starts = np.array([min(n, t * chunk) for t in range(n_workers)], dtype=np.int64)
     ends = np.array([min(n, s + chunk) for s in starts], dtype=np.int64)
-    kos_width = max(min(int(config.n), data.n_items), 1) if loss_code == K.WARP_KOS else 1
+    kos_width = max(min(int(config.n), data.n_items), 1) if loss_code == WARP_KOS else 1
 
     names = [f"{side}_{kind}" for side in ("user", "item") for kind in Side._fields]
     device = {name: cuda.to_device(np.ascontiguousarray(state.arrays[name], dtype=np.float32)) for name in names}
@@ -148,7 +146,7 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
     d_positions = cuda.device_array(n_workers, dtype=np.int64)
     d_worker_scales = cuda.device_array((n_workers, 2), dtype=np.float64)
     fresh_rings = np.zeros((n_workers, K.RING_SLOTS), dtype=np.int64)
-    fresh_rings[:, 0] = -1
+    fresh_rings[:, K.RING_OLDEST] = -1
     d_rings = cuda.device_array_like(fresh_rings)
 
     for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
@@ -168,9 +166,9 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
             )  # fmt: skip
             positions = d_positions.copy_to_host()
             worker_scales = d_worker_scales.copy_to_host()
-            stopped_to_fold = bool((worker_scales > K.FOLD_ABOVE).any())
+            stopped_to_fold = bool((worker_scales > FOLD_ABOVE).any())
             scales = _combine(scales, worker_scales)
-            if stopped_to_fold or (scales > K.FOLD_ABOVE).any():
+            if stopped_to_fold or (scales > FOLD_ABOVE).any():
                 _fold(device, scales, 1.0)
             if (positions >= ends).all():
                 break
@@ -195,7 +193,7 @@ def _combine(scales, worker_scales):
 
 def _fold(device, scales, threshold):
     """Fold each side's scale above ``threshold`` into its stored parameters (CPU: ``renormalise``)."""
-    for side, name in enumerate(("user", "item")):
+    for side, name in ((USER, "user"), (ITEM, "item")):
         s = scales[side]
         if s <= threshold:
             continue

@@ -10,50 +10,49 @@ needed ``RING_SIZE`` draws later (a training step or more away).
 The stream of candidates is the stream of draws, delayed, whether or not rows
 are prefetched: with one thread a run stays a pure function of its seed. The
 ring is filled by the first kernel call of an epoch (:func:`fill_candidates`)
-and carried over by the calls that resume it; ``ring[0]`` is the index of the
-oldest candidate (-1 before the ring is filled), ``ring[1]`` 1 when rows are
-prefetched, ``ring[2:]`` the candidates.
+and carried over by the calls that resume it; ``ring[RING_OLDEST]`` is the index of the
+oldest candidate (-1 before the ring is filled), ``ring[RING_PREFETCH]`` 1 when rows are
+prefetched, ``ring[RING_FIRST:]`` the candidates (:mod:`.layout`). The CUDA engine keeps the
+same stream of candidates, with the same :data:`lightfm.backends._common.RING_SIZE`.
 """
 
 import numpy as np
 from numba import njit
 
-from ...._validation import cache_private_zeros
+from ..._common import RING_SIZE, cache_private_zeros
+from .layout import ALIAS, BIAS, EMB, N_ITEMS, NEGATIVES, PROB, RING_FIRST, RING_OLDEST, RING_PREFETCH
 from .prefetch import prefetch, prefetch_row
 from .rng import next_alias, next_below
-
-# Candidates kept ahead; a power of two (the ring index wraps with a mask).
-RING_SIZE = 8
 
 
 def make_ring():
     """An empty candidate ring (see the module docstring for the layout)."""
-    ring = cache_private_zeros(RING_SIZE + 2, dtype=np.int64)  # written at every draw
-    ring[0] = -1
+    ring = cache_private_zeros(RING_FIRST + RING_SIZE, dtype=np.int64)  # written at every draw
+    ring[RING_OLDEST] = -1
     return ring
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _draw(state, uniform, lookup):
     if uniform:
-        return next_below(state, lookup[3])
-    return next_alias(state, lookup[2][0], lookup[2][1])
+        return next_below(state, lookup[N_ITEMS])
+    return next_alias(state, lookup[NEGATIVES][PROB], lookup[NEGATIVES][ALIAS])
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _prefetch_item(item_feats, item_params, item, ring):
     # With feature matrices an item is a sum of feature rows; only identity rows are prefetched.
-    if item_feats is None and ring[1]:
-        prefetch_row(item_params[0], item)
-        prefetch(item_params[3], item)
+    if item_feats is None and ring[RING_PREFETCH]:
+        prefetch_row(item_params[EMB], item)
+        prefetch(item_params[BIAS], item)
 
 
 @njit(cache=True, nogil=True)
 def fill_candidates(state, uniform, lookup, item_feats, item_params, ring, prefetch_rows):
     """Draw a full ring of candidates (uniform over items if ``uniform``, else BPR's alias table)."""
-    ring[0] = 0
-    ring[1] = prefetch_rows
-    for slot in range(2, ring.shape[0]):
+    ring[RING_OLDEST] = 0
+    ring[RING_PREFETCH] = prefetch_rows
+    for slot in range(RING_FIRST, ring.shape[0]):
         state, item = _draw(state, uniform, lookup)
         ring[slot] = item
         _prefetch_item(item_feats, item_params, item, ring)
@@ -63,10 +62,10 @@ def fill_candidates(state, uniform, lookup, item_feats, item_params, ring, prefe
 @njit(cache=True, nogil=True, inline="always")
 def next_candidate(state, uniform, lookup, item_feats, item_params, ring):
     """Return ``(new_state, item)``: the oldest candidate, replaced by a new draw."""
-    slot = ring[0]
-    item = ring[slot + 2]
+    slot = ring[RING_OLDEST]
+    item = ring[RING_FIRST + slot]
     state, fresh = _draw(state, uniform, lookup)
-    ring[slot + 2] = fresh
+    ring[RING_FIRST + slot] = fresh
     _prefetch_item(item_feats, item_params, fresh, ring)
-    ring[0] = (slot + 1) & (RING_SIZE - 1)
+    ring[RING_OLDEST] = (slot + 1) & (RING_SIZE - 1)
     return state, item

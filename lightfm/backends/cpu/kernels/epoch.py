@@ -22,6 +22,8 @@ Arguments, all plain arrays, scalars and tuples of them:
   user's own items (every stored entry, sorted), and the alias table BPR
   draws negatives from (:mod:`lightfm.backends.cpu.kernels.candidates` draws them ahead of use).
 - ``loss_args = (max_sampled, k, n)``.
+
+Each tuple's entries are read by the names in :mod:`.layout` (``opt[ALPHAS]``, ``scratch[RING]``).
 - ``user_feats``, ``user_params``, ``item_feats``, ``item_params`` as in
   :mod:`lightfm.backends.cpu.kernels.sgd`.
 - ``opt = ((learning_rate, rho, epsilon), (user_alpha, item_alpha, max_growth, refresh_above,
@@ -29,33 +31,46 @@ Arguments, all plain arrays, scalars and tuples of them:
   float64 ``table`` of lazy-regularisation scales, ``max_growth`` the cap on one
   step's growth of a scale, and the growths after which a thread re-reads the
   others' and announces its own (see :mod:`.sgd`).
-- ``loss_args[2]``, ``n``, is also the size of k-OS's sample buffers in ``scratch``.
+- ``loss_args[KOS_N]``, ``n``, is also the size of k-OS's sample buffers in ``scratch``.
 
 A kernel call returns ``(state, p)``: the advanced RNG state and the position
 it reached, possibly ``lo`` itself. It stops before ``hi`` once a scale passes
-:data:`lightfm.backends.cpu.kernels.sgd.FOLD_ABOVE`; the caller folds the scales back into
+:data:`lightfm.backends._common.FOLD_ABOVE`; the caller folds the scales back into
 the parameters and calls again from ``p`` with the same ``scratch``, so that
 the random stream is the same whether or not a run was interrupted.
 
 Numba's cache is keyed on the source file of each compiled function, not on the
 files it calls into: after editing ``losses.py``, ``sgd.py`` or ``schedules.py``
-during development, delete ``lightfm/backends/cpu/kernels/__pycache__/*.nb*`` (an installed
+(or :mod:`.layout`, or :mod:`lightfm.backends._common`) during development, delete
+``lightfm/backends/cpu/kernels/__pycache__/*.nb*`` (an installed
 package is rewritten whole on upgrade, which invalidates every entry).
 """
 
 import numpy as np
 from numba import njit
 
-from ...._validation import cache_private_zeros
+from ..._common import BPR, FOLD_ABOVE, ITEM, LOGISTIC, USER, WARP, WARP_KOS, cache_private_zeros
 from .candidates import fill_candidates, make_ring
+from .layout import (
+    ALPHAS,
+    BIAS,
+    BIAS_ACC,
+    COLS,
+    EMB,
+    EMB_ACC,
+    POS_INDICES,
+    POS_INDPTR,
+    RING,
+    RING_OLDEST,
+    ROWS,
+    SCALES,
+    TABLE,
+)
 from .losses import bpr_step, logistic_step, warp_kos_step, warp_step
 from .prefetch import prefetch, prefetch_row
 from .replicas import MERGE_EVERY, sync
-from .sgd import FOLD_ABOVE, announce, keep_current, refresh_scales, side_scale
+from .sgd import announce, keep_current, refresh_scales, side_scale
 
-LOGISTIC, BPR, WARP, WARP_KOS = 0, 1, 2, 3
-# Keyed by the names in lightfm._params.LOSSES (tests check they are the same).
-LOSS_CODES = {"logistic": LOGISTIC, "bpr": BPR, "warp": WARP, "warp-kos": WARP_KOS}
 # Prefetch distances, in examples (see _prefetch_ahead). Longer or shorter ones (24/12/6,
 # 10/5/3) were slower on the 10M-interaction benchmark.
 _AHEAD_FAR, _AHEAD_MID, _AHEAD_NEAR = 16, 8, 4
@@ -80,20 +95,20 @@ def _prefetch_ahead(p, hi, loss_code, order, rows, cols, lookup, user_feats, use
         ahead = order[p + _AHEAD_MID]
         user = rows[ahead]
         if ranking:
-            prefetch(lookup[0], user)
+            prefetch(lookup[POS_INDPTR], user)
         if user_feats is None:
-            prefetch_row(user_params[0], user)
-            prefetch_row(user_params[1], user)
-            prefetch(user_params[3], user)
-            prefetch(user_params[4], user)
+            prefetch_row(user_params[EMB], user)
+            prefetch_row(user_params[EMB_ACC], user)
+            prefetch(user_params[BIAS], user)
+            prefetch(user_params[BIAS_ACC], user)
         if item_feats is None:
             item = cols[ahead]
-            prefetch_row(item_params[0], item)
-            prefetch_row(item_params[1], item)
-            prefetch(item_params[3], item)
-            prefetch(item_params[4], item)
+            prefetch_row(item_params[EMB], item)
+            prefetch_row(item_params[EMB_ACC], item)
+            prefetch(item_params[BIAS], item)
+            prefetch(item_params[BIAS_ACC], item)
     if ranking and p + _AHEAD_NEAR < hi:
-        pos_indptr, pos_indices = lookup[0], lookup[1]
+        pos_indptr, pos_indices = lookup[POS_INDPTR], lookup[POS_INDICES]
         user = rows[order[p + _AHEAD_NEAR]]
         start = pos_indptr[user]
         length = pos_indptr[user + 1] - start
@@ -116,11 +131,11 @@ def _walk(
     thread's copies of hot feature rows, merged every ``MERGE_EVERY`` steps
     and on return (see :mod:`.replicas`; sides without copies have no rows).
     """
-    rows, cols = samples[0], samples[1]
-    alphas, scales, table = opt[1], opt[2], opt[3]
-    regularised = alphas[0] > 0.0 or alphas[1] > 0.0
-    ring = scratch[6]
-    if loss_code != LOGISTIC and hi > lo and ring[0] < 0:
+    rows, cols = samples[ROWS], samples[COLS]
+    alphas, scales, table = opt[ALPHAS], opt[SCALES], opt[TABLE]
+    regularised = alphas[USER] > 0.0 or alphas[ITEM] > 0.0
+    ring = scratch[RING]
+    if loss_code != LOGISTIC and hi > lo and ring[RING_OLDEST] < 0:
         state = fill_candidates(state, loss_code != BPR, lookup, item_feats, item_params, ring, prefetch_rows)
     sync(replicas, np.bool_(False))
     if regularised:
@@ -129,7 +144,7 @@ def _walk(
     p = lo
     while p < hi:
         # Checked before the step too: a refresh may have brought in the others' growth.
-        if side_scale(scales, 0) > FOLD_ABOVE or side_scale(scales, 1) > FOLD_ABOVE:
+        if side_scale(scales, USER) > FOLD_ABOVE or side_scale(scales, ITEM) > FOLD_ABOVE:
             if regularised:
                 announce(scales, table)  # so that the others stop for the fold too
             break

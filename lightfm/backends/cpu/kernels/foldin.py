@@ -56,13 +56,22 @@ import math
 import numpy as np
 from numba import njit
 
-from .epoch import BPR, LOGISTIC, WARP_KOS
-from .losses import MAX_BPR_DRAWS, MAX_WARP_LOSS
+from ..._common import ACC_MAX, BPR, LOGISTIC, MAX_BPR_DRAWS, MAX_WARP_LOSS, RNG_GOLDEN, WARP_KOS
+from .layout import (
+    HYPER_ALPHA,
+    HYPER_EPSILON,
+    HYPER_LEARNING_RATE,
+    HYPER_RHO,
+    INT_ADADELTA,
+    INT_ITEM_ROWS,
+    INT_KOS_K,
+    INT_KOS_N,
+    INT_LOSS,
+    INT_MAX_SAMPLED,
+)
 from .rng import next_below
-from .schedules import ACC_MAX
 
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S31 = np.uint64(31)
 _ONE = np.float32(1.0)
 # An item row is pushed down for users not its own, drawn until one has it near their top: at most
@@ -75,11 +84,11 @@ PUSH_DRAWS = 10
 @njit(cache=True, nogil=True, inline="always")
 def _row_seed(indices, start, stop):
     """A non-zero xorshift state made from the row's item indices alone."""
-    h = _GOLDEN ^ np.uint64(stop - start)
+    h = RNG_GOLDEN ^ np.uint64(stop - start)
     for p in range(start, stop):
         h = (h ^ np.uint64(indices[p])) * _MIX
         h ^= h >> _S31
-    return h if h != np.uint64(0) else _GOLDEN
+    return h if h != np.uint64(0) else RNG_GOLDEN
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -112,7 +121,8 @@ def _step(r, grad, coef, bias_grad, emb, bias, emb_acc, bias_acc, emb_mom, bias_
     ``bias_grad``), then L2."""
     coef *= weight
     bias_grad *= weight
-    learning_rate, rho, epsilon, alpha = hyper[0], hyper[1], hyper[2], hyper[3]
+    learning_rate, rho = hyper[HYPER_LEARNING_RATE], hyper[HYPER_RHO]
+    epsilon, alpha = hyper[HYPER_EPSILON], hyper[HYPER_ALPHA]
     d = emb.shape[1]
     lr_sum = np.float32(0.0)
     if adadelta:
@@ -187,8 +197,9 @@ def fold_in_rows(
     grad,
 ):  # fmt: skip
     """Train the offsets of rows ``lo:hi`` in place (see the module docstring)."""
-    loss_code, adadelta = ints[0], ints[1] != 0
-    max_sampled, k, n, item_rows = ints[2], ints[3], ints[4], ints[5] != 0
+    loss_code, adadelta = ints[INT_LOSS], ints[INT_ADADELTA] != 0
+    max_sampled, k, n = ints[INT_MAX_SAMPLED], ints[INT_KOS_K], ints[INT_KOS_N]
+    item_rows = ints[INT_ITEM_ROWS] != 0
     d = emb.shape[1]
     n_cat = catalogue.shape[0]
     # Items a positive is ranked among: for item rows the catalogue and the row's own item.

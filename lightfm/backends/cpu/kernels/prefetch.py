@@ -18,7 +18,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ...._validation import CACHE_LINE  # one definition, also used to align the shared arrays
+from ..._common import CACHE_LINE  # one definition, also used to align the shared arrays
 
 
 def _codegen(context, builder, signature, args):

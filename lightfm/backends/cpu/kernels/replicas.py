@@ -23,6 +23,8 @@ single-thread fit passes :func:`no_replicas` for both sides and never copies any
 import numpy as np
 from numba import njit
 
+from ..._common import ITEM, USER
+
 # Steps between a thread's merges. Merging every 4096 steps (from Python, between kernel
 # calls) let the copies drift apart: k-OS lost 0.03 AUC on the tagged set.
 MERGE_EVERY = 256
@@ -62,8 +64,8 @@ def sync_side(side, merge):
 @njit(cache=True, nogil=True, fastmath=True)
 def sync(replicas, merge):
     """Merge (if ``merge``) and refresh both sides' copies, ``replicas = (users', items')``."""
-    sync_side(replicas[0], merge)
-    sync_side(replicas[1], merge)
+    sync_side(replicas[USER], merge)
+    sync_side(replicas[ITEM], merge)
 
 
 def side_replicas(params, hot, base, weights):

@@ -15,14 +15,11 @@ original LightFM, each stepped parameter is then multiplied by
 import numpy as np
 from numba import njit
 
+from ..._common import ACC_MAX
 from .dispatch import BLOCK_OPTIONS
+from .layout import EPSILON, LEARNING_RATE, RHO
 
 _ONE = np.float32(1.0)
-# Accumulators saturate here instead of overflowing: the original's overflowed accumulator (inf)
-# gives a rate of 0 and freezes its parameter, but fastmath's reciprocal square root of inf is
-# NaN, which spread to every parameter (logistic, adadelta, strong L2: 3 fits of 8 diverged
-# where the original's 8 of 8 trained). The square root of this gives a rate of about 0 too.
-ACC_MAX = np.float32(np.finfo(np.float32).max)
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -42,7 +39,7 @@ def step_row(emb, acc, mom, f, grad, coef, schedule, alpha):
     """Step ``emb[f]`` along ``coef * grad[:d]``; returns the sum of local learning rates."""
     lr_sum = np.float32(0.0)
     if mom is None:  # adagrad
-        learning_rate = schedule[0]
+        learning_rate = schedule[LEARNING_RATE]
         for c in range(emb.shape[1]):
             g = coef * grad[c]
             a = acc[f, c]
@@ -51,8 +48,8 @@ def step_row(emb, acc, mom, f, grad, coef, schedule, alpha):
             emb[f, c] = regularised(emb[f, c] - r * g, alpha, r)
             lr_sum += r
     else:  # adadelta
-        rho = schedule[1]
-        epsilon = schedule[2]
+        rho = schedule[RHO]
+        epsilon = schedule[EPSILON]
         one_minus_rho = _ONE - rho
         for c in range(emb.shape[1]):
             g = coef * grad[c]
@@ -71,12 +68,12 @@ def step_bias(bias, acc, mom, f, g, schedule, alpha):
     """Step ``bias[f]`` along gradient ``g``; returns the local learning rate."""
     if mom is None:  # adagrad
         a = acc[f]
-        r = schedule[0] / np.sqrt(a)
+        r = schedule[LEARNING_RATE] / np.sqrt(a)
         acc[f] = min(a + g * g, ACC_MAX)
         bias[f] = regularised(bias[f] - r * g, alpha, r)
         return r
-    rho = schedule[1]
-    epsilon = schedule[2]
+    rho = schedule[RHO]
+    epsilon = schedule[EPSILON]
     one_minus_rho = _ONE - rho
     a = min(rho * acc[f] + one_minus_rho * g * g, ACC_MAX)
     acc[f] = a

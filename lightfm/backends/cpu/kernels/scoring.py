@@ -8,6 +8,8 @@ product in Python, so these kernels only gather, count and sort.
 import numpy as np
 from numba import njit, prange
 
+from ..._host_kernels import heap_sort, sorts_before
+
 # Below this many test items per user, vectorised counting passes beat binning by binary search.
 _COUNT_BELOW = 96
 # Scores scanned per vectorised maximum when selecting the top n.
@@ -30,52 +32,13 @@ def predict_pairs(user_repr, user_bias, user_rows, item_repr, item_bias, item_ro
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _before(a, b):
-    """Whether ``a`` sorts before ``b``: ascending, NaN last, as NumPy sorts and searches."""
-    return a < b or (b != b and a == a)
-
-
-@njit(cache=True, nogil=True)
-def _sift(keys, carry, pos, size):
-    """Restore the max-heap ``keys[:size]`` below ``pos``, moving ``carry`` alike."""
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            return
-        if child + 1 < size and _before(keys[child], keys[child + 1]):
-            child += 1
-        if not _before(keys[pos], keys[child]):
-            return
-        keys[pos], keys[child] = keys[child], keys[pos]
-        carry[pos], carry[child] = carry[child], carry[pos]
-        pos = child
-
-
-@njit(cache=True, nogil=True)
-def _sort(keys, carry):
-    """Sort ``keys`` ascending in place (NaN last), applying the same moves to ``carry``.
-
-    A heapsort, O(n log n) without recursion: one small function serves ranking (an argsort,
-    ``carry`` the positions) and AUC, where NumPy's ``argsort`` and ``sort`` cost about 0.8 s each to
-    compile on first use. Ties may end up in any order; no caller depends on it.
-    """
-    n = keys.shape[0]
-    for start in range(n // 2 - 1, -1, -1):
-        _sift(keys, carry, start, n)
-    for end in range(n - 1, 0, -1):
-        keys[0], keys[end] = keys[end], keys[0]
-        carry[0], carry[end] = carry[end], carry[0]
-        _sift(keys, carry, _ZERO, end)
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _right_of(ordered, value):
     """``np.searchsorted(ordered, value, side="right")``: the first position sorting after ``value``."""
     lo = 0
     hi = ordered.shape[0]
     while lo < hi:
         mid = (lo + hi) >> 1
-        if _before(value, ordered[mid]):
+        if sorts_before(value, ordered[mid]):
             hi = mid
         else:
             lo = mid + 1
@@ -110,7 +73,7 @@ def _rank_user(scores, test_items, train_items, out):
         order = np.empty(n_test, dtype=np.int64)
         for j in range(n_test):
             order[j] = j
-        _sort(ordered, order)
+        heap_sort(ordered, order)
         reached = np.zeros(n_test + 1, dtype=np.int64)
         for c in range(scores.shape[0]):
             reached[_right_of(ordered, scores[c])] += 1
@@ -142,46 +105,6 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
             train_indices[train_indptr[u] : train_indptr[u + 1]],
             ranks[lo:hi],
         )
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def auc_from_ranks(indptr, ranks, n_train, n_items, out):
-    """Per-user AUC: the fraction of (test item, non-train non-test item) pairs ordered correctly.
-
-    ``ranks`` come from :func:`rank_block`. A positive's rank counts every other
-    candidate scoring at least as high; the test items among them are
-    subtracted, leaving the negatives ranked above it. Ties count as errors.
-    Users with no positives or no negatives get 0.5. Serial: it only sorts
-    each user's few ranks, far less than waking a thread pool costs.
-    """
-    longest = 0
-    for u in range(out.shape[0]):
-        longest = max(longest, indptr[u + 1] - indptr[u])
-    keys = np.empty(longest, dtype=ranks.dtype)
-    carry = np.empty(longest, dtype=np.int64)
-    for u in range(out.shape[0]):
-        lo = indptr[u]
-        hi = indptr[u + 1]
-        n_pos = hi - lo
-        n_neg = n_items - n_pos - n_train[u]
-        if n_pos == 0 or n_neg <= 0:
-            out[u] = 0.5
-            continue
-        ordered = keys[:n_pos]
-        for i in range(n_pos):
-            ordered[i] = ranks[lo + i]
-        _sort(ordered, carry)
-        correct = 0.0
-        j = 0
-        for i in range(n_pos):
-            # Positives with rank <= this one's score at least as high; one is itself.
-            while j < n_pos and ordered[j] <= ordered[i]:
-                j += 1
-            # Clamped: a positive that is also a train item is in no other's ranking, so the
-            # subtraction can overshoot (only when train and test overlap).
-            negatives_above = min(max(ordered[i] - (j - 1), 0.0), n_neg)
-            correct += n_neg - negatives_above
-        out[u] = correct / (n_pos * n_neg)
 
 
 @njit(cache=True, nogil=True)

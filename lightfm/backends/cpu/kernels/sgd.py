@@ -25,20 +25,19 @@ weight decay gave models 0.03-0.09 AUC below the original's at alpha 1e-3.
 With several threads, a side's scale is the product of every thread's own
 growth of it. Each thread writes only its own growth, in its own
 line of the ``table`` of scales (:func:`scale_table`; ``scales`` is that line,
-``scales[0]`` users, ``scales[1]`` items), and multiplies it by a copy of the
-other threads' product (``scales[2]``, ``scales[3]``) that
-:func:`refresh_scales` re-reads from the table. One scale shared by every
+laid out as :mod:`.layout` describes), and multiplies it by a copy of the
+other threads' product that :func:`refresh_scales` re-reads from the table. One scale shared by every
 thread had its cache line written by all of them at every step (regularised
 2-thread BPR fits on the 10M set take 0.79x-0.87x the time without it, alpha
 1e-6 to 1e-3); with one thread the copy is 1 and the arithmetic is unchanged.
 
 A thread refreshes its copy (:func:`keep_current`) every ``MERGE_EVERY`` steps
-and once its own growth since its last refresh passes ``alphas[3]``: threads
+and once its own growth since its last refresh passes ``alphas[REFRESH_ABOVE]``: threads
 stepping at similar rates then see each other's growth at most about
 :data:`SCALE_LAG` late. So that a thread stepping slower, or descheduled,
 cannot work from a copy far behind, each thread also *announces* its growth
 (increments the count in the table's last line, which every thread reads at
-every step and otherwise leaves alone) whenever it passed ``alphas[4]`` since
+every step and otherwise leaves alone) whenever it passed ``alphas[ANNOUNCE_ABOVE]`` since
 its last announcement, and every thread refreshes at its next step after an
 announcement: whatever the threads' pace, a copy lags by less than
 :data:`SCALE_LAG_MAX` plus one step.
@@ -47,7 +46,7 @@ The epoch kernels stop once a thread's view of a scale passes
 :data:`FOLD_ABOVE` (checked before and after every step; the thread announces
 it, so that the others stop too), and the caller folds the product of the
 shares back into the parameters (:func:`renormalise`) before they go on. One
-step's growth is capped at ``alphas[2] = 2 ** (GROWTH_BITS / (2 * n_threads))``,
+step's growth is capped at ``alphas[MAX_GROWTH] = 2 ** (GROWTH_BITS / (2 * n_threads))``,
 which bounds both announcement thresholds too: each other thread's share is at
 most twice that many bits ahead of any copy of it, so a scale stays below
 ``FOLD_ABOVE * 2 ** GROWTH_BITS``, and representations far inside float32's
@@ -58,46 +57,44 @@ exceeds it (``alpha`` near a hundred at 16 threads).
 import numpy as np
 from numba import njit
 
-from ...._validation import cache_private_zeros
+from ..._common import FLUSH_BELOW, GROWTH_BITS, ITEM, MAX_GROWTH, USER, cache_private_zeros
 from .dispatch import BLOCK_OPTIONS
+from .layout import (
+    ANNOUNCE_ABOVE,
+    ANNOUNCEMENTS,
+    BIAS,
+    COUNT_SEEN,
+    EMB,
+    GROWTH_AT_ANNOUNCE,
+    GROWTH_AT_REFRESH,
+    OTHERS_GROWTH,
+    OWN_GROWTH,
+    REFRESH_ABOVE,
+    SCALE_ROW,
+    THREAD_INDEX,
+)
 from .schedules import step_bias, step_row
 
-# A scale past this stops the epoch kernels, to be folded back into the parameters (an
-# O(parameters) pass). The original's threshold: when a fold happens changes the model
-# (a representation is the stored values times the scale before it, divided after it).
-FOLD_ABOVE = 1e6
-# Bits of growth a scale may gain beyond FOLD_ABOVE, shared out between the threads (1e6 * 2**64
-# is 1.8e25: representations of stored values up to 1e13 stay finite in float32).
-GROWTH_BITS = 64
-# float64 entries of one line of the table of scales: two cache lines, so that the adjacent-line
-# prefetcher of one thread's line never pulls in another's. A thread's line holds its own growth of
-# the users' and the items' scale [0, 1], its copy of the other threads' product of each [2, 3], its
-# own growth at its last refresh [4, 5], its index [6], the announcement count it last saw [7] and
-# its own growth at its last announcement [8, 9]. The table's last line holds the count [0].
-SCALE_ROW = 16
 # How far a thread's copy of the other threads' growth of a scale lags behind it (a fraction) when
 # threads step at similar rates, and at most whatever their pace: the regularisation of that
 # thread's writes is then off by this much.
 SCALE_LAG = 1e-3
 SCALE_LAG_MAX = 0.1
-# Folded values below this become 0: a strongly regularised parameter would otherwise
-# decay into subnormal floats, whose arithmetic is up to a hundred times slower.
-_FLUSH_BELOW = np.float32(1e-30)
 
 
 @njit(**BLOCK_OPTIONS)
 def represent(out, feats, params, row, scale):
     """Write ``row``'s representation, its stored values times ``scale``, into ``out``:
     embedding, then bias at ``out[d]``."""
-    emb = params[0]
+    emb = params[EMB]
     d = emb.shape[1]
     if feats is None:
         for c in range(d):
             out[c] = emb[row, c] * scale
-        out[d] = params[3][row] * scale
+        out[d] = params[BIAS][row] * scale
         return
     indptr, indices, data = feats
-    bias = params[3]
+    bias = params[BIAS]
     for c in range(d + 1):
         out[c] = 0.0
     for p in range(indptr[row], indptr[row + 1]):
@@ -173,7 +170,7 @@ def score(user_repr, item_repr):
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def decay(scales, alphas, lr_sum, count):
     """Lazy L2 after one training step: grow the scale of side ``s`` by a factor
-    ``1 + alphas[s] * mean local learning rate``, at most ``alphas[2]``; the
+    ``1 + alphas[s] * mean local learning rate``, at most ``alphas[MAX_GROWTH]``; the
     parameters are divided by it at the next fold.
 
     The mean is over every parameter the step updated, users' and items' alike
@@ -186,11 +183,11 @@ def decay(scales, alphas, lr_sum, count):
     mean_rate = lr_sum / count
     for side in range(2):
         if alphas[side] > 0.0:
-            scales[side] *= min(1.0 + alphas[side] * mean_rate, alphas[2])
+            scales[OWN_GROWTH + side] *= min(1.0 + alphas[side] * mean_rate, alphas[MAX_GROWTH])
 
 
 def growth_limits(n_threads):
-    """``alphas[2:]`` for ``n_threads`` threads: ``(max_growth, refresh_above, announce_above)``.
+    """``alphas[MAX_GROWTH:]`` for ``n_threads`` threads: ``(max_growth, refresh_above, announce_above)``.
 
     One step grows a scale at most ``max_growth`` times; a thread re-reads the
     others' growth once its own passed ``refresh_above`` since it last did, and
@@ -213,50 +210,53 @@ def scale_table(n_threads):
 def reset_scales(table):
     """Every growth back to 1, once the caller folded their product into the parameters."""
     threads = table[:-1]
-    threads[:, :6] = 1.0
-    threads[:, 6] = np.arange(threads.shape[0])
-    threads[:, 7] = table[-1, 0]
-    threads[:, 8:10] = 1.0
+    threads[:, OWN_GROWTH : GROWTH_AT_REFRESH + 2] = 1.0
+    threads[:, THREAD_INDEX] = np.arange(threads.shape[0])
+    threads[:, COUNT_SEEN] = table[-1, ANNOUNCEMENTS]
+    threads[:, GROWTH_AT_ANNOUNCE : GROWTH_AT_ANNOUNCE + 2] = 1.0
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def side_scale(scales, side):
     """The lazy-regularisation scale of ``side`` as this thread sees it (see the module docstring)."""
-    return scales[side] * scales[side + 2]
+    return scales[OWN_GROWTH + side] * scales[OTHERS_GROWTH + side]
 
 
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def refresh_scales(scales, table):
     """Re-read the other threads' growth of both scales from ``table`` into this thread's ``scales``."""
     n = table.shape[0] - 1
-    scales[7] = table[n, 0]  # first: an announcement made while this reads is seen next time
-    me = int(scales[6])
+    scales[COUNT_SEEN] = table[n, ANNOUNCEMENTS]  # first: an announcement made while this reads is seen next time
+    me = int(scales[THREAD_INDEX])
     for side in range(2):
         others = 1.0
         for t in range(n):
             if t != me:
-                others *= table[t, side]
-        scales[side + 2] = others
-        scales[side + 4] = scales[side]
+                others *= table[t, OWN_GROWTH + side]
+        scales[OTHERS_GROWTH + side] = others
+        scales[GROWTH_AT_REFRESH + side] = scales[OWN_GROWTH + side]
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def announce(scales, table):
     """Tell every thread to refresh at its next step (it may lose a race with another's: either counts)."""
-    scales[8] = scales[0]
-    scales[9] = scales[1]
-    table[table.shape[0] - 1, 0] += 1.0
+    scales[GROWTH_AT_ANNOUNCE + USER] = scales[OWN_GROWTH + USER]
+    scales[GROWTH_AT_ANNOUNCE + ITEM] = scales[OWN_GROWTH + ITEM]
+    table[table.shape[0] - 1, ANNOUNCEMENTS] += 1.0
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
 def keep_current(scales, table, alphas):
     """After a step: announce this thread's growth, and refresh its copy of the others', when due."""
-    if scales[0] > scales[8] * alphas[4] or scales[1] > scales[9] * alphas[4]:
+    if (
+        scales[OWN_GROWTH + USER] > scales[GROWTH_AT_ANNOUNCE + USER] * alphas[ANNOUNCE_ABOVE]
+        or scales[OWN_GROWTH + ITEM] > scales[GROWTH_AT_ANNOUNCE + ITEM] * alphas[ANNOUNCE_ABOVE]
+    ):
         announce(scales, table)
     if (
-        table[table.shape[0] - 1, 0] != scales[7]
-        or scales[0] > scales[4] * alphas[3]
-        or scales[1] > scales[5] * alphas[3]
+        table[table.shape[0] - 1, ANNOUNCEMENTS] != scales[COUNT_SEEN]
+        or scales[OWN_GROWTH + USER] > scales[GROWTH_AT_REFRESH + USER] * alphas[REFRESH_ABOVE]
+        or scales[OWN_GROWTH + ITEM] > scales[GROWTH_AT_REFRESH + ITEM] * alphas[REFRESH_ABOVE]
     ):
         refresh_scales(scales, table)
 
@@ -281,7 +281,7 @@ def is_positive(pos_indptr, pos_indices, user, item):
 @njit(cache=True, nogil=True, inline="always")
 def _folded(value, inv):
     value *= inv
-    return np.float32(0.0) if abs(value) < _FLUSH_BELOW else value  # NaN stays NaN
+    return np.float32(0.0) if abs(value) < FLUSH_BELOW else value  # NaN stays NaN
 
 
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
@@ -291,8 +291,8 @@ def renormalise(params, scales, side, threshold):
     if s <= threshold:
         return
     inv = np.float32(1.0 / s)
-    emb = params[0]
-    bias = params[3]
+    emb = params[EMB]
+    bias = params[BIAS]
     for f in range(emb.shape[0]):
         for c in range(emb.shape[1]):
             emb[f, c] = _folded(emb[f, c], inv)

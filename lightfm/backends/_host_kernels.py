@@ -1,7 +1,21 @@
-"""Each user's sorted, de-duplicated positive items, built without SciPy's intermediate copies."""
+"""Numba kernels that the estimator and both engines share, run on the host: id look-ups and AUC.
+
+Each user's sorted own items (:func:`build_positives`: the estimator's test and train patterns, and
+both engines' training look-ups), the item counts and alias table BPR draws its negatives from, the
+examples of an epoch, the overlap of two patterns, and per-user AUC from ranks (evaluation, whichever
+engine ranked). Plain arrays in; Numba's CPU target whichever engine trains, so a GPU-trained model
+builds the same look-ups as a CPU-trained one.
+
+Imports no engine. Imported where it is used (inside functions in the core), so that ``import lightfm``
+does not load Numba. The NumPy-only constants and allocators the engines share are in
+:mod:`lightfm.backends._common`.
+"""
 
 import numpy as np
 from numba import njit
+
+# A zero typed int64, not Literal[int](0): a literal argument compiles a helper a second time.
+_ZERO = np.int64(0)
 
 
 def build_positives(rows, cols, entries, n_rows, n_cols, share_cols=False):
@@ -178,3 +192,82 @@ def fill_examples(labels, positives_only, order):
             order[n] = i
             n += 1
     return n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sorts_before(a, b):
+    """Whether ``a`` sorts before ``b``: ascending, NaN last, as NumPy sorts and searches."""
+    return a < b or (b != b and a == a)
+
+
+@njit(cache=True, nogil=True)
+def _sift(keys, carry, pos, size):
+    """Restore the max-heap ``keys[:size]`` below ``pos``, moving ``carry`` alike."""
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            return
+        if child + 1 < size and sorts_before(keys[child], keys[child + 1]):
+            child += 1
+        if not sorts_before(keys[pos], keys[child]):
+            return
+        keys[pos], keys[child] = keys[child], keys[pos]
+        carry[pos], carry[child] = carry[child], carry[pos]
+        pos = child
+
+
+@njit(cache=True, nogil=True)
+def heap_sort(keys, carry):
+    """Sort ``keys`` ascending in place (NaN last), applying the same moves to ``carry``.
+
+    A heapsort, O(n log n) without recursion: one small function serves ranking (an argsort,
+    ``carry`` the positions) and AUC, where NumPy's ``argsort`` and ``sort`` cost about 0.8 s each to
+    compile on first use. Ties may end up in any order; no caller depends on it.
+    """
+    n = keys.shape[0]
+    for start in range(n // 2 - 1, -1, -1):
+        _sift(keys, carry, start, n)
+    for end in range(n - 1, 0, -1):
+        keys[0], keys[end] = keys[end], keys[0]
+        carry[0], carry[end] = carry[end], carry[0]
+        _sift(keys, carry, _ZERO, end)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def auc_from_ranks(indptr, ranks, n_train, n_items, out):
+    """Per-user AUC: the fraction of (test item, non-train non-test item) pairs ordered correctly.
+
+    ``ranks`` come from an engine's :meth:`~lightfm.backends.base.Backend.rank`. A positive's rank
+    counts every other candidate scoring at least as high; the test items among them are
+    subtracted, leaving the negatives ranked above it. Ties count as errors.
+    Users with no positives or no negatives get 0.5. Serial: it only sorts
+    each user's few ranks, far less than waking a thread pool costs.
+    """
+    longest = 0
+    for u in range(out.shape[0]):
+        longest = max(longest, indptr[u + 1] - indptr[u])
+    keys = np.empty(longest, dtype=ranks.dtype)
+    carry = np.empty(longest, dtype=np.int64)
+    for u in range(out.shape[0]):
+        lo = indptr[u]
+        hi = indptr[u + 1]
+        n_pos = hi - lo
+        n_neg = n_items - n_pos - n_train[u]
+        if n_pos == 0 or n_neg <= 0:
+            out[u] = 0.5
+            continue
+        ordered = keys[:n_pos]
+        for i in range(n_pos):
+            ordered[i] = ranks[lo + i]
+        heap_sort(ordered, carry)
+        correct = 0.0
+        j = 0
+        for i in range(n_pos):
+            # Positives with rank <= this one's score at least as high; one is itself.
+            while j < n_pos and ordered[j] <= ordered[i]:
+                j += 1
+            # Clamped: a positive that is also a train item is in no other's ranking, so the
+            # subtraction can overshoot (only when train and test overlap).
+            negatives_above = min(max(ordered[i] - (j - 1), 0.0), n_neg)
+            correct += n_neg - negatives_above
+        out[u] = correct / (n_pos * n_neg)
