@@ -378,3 +378,13 @@ def test_movielens_accuracy(client, movielens):
     for metric in (evaluation.auc_score, evaluation.precision_at_k):
         ours, theirs = metric(model.to_local(), test, train).mean(), metric(single, test, train).mean()
         assert abs(ours - theirs) < 0.015, (metric.__name__, ours, theirs)
+
+
+def test_recommendation_parts_have_the_index_of_their_meta():
+    """Every part of recommend()'s frame, empty ones included, has the RangeIndex its meta declares: with
+    an object index in the meta (pandas < 2 from empty Series), to_parquet expected strings in every
+    part's index ('__null_dask_index__: expected string, got int64')."""
+    from lightfm.dask._serving import _META
+
+    assert isinstance(_META.index, pd.RangeIndex)
+    assert isinstance(_META.iloc[:0].copy().index, pd.RangeIndex)

@@ -23,12 +23,14 @@ from ._frames import as_frame, part_of, split_by_user
 
 __all__ = ["recommend", "precision_at_k", "recall_at_k", "auc_score"]
 
+# From arrays, so that its index is a RangeIndex, as every part's is: from empty Series, pandas < 2
+# gives an object index, and Dask's to_parquet then expects strings in every part's index.
 _META = pd.DataFrame(
     {
-        "user": pd.Series(dtype=np.int64),
-        "rank": pd.Series(dtype=np.int64),
-        "item": pd.Series(dtype=np.int64),
-        "score": pd.Series(dtype=np.float32),
+        "user": np.empty(0, dtype=np.int64),
+        "rank": np.empty(0, dtype=np.int64),
+        "item": np.empty(0, dtype=np.int64),
+        "score": np.empty(0, dtype=np.float32),
     }
 )
 
