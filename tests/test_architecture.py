@@ -132,13 +132,14 @@ def test_both_engines_read_the_same_constants():
     code = """
 import lightfm.backends._common as C
 from lightfm.backends.cpu.kernels import candidates, epoch, losses, rng, schedules, sgd
-from lightfm.backends.cuda import kernels as K
-pairs = [(K.RING_SIZE, candidates.RING_SIZE), (K.FOLD_ABOVE, epoch.FOLD_ABOVE),
-         (K.MAX_WARP_LOSS, losses.MAX_WARP_LOSS), (K.MAX_BPR_DRAWS, losses.MAX_BPR_DRAWS),
-         (K.RNG_MULTIPLIER, rng.RNG_MULTIPLIER), (K.ACC_MAX, schedules.ACC_MAX),
-         (K.FLUSH_BELOW, sgd.FLUSH_BELOW), (K.LOGISTIC, epoch.LOGISTIC), (K.BPR, epoch.BPR), (K.WARP, epoch.WARP)]
+from lightfm.backends.cuda.kernels import rng as cuda_rng, schedules as cuda_schedules, sgd as cuda_sgd, train
+pairs = [(cuda_rng.RING_SIZE, candidates.RING_SIZE), (train.FOLD_ABOVE, epoch.FOLD_ABOVE),
+         (train.MAX_WARP_LOSS, losses.MAX_WARP_LOSS), (train.MAX_BPR_DRAWS, losses.MAX_BPR_DRAWS),
+         (cuda_rng.RNG_MULTIPLIER, rng.RNG_MULTIPLIER), (cuda_schedules.ACC_MAX, schedules.ACC_MAX),
+         (cuda_sgd.FLUSH_BELOW, sgd.FLUSH_BELOW), (train.LOGISTIC, epoch.LOGISTIC), (train.BPR, epoch.BPR),
+         (train.WARP, epoch.WARP), (cuda_sgd.MAX_GROWTH, sgd.MAX_GROWTH)]
 assert all(a is b for a, b in pairs), pairs
-assert K.RING_SIZE is C.RING_SIZE and K.RNG_MULTIPLIER is C.RNG_MULTIPLIER
+assert cuda_rng.RING_SIZE is C.RING_SIZE and cuda_rng.RNG_MULTIPLIER is C.RNG_MULTIPLIER
 """
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
