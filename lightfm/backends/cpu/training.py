@@ -13,9 +13,8 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, seed_states
+from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, epoch_range, seed_states
 from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
 from ..base import Side
 from .kernels.epoch import make_scratch, run_chunk
@@ -79,7 +78,7 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         job.replicate(num_threads, data.rows, data.cols, uniform_items=config.loss in ("warp", "warp-kos"))
     try:
         with ThreadPoolExecutor(max_workers=num_threads) if num_threads > 1 else contextlib.nullcontext() as pool:
-            for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
+            for epoch in epoch_range(epochs, verbose):
                 job.run(seed_states(random_state, num_threads), pool)
                 job.store()
                 state.check_finite(adadelta, epoch)

@@ -22,9 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 from numba import cuda
-from tqdm.auto import tqdm
 
-from .._common import FOLD_ABOVE, GROWTH_BITS, ITEM, LOGISTIC, LOSS_CODES, USER, WARP_KOS, seed_states
+from .._common import (
+    FOLD_ABOVE,
+    GROWTH_BITS,
+    ITEM,
+    LOGISTIC,
+    LOSS_CODES,
+    USER,
+    WARP_KOS,
+    epoch_range,
+    seed_states,
+)
 from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
 from ..base import ParameterError, Side
 from . import kernels as K
@@ -149,7 +158,7 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
     fresh_rings[:, K.RING_OLDEST] = -1
     d_rings = cuda.device_array_like(fresh_rings)
 
-    for epoch in tqdm(range(epochs), desc="Epoch", disable=not verbose, unit="epoch"):
+    for epoch in epoch_range(epochs, verbose):
         d_states = cuda.to_device(seed_states(random_state, n_workers))
         if n == 0:
             continue
