@@ -18,6 +18,7 @@ python -m build --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 || { cat "$WORK/
 WHEEL=$(ls "$WORK"/dist/*.whl)
 SDIST=$(ls "$WORK"/dist/*.tar.gz)
 echo "built $(basename "$SDIST") $(basename "$WHEEL")"
+if [ -n "${LIGHTFM_WHEEL_DIR:-}" ]; then cp "$WHEEL" "$LIGHTFM_WHEEL_DIR/"; fi  # for .ci/run's Python jobs
 
 echo "== twine check"
 python -m twine check --strict "$WORK"/dist/*
