@@ -45,6 +45,9 @@ def wrap(spec: str, system_error: bool) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C as on a terminal, even where this process was started with SIGINT ignored (a background
+    # job of a non-interactive shell, as CI may run the suite): Python then installs no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     separator = sys.argv.index("--")
     options, arguments = sys.argv[1:separator], sys.argv[separator + 1 :]
     wrap(options[0], "--system-error" in options[1:])

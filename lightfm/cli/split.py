@@ -55,8 +55,11 @@ def _times(frame, column: str, path: str):
     numbers = pandas.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     if np.isfinite(numbers).all():
         return numbers
+    # Each value parsed by itself: format="mixed" from pandas 2 on; pandas 1.5, which knows no "mixed"
+    # (every value would be NaT), does so without a format.
+    mixed = {"format": "mixed"} if int(pandas.__version__.split(".")[0]) >= 2 else {}
     try:
-        stamps = pandas.to_datetime(values, errors="coerce", format="mixed", utc=True)
+        stamps = pandas.to_datetime(values, errors="coerce", utc=True, **mixed)
     except (ValueError, TypeError):
         stamps = None
     if stamps is None or stamps.isna().any():
