@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "lightfm"
+import lightfm
+
+# The package under test, wherever it is installed from (the checkout, or a wheel in a fresh venv).
+PACKAGE = Path(lightfm.__file__).resolve().parent
 ENGINES = ("lightfm.backends.cpu", "lightfm.backends.cuda")
 SHARED = ("lightfm.backends.base", "lightfm.backends._common", "lightfm.backends._host_kernels")
 
@@ -29,7 +32,9 @@ def _module_name(path):
 
 
 def _modules():
-    return {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+    modules = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+    assert "lightfm.backends.cpu" in modules, f"no package source under {PACKAGE}"
+    return modules
 
 
 def _imports(name, path):
