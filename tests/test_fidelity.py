@@ -57,6 +57,23 @@ def test_signed_movielens_meets_the_originals_floors(signed_movielens, loss, num
     assert all(value > floor for value, floor in zip(metrics, floors, strict=True)), metrics
 
 
+def test_threads_train_as_well_on_entries_sorted_by_item(signed_movielens):
+    """The original shuffles every example before its threads split them, so input order is no matter.
+
+    Entries sorted by item, as SciPy < 1.11's ``coo_matrix.astype`` leaves them: contiguous parts
+    gave each of 4 threads a quarter of the items, and test AUC 0.871 (the original's floor is 0.87
+    and row-sorted entries give 0.874).
+    """
+    train, test = signed_movielens
+    coo = train.tocoo()
+    by_item = np.lexsort((coo.row, coo.col))
+    sorted_by_item = sp.coo_matrix((coo.data[by_item], (coo.row[by_item], coo.col[by_item])), shape=coo.shape)
+    model = LightFM(learning_rate=0.05, loss="bpr", random_state=SEED)
+    model.fit_partial(sorted_by_item, epochs=10, num_threads=4)
+    metrics = _metrics(model, train, test)
+    assert metrics[3] > 0.872, metrics
+
+
 def test_warp_kos_on_positives_meets_the_originals_floors(signed_movielens):
     train, test = signed_movielens
     positives = train.tocsr().copy()

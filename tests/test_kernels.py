@@ -191,6 +191,28 @@ def test_positives_of_sorted_unique_interactions_are_their_columns():
     assert not np.shares_memory(build_positives(np.zeros(3, np.int32), repeated, every, 1, 3, True)[1], repeated)
 
 
+@pytest.mark.bounds_checked
+@settings(max_examples=60, deadline=None)
+@given(
+    labels=st.lists(st.sampled_from([-1.0, 0.0, 1.0, 2.0]), max_size=40),
+    positives_only=st.booleans(),
+    n_parts=st.integers(1, 7),
+)
+def test_examples_are_dealt_to_the_threads_like_cards(labels, positives_only, n_parts):
+    """Each thread's part is every n-th example, so no input order gives a thread a slice of the items."""
+    from lightfm.backends._common import part_bounds
+    from lightfm.backends._host_kernels import fill_examples
+
+    labels = np.asarray(labels, dtype=np.float32)
+    order = np.full(labels.size, -1, dtype=np.int32)
+    n = fill_examples(labels, positives_only, order, n_parts)
+    examples = np.flatnonzero(labels > 0) if positives_only else np.arange(labels.size)
+    starts, ends = part_bounds(n, n_parts)
+    assert n == examples.size and starts[0] == 0 and ends[-1] == n and (starts[1:] == ends[:-1]).all()
+    for part in range(n_parts):
+        np.testing.assert_array_equal(order[starts[part] : ends[part]], examples[part::n_parts])
+
+
 def test_every_loss_has_a_kernel():
     from lightfm._params import LOSSES
     from lightfm.backends._common import LOSS_CODES

@@ -178,19 +178,34 @@ def count_shared(indptr_a, indices_a, indptr_b, indices_b):
 
 
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
-def fill_examples(labels, positives_only, order):
-    """Write the positions of the training examples to the start of ``order``, in COO order; return their count.
+def fill_examples(labels, positives_only, order, n_parts):
+    """Write the positions of the training examples to the start of ``order``, dealt to ``n_parts`` parts.
 
     Every entry is an example, or with ``positives_only`` every entry > 0.
-    Rewritten at the start of each epoch, so that an epoch's shuffle never
-    depends on the one before it (``fit_partial`` once per epoch trains as one
-    call with several epochs).
+    The examples are dealt like cards, in COO order: example ``k`` goes to
+    part ``k % n_parts``, and part ``p`` is ``order[part_bounds(n, n_parts)[p]]``
+    (``backends._common.part_bounds``); ``n_parts=1`` keeps COO order. Each
+    thread (or GPU worker) walks one part: see ``backends._common.deal_parts``
+    for when they are dealt. Rewritten at the start of each epoch, so that an
+    epoch's shuffle never depends on the one before it (``fit_partial`` once
+    per epoch trains as one call with several epochs). Returns the number of
+    examples.
     """
     n = 0
     for i in range(labels.shape[0]):
         if not positives_only or labels[i] > 0:
             order[n] = i
             n += 1
+    if n_parts == 1:
+        return n
+    base = n // n_parts
+    extra = n - base * n_parts
+    k = 0
+    for i in range(labels.shape[0]):
+        if not positives_only or labels[i] > 0:
+            part = k % n_parts
+            order[part * base + min(part, extra) + k // n_parts] = i
+            k += 1
     return n
 
 

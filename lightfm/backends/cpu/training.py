@@ -1,7 +1,8 @@
 """Hogwild training on the CPU: one ``fit_partial`` call's epochs over the Numba kernels.
 
-Each epoch, every thread shuffles its contiguous chunk of the examples and walks
-it with the epoch kernel of the loss (:mod:`.kernels.epoch`), all threads
+Each epoch the examples are split into one part per thread (contiguous for
+entries sorted by user, else dealt like cards: ``backends._common.deal_parts``),
+and every thread shuffles its part and walks it with the epoch kernel of the loss (:mod:`.kernels.epoch`), all threads
 sharing the parameter arrays without locks. The kernels stop when a
 lazy-regularisation scale grows past ``FOLD_ABOVE``; the scales are then folded
 back into the parameters and every thread resumes where it stopped.
@@ -14,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, epoch_range, seed_states
+from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, deal_parts, epoch_range, part_bounds, seed_states
 from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
 from ..base import Side
 from .kernels.epoch import make_scratch, run_chunk
-from .kernels.layout import EMB, EMB_ACC, KOS_N, LABELS, OWN_GROWTH
+from .kernels.layout import EMB, EMB_ACC, KOS_N, LABELS, OWN_GROWTH, ROWS
 from .kernels.replicas import hot_rows, no_replicas, side_replicas
 from .kernels.rng import shuffle_range
 from .kernels.sgd import growth_limits, renormalise, reset_scales, scale_table
@@ -202,6 +203,7 @@ class _EpochJob:
         self.schedule = schedule
         self.alphas = alphas
         self.replicas = (None, None)  # users', items': see replicate()
+        self._deal = {}  # number of threads -> number of parts (deal_parts)
         self._thread_args_cache = {}
 
     def replicate(self, n_threads, rows, cols, uniform_items):
@@ -214,7 +216,7 @@ class _EpochJob:
         epoch's examples per row through ``order``, without copying the
         training data.
         """
-        examples = self.order[: fill_examples(self.samples[LABELS], self.positives_only, self.order)]
+        examples = self.order[: fill_examples(self.samples[LABELS], self.positives_only, self.order, 1)]
         replicas = []
         for (feats, params), example_rows, uniform in (
             (self.user, rows, 0.0),
@@ -249,6 +251,12 @@ class _EpochJob:
             self._thread_args_cache[t] = (feats[0], feats[1], tuple(replicas))
         return self._thread_args_cache[t]
 
+    def deal_parts(self, n_threads):
+        """``backends._common.deal_parts`` of the samples' users (checked once per fit)."""
+        if n_threads not in self._deal:
+            self._deal[n_threads] = deal_parts(self.samples[ROWS], n_threads)
+        return self._deal[n_threads]
+
     @property
     def prefetch_rows(self):
         """Whether the embedding rows and accumulators outgrow a core's cache, so prefetching pays."""
@@ -263,11 +271,9 @@ class _EpochJob:
         resumes where it stopped. At the end of the epoch every scale is folded,
         so the parameter arrays hold effective values.
         """
-        n = fill_examples(self.samples[LABELS], self.positives_only, self.order)
         n_threads = states.size
-        chunk = -(-n // n_threads) if n else 0
-        starts = [min(n, t * chunk) for t in range(n_threads)]
-        ends = [min(n, start + chunk) for start in starts]
+        n = fill_examples(self.samples[LABELS], self.positives_only, self.order, self.deal_parts(n_threads))
+        starts, ends = (bounds.tolist() for bounds in part_bounds(n, n_threads))
         positions = list(starts)
         shuffled = [False] * n_threads
         scratches = [make_scratch(self.user[1][EMB].shape[1], self.loss_args[KOS_N]) for _ in range(n_threads)]

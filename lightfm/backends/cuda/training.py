@@ -1,10 +1,11 @@
 """Hogwild training on a GPU: one ``fit_partial`` call's epochs over the kernels of :mod:`.kernels`.
 
 The model's arrays go to the device once per call and come back at its end.
-Each epoch the examples are split into one contiguous chunk per worker (a warp
-of 32 lanes on a GPU), each worker shuffles its chunk with its own RNG word
-(drawn from the ``random_state`` as the CPU engine draws its threads' words)
-and walks it, all workers sharing the parameters without locks.
+Each epoch the examples are split into one part per worker (a warp of 32 lanes
+on a GPU; contiguous for entries sorted by user, else dealt like cards:
+``backends._common.deal_parts``), each worker shuffles its part with its own
+RNG word (drawn from the ``random_state`` as the CPU engine draws its threads'
+words) and walks it, all workers sharing the parameters without locks.
 
 Lazy L2 (as in the CPU engine, :mod:`lightfm.backends.cpu.kernels.sgd`): representations are the
 stored parameters times a per-side scale, which the parameters are divided by at
@@ -31,7 +32,9 @@ from .._common import (
     LOSS_CODES,
     USER,
     WARP_KOS,
+    deal_parts,
     epoch_range,
+    part_bounds,
     seed_states,
 )
 from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
@@ -103,11 +106,12 @@ def fit_epochs(state, data, config, epochs, random_state, verbose, lanes, worker
     else:
         pos_indptr, pos_indices = np.zeros(data.n_users + 1, dtype=np.int64), np.zeros(1, dtype=np.int32)
         neg_prob, neg_alias = np.ones(1, dtype=np.float32), np.zeros(1, dtype=np.int32)
-    n = fill_examples(data.labels, config.loss in ("warp", "bpr"), order)
+    positives_only = config.loss in ("warp", "bpr")
+    n = int(np.count_nonzero(data.labels > 0)) if positives_only else n_entries
     n_workers = max(1, min(int(workers) if workers else default_workers(n), max(n, 1)))
-    chunk = -(-n // n_workers) if n else 0
-    starts = np.array([min(n, t * chunk) for t in range(n_workers)], dtype=np.int64)
-    ends = np.array([min(n, s + chunk) for s in starts], dtype=np.int64)
+    fill_examples(data.labels, positives_only, order, deal_parts(data.rows, n_workers))
+    starts, ends = part_bounds(n, n_workers)
+    chunk = int((ends - starts).max()) if n else 0
     kos_width = max(min(int(config.n), data.n_items), 1) if loss_code == WARP_KOS else 1
 
     names = [f"{side}_{kind}" for side in ("user", "item") for kind in Side._fields]
