@@ -86,6 +86,9 @@ def _rewrite_links(text: str, page_uri: str) -> str:
             anchor = anchor or default_anchor
             relative = posixpath.relpath(page, posixpath.dirname(page_uri) or ".")
             return f"]({relative}{'#' + anchor if anchor else ''})"
+        if path.startswith("docs/") and path.endswith(".md"):  # a docs page, linked from the repository root
+            relative = posixpath.relpath(path.removeprefix("docs/"), posixpath.dirname(page_uri) or ".")
+            return f"]({relative}{'#' + anchor if anchor else ''})"
         return match.group(0)
 
     return _LINK.sub(replace, text)

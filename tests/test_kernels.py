@@ -213,6 +213,14 @@ def test_examples_are_dealt_to_the_threads_like_cards(labels, positives_only, n_
         np.testing.assert_array_equal(order[starts[part] : ends[part]], examples[part::n_parts])
 
 
+def test_only_entries_not_sorted_by_user_are_dealt():
+    from lightfm.backends._host_kernels import deal_parts
+
+    sorted_rows, unsorted_rows = np.array([0, 0, 1, 3], np.uint32), np.array([0, 2, 1, 3], np.uint32)
+    assert deal_parts(sorted_rows, 4) == 1 and deal_parts(unsorted_rows, 1) == 1
+    assert deal_parts(unsorted_rows, 4) == 4 and deal_parts(sorted_rows[:0], 4) == 1
+
+
 def test_every_loss_has_a_kernel():
     from lightfm._params import LOSSES
     from lightfm.backends._common import LOSS_CODES

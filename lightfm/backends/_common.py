@@ -81,24 +81,6 @@ def seed_states(random_state, n_workers):
     return np.ascontiguousarray(states)
 
 
-def deal_parts(rows, n_threads):
-    """How many parts to deal an epoch's examples to (``_host_kernels.fill_examples``): 1 or ``n_threads``.
-
-    Entries sorted by user (a CSR's COO, the usual input) are split into
-    contiguous parts, one per thread, so that each thread trains its own users
-    and keeps their rows in its core's cache. Entries in any other order are
-    dealt like cards, so that each thread sees an even sample of users and
-    items: contiguous parts of entries sorted by item (as SciPy < 1.11's
-    ``coo_matrix.astype`` leaves them) gave each of 4 threads a quarter of the
-    items and lowered MovieLens test AUC from 0.874 to 0.871 (BPR) and
-    0.911 to 0.901-0.910 (WARP). The original LightFM shuffles every example
-    before its threads split them.
-    """
-    if n_threads <= 1 or rows.size < 2 or bool((rows[1:] >= rows[:-1]).all()):
-        return 1
-    return int(n_threads)
-
-
 def part_bounds(n, n_parts):
     """``(starts, ends)``, int64: the parts ``_host_kernels.fill_examples`` deals ``n`` examples to.
 

@@ -177,6 +177,33 @@ def count_shared(indptr_a, indices_a, indptr_b, indices_b):
     return shared
 
 
+def deal_parts(rows, n_threads):
+    """How many parts to deal an epoch's examples to (:func:`fill_examples`): 1 or ``n_threads``.
+
+    Entries sorted by user (a CSR's COO, the usual input) are split into
+    contiguous parts, one per thread, so that each thread trains its own users
+    and keeps their rows in its core's cache. Entries in any other order are
+    dealt like cards, so that each thread sees an even sample of users and
+    items: contiguous parts of entries sorted by item (as SciPy < 1.11's
+    ``coo_matrix.astype`` leaves them) gave each of 4 threads a quarter of the
+    items and lowered MovieLens test AUC from 0.874 to 0.871 (BPR) and
+    0.911 to 0.901-0.910 (WARP). The original LightFM shuffles every example
+    before its threads split them.
+    """
+    if n_threads <= 1 or non_decreasing(rows):
+        return 1
+    return int(n_threads)
+
+
+@njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
+def non_decreasing(values):
+    """Whether ``values`` never decrease (without the temporary arrays of a NumPy comparison)."""
+    for i in range(1, values.shape[0]):
+        if values[i] < values[i - 1]:
+            return False
+    return True
+
+
 @njit(cache=True, nogil=True, _nrt=False, error_model="numpy")
 def fill_examples(labels, positives_only, order, n_parts):
     """Write the positions of the training examples to the start of ``order``, dealt to ``n_parts`` parts.
@@ -185,7 +212,7 @@ def fill_examples(labels, positives_only, order, n_parts):
     The examples are dealt like cards, in COO order: example ``k`` goes to
     part ``k % n_parts``, and part ``p`` is ``order[part_bounds(n, n_parts)[p]]``
     (``backends._common.part_bounds``); ``n_parts=1`` keeps COO order. Each
-    thread (or GPU worker) walks one part: see ``backends._common.deal_parts``
+    thread (or GPU worker) walks one part: see ``deal_parts``
     for when they are dealt. Rewritten at the start of each epoch, so that an
     epoch's shuffle never depends on the one before it (``fit_partial`` once
     per epoch trains as one call with several epochs). Returns the number of

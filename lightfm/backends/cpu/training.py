@@ -1,7 +1,7 @@
 """Hogwild training on the CPU: one ``fit_partial`` call's epochs over the Numba kernels.
 
 Each epoch the examples are split into one part per thread (contiguous for
-entries sorted by user, else dealt like cards: ``backends._common.deal_parts``),
+entries sorted by user, else dealt like cards: ``backends._host_kernels.deal_parts``),
 and every thread shuffles its part and walks it with the epoch kernel of the loss (:mod:`.kernels.epoch`), all threads
 sharing the parameter arrays without locks. The kernels stop when a
 lazy-regularisation scale grows past ``FOLD_ABOVE``; the scales are then folded
@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, deal_parts, epoch_range, part_bounds, seed_states
-from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
+from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, epoch_range, part_bounds, seed_states
+from .._host_kernels import alias_table, build_positives, count_columns, deal_parts, fill_examples
 from ..base import Side
 from .kernels.epoch import make_scratch, run_chunk
 from .kernels.layout import EMB, EMB_ACC, KOS_N, LABELS, OWN_GROWTH, ROWS
@@ -252,7 +252,7 @@ class _EpochJob:
         return self._thread_args_cache[t]
 
     def deal_parts(self, n_threads):
-        """``backends._common.deal_parts`` of the samples' users (checked once per fit)."""
+        """``backends._host_kernels.deal_parts`` of the samples' users (checked once per fit)."""
         if n_threads not in self._deal:
             self._deal[n_threads] = deal_parts(self.samples[ROWS], n_threads)
         return self._deal[n_threads]

@@ -3,7 +3,7 @@
 The model's arrays go to the device once per call and come back at its end.
 Each epoch the examples are split into one part per worker (a warp of 32 lanes
 on a GPU; contiguous for entries sorted by user, else dealt like cards:
-``backends._common.deal_parts``), each worker shuffles its part with its own
+``backends._host_kernels.deal_parts``), each worker shuffles its part with its own
 RNG word (drawn from the ``random_state`` as the CPU engine draws its threads'
 words) and walks it, all workers sharing the parameters without locks.
 
@@ -32,12 +32,11 @@ from .._common import (
     LOSS_CODES,
     USER,
     WARP_KOS,
-    deal_parts,
     epoch_range,
     part_bounds,
     seed_states,
 )
-from .._host_kernels import alias_table, build_positives, count_columns, fill_examples
+from .._host_kernels import alias_table, build_positives, count_columns, deal_parts, fill_examples
 from ..base import ParameterError, Side
 from . import kernels as K
 
