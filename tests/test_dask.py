@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -130,6 +131,17 @@ def test_fit_is_deterministic_and_to_local_is_a_plain_model(client, data, warp_m
     np.testing.assert_array_equal(restored.predict(3, np.arange(N_ITEMS)), local.predict(3, np.arange(N_ITEMS)))
 
 
+def test_a_fitted_model_pickles_without_its_client(client, data, warp_model):
+    restored = pickle.loads(pickle.dumps(warp_model))
+    assert type(restored) is DaskLightFM and restored.client is None
+    np.testing.assert_array_equal(restored.item_embeddings, warp_model.item_embeddings)
+    users, items = np.arange(10), np.arange(N_ITEMS)
+    np.testing.assert_array_equal(restored.to_local().predict(3, items), warp_model.to_local().predict(3, items))
+    # It is a LightFM: the single-machine methods serve it in this process.
+    np.testing.assert_array_equal(warp_model.predict(3, items), warp_model.to_local().predict(3, items))
+    assert warp_model.recommend(users, n=3).compute().shape == (30, 4)
+
+
 def test_fit_from_parquet_glob_equals_fit_from_frame(client, data, warp_model, tmp_path):
     _frame(data[0]).to_parquet(tmp_path / "train")
     model = DaskLightFM(loss="warp", no_components=8, random_state=7, client=client)
@@ -245,6 +257,8 @@ def test_checkpoint_resumes_to_the_same_model(client, data, tmp_path):
     _fit(client, train, "warp", epochs=1, checkpoint=path)
     resumed = _fit(client, train, "warp", epochs=3, checkpoint=path)
     np.testing.assert_array_equal(resumed.item_embeddings, straight.item_embeddings)
+    # Written as model files are: renamed into place, nothing partial left beside it.
+    assert [entry.name for entry in tmp_path.iterdir()] == ["ckpt.npz"]
     np.testing.assert_array_equal(resumed.user_embedding_gradients, straight.user_embedding_gradients)
     with pytest.raises(ValueError, match="already holds 3 epochs, more than epochs=1"):
         _fit(client, train, "warp", epochs=1, checkpoint=path)

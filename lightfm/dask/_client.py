@@ -80,7 +80,8 @@ def connect(scheduler=None, workers=None, threads_per_worker=1) -> Client:
     )
 
 
-def _identity(value):
+def identity(value):
+    """``value`` itself: the task that holds data in a graph (see :func:`ship`)."""
     return value
 
 
@@ -95,7 +96,7 @@ def ship(client: Client, value):
         # Dask's advice against large graphs is about data that could be loaded by the workers; here
         # the data in the task is the point (it is what a retry recomputes from).
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        return client.submit(_identity, value, pure=False)
+        return client.submit(identity, value, pure=False)
 
 
 def _close_embedded():

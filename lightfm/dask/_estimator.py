@@ -16,12 +16,14 @@ import time
 import numpy as np
 
 from .._params import as_random_state, check_sample_weight_loss, validate_hyperparameters
+from .._persistence import write_atomic
 from .._state import PARAMETER_NAMES, FitInputs, ModelState, Side
 from .._validation import is_int, to_features
 from ..backends import TrainingConfig
 from ..lightfm import LightFM
 from ._client import get_client, ship, worker_addresses
 from ._frames import as_frame, split_by_user
+from ._serving import recommend
 from ._shards import build_shard, pack, shard_users, train_round
 
 __all__ = ["DaskLightFM"]
@@ -33,15 +35,19 @@ DEFAULT_SYNCS_PER_EPOCH = 4
 _CHECKPOINT_VERSION = 1
 
 
-class DaskLightFM:
+class DaskLightFM(LightFM):
     """LightFM trained data-parallel on a Dask cluster (like ``lightgbm.DaskLGBMRanker``).
 
-    The model's hyperparameters, ``no_components`` to ``random_state``, are
-    :class:`lightfm.LightFM`'s, with the same meaning and defaults (its page
-    says more about each); ``device``, ``client``, ``syncs_per_epoch`` and
-    ``n_shards`` say how the cluster trains. After ``fit`` the parameter arrays
-    (and the optimiser's accumulators) read under LightFM's names, and
+    A :class:`lightfm.LightFM` whose :meth:`fit` trains on a cluster. The
+    hyperparameters, ``no_components`` to ``random_state``, are LightFM's, with
+    the same meaning, defaults and checks (its page says more about each;
+    :meth:`set_params` checks every value before setting any); ``device``,
+    ``client``, ``syncs_per_epoch`` and ``n_shards`` say how the cluster
+    trains. After ``fit`` the parameter arrays (and the optimiser's
+    accumulators) read under LightFM's names, LightFM's methods (``predict``,
+    :func:`lightfm.evaluation` metrics, ...) score it in this process, and
     :meth:`to_local` gives a plain LightFM model to save and serve.
+    :meth:`recommend` and the metrics of :mod:`lightfm.dask` score on the workers.
 
     Parameters
     ----------
@@ -129,66 +135,47 @@ class DaskLightFM:
         syncs_per_epoch=DEFAULT_SYNCS_PER_EPOCH,
         n_shards=None,
     ):
-        self.no_components = no_components
-        self.k = k
-        self.n = n
-        self.learning_schedule = learning_schedule
-        self.loss = loss
-        self.learning_rate = learning_rate
-        self.rho = rho
-        self.epsilon = epsilon
-        self.item_alpha = item_alpha
-        self.user_alpha = user_alpha
-        self.max_sampled = max_sampled
-        self.random_state = random_state
-        self.device = device
-        self.client = client
-        self.syncs_per_epoch = syncs_per_epoch
-        self.n_shards = n_shards
-        self._check_params()
-        self._state = None
-        self._features = (None, None)
-        self._local = None
+        # The signature is LightFM's plus the cluster settings (scikit-learn reads parameters from it);
+        # LightFM's constructor checks and stores the hyperparameters, after the settings are checked.
+        arguments = dict(locals())
+        settings = {name: arguments.pop(name) for name in _ENGINE_PARAMS}
+        _check_engine_params(device=device, **settings)
+        LightFM.__init__(self, **{name: arguments[name] for name in LightFM._param_names()})
+        for name, value in settings.items():
+            setattr(self, name, value)
 
     # -- parameters ------------------------------------------------------------
 
-    _ENGINE_PARAMS = ("client", "syncs_per_epoch", "n_shards")
-
-    def _model_params(self) -> dict:
-        return {name: getattr(self, name) for name in LightFM._param_names()}
-
-    def get_params(self, deep=True):
-        """The hyperparameters and engine settings, by name (scikit-learn protocol)."""
-        params = self._model_params()
-        params.update({name: getattr(self, name) for name in self._ENGINE_PARAMS})
-        return params
-
     def set_params(self, **params):
-        """Set hyperparameters or engine settings; ValueError for an unknown name or invalid value."""
-        valid = self.get_params()
-        for name in params:
-            if name not in valid:
-                raise ValueError(
-                    f"Invalid parameter {name!r} for DaskLightFM. Valid parameters are: {', '.join(valid)}."
-                )
-        for name, value in params.items():
-            setattr(self, name, value)
-        self._check_params()
-        return self
+        """Set hyperparameters or cluster settings, all checked before any is set.
+
+        Returns
+        -------
+        DaskLightFM
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name or an invalid value (:class:`lightfm.ParameterError`
+            for a hyperparameter); the estimator is then left unchanged.
+
+        Examples
+        --------
+        >>> from lightfm.dask import DaskLightFM
+        >>> DaskLightFM().set_params(loss="warp", n_shards=4).n_shards
+        4
+        """
+        if set(params) <= set(self._param_names()):
+            merged = {**self.get_params(), **params}
+            _check_engine_params(device=merged["device"], **{name: merged[name] for name in _ENGINE_PARAMS})
+        # LightFM's: refuses unknown names, validates every hyperparameter, then sets them all.
+        return super().set_params(**params)
 
     def _check_params(self):
-        validate_hyperparameters(self._model_params())
-        if self.device != "cpu":
-            raise ValueError(
-                f"device={self.device!r}: DaskLightFM trains with the CPU engine on every worker; pass device='cpu' "
-                "(train on one GPU with lightfm.LightFM(device='cuda'))."
-            )
-        if self.client is not None:
-            get_client(self.client)  # refuses anything but a Client
-        if not _is_positive_int(self.syncs_per_epoch):
-            raise ValueError(f"syncs_per_epoch must be a positive integer, got {self.syncs_per_epoch!r}.")
-        if self.n_shards is not None and not _is_positive_int(self.n_shards):
-            raise ValueError(f"n_shards must be None or a positive integer, got {self.n_shards!r}.")
+        """The hyperparameters and settings as they are now (public attributes may have been assigned)."""
+        validate_hyperparameters(self.get_params(), fitting=True)
+        _check_engine_params(device=self.device, **{name: getattr(self, name) for name in _ENGINE_PARAMS})
 
     # -- training --------------------------------------------------------------
 
@@ -279,13 +266,15 @@ class DaskLightFM:
         workers = worker_addresses(client)
         n_shards = self.n_shards or len(workers)
 
-        random_state = as_random_state(self.random_state)
+        # As LightFM.fit: initialisation and sampling draw from random_state, restored if the fit fails.
+        self.random_state = as_random_state(self.random_state)
+        random_state_before = self.random_state.get_state()
         state = ModelState.fresh(
-            self.no_components, users.n_features, items.n_features, self.learning_schedule, random_state
+            self.no_components, users.n_features, items.n_features, self.learning_schedule, self.random_state
         )
-        seed = int(random_state.randint(0, 2**31 - 1))
+        seed = int(self.random_state.randint(0, 2**31 - 1))
         settings = {
-            **{name: value for name, value in self._model_params().items() if name != "random_state"},
+            **{name: getattr(self, name) for name in LightFM._param_names() if name != "random_state"},
             "n_users": n_users,
             "n_items": n_items,
             "n_user_features": users.n_features,
@@ -314,16 +303,18 @@ class DaskLightFM:
             owners = client.gather([client.submit(shard_users, shard) for shard in shards])
             state = self._train(client, workers, shards, owners, state, item_feats, users.identity, config,
                                 seed, epochs, done, num_threads, checkpoint, settings, verbose)  # fmt: skip
+        except BaseException:
+            self.random_state.set_state(random_state_before)
+            raise
         finally:
             # Futures, not data: releasing them frees the shards on the workers.
             del shards
+        # Kept as LightFM.fit keeps them: what each side serves with when no features are passed.
+        for side, n_ids, features in (("user", n_users, users), ("item", n_items, items)):
+            state.fit_inputs[side] = FitInputs(
+                n_ids, features.identity, features.n_features, None if features.identity else features
+            )
         self._state = state
-        self._features = (user_features, item_features)
-        self._fit_inputs = {
-            side: FitInputs(n_ids, features.identity, features.n_features, None if features.identity else features)
-            for side, n_ids, features in (("user", n_users, users), ("item", n_items, items))
-        }
-        self._local = None
         return self
 
     def _shape(self, client, frame, user_features, item_features, n_users, n_items):
@@ -415,50 +406,69 @@ class DaskLightFM:
 
     # -- results ---------------------------------------------------------------
 
-    def _fitted_state(self) -> ModelState:
-        if self._state is None:
-            raise ValueError("This DaskLightFM model is not fitted yet: call fit() first.")
-        return self._state
+    def fit_partial(self, *args, **kwargs):
+        """Not available: :meth:`fit` trains on the cluster (and resumes from a ``checkpoint``).
+
+        To train further on one machine, call ``to_local().fit_partial(...)``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError(
+            "DaskLightFM trains with fit() (pass checkpoint= to resume); to train further on one machine, "
+            "call to_local().fit_partial(...)."
+        )
 
     def to_local(self) -> LightFM:
         """A plain :class:`lightfm.LightFM` with the trained parameters (a copy): save it, serve it.
+
+        It keeps the hyperparameters, the random state and the feature
+        matrices the model was fit with, so it serves as a model fit locally does.
+
+        Raises
+        ------
+        ValueError
+            If the model is not fitted.
 
         Examples
         --------
         >>> local = model.to_local()  # doctest: +SKIP
         >>> local.save("model.npz")  # doctest: +SKIP
         """
-        state = self._fitted_state()
-        local = LightFM(**self._model_params())
+        if self._state is None or not self._state.is_fitted:
+            raise ValueError("This DaskLightFM model is not fitted yet: call fit() first.")
+        # Through LightFM's pickle protocol (what copy and pickle use), without the cluster settings.
+        state = LightFM.__getstate__(self)
+        for name in _ENGINE_PARAMS:
+            state.pop(name, None)
         for name in PARAMETER_NAMES:
-            setattr(local, name, np.array(state.arrays[name], copy=True))
-        # It serves with the features it was fit with, as a model fit locally does.
-        local._state.fit_inputs.update(getattr(self, "_fit_inputs", {}))
+            state[name] = np.array(state[name], copy=True)
+        local = LightFM.__new__(LightFM)
+        local.__setstate__(state)
         return local
 
-    def save(self, path, dataset=None, **matrices):
-        """Save the trained model like :meth:`lightfm.LightFM.save` (``dataset``: the id mapping to keep with it)."""
-        self.to_local().save(path, dataset=dataset, **matrices)
+    def save(self, path, dataset=None, *, user_features=None, item_features=None, interactions=None):
+        """Save the trained model as :meth:`lightfm.LightFM.save` does; :meth:`lightfm.LightFM.load` reads it."""
+        self.to_local().save(path, dataset=dataset, user_features=user_features, item_features=item_features,
+                             interactions=interactions)  # fmt: skip
 
     def recommend(self, user_ids, n=10, *, exclude=None, user_features=None, item_features=None, n_parts=None):
-        """Top-``n`` items for each user, scored on the workers; see :func:`lightfm.dask.recommend`."""
-        from ._serving import recommend
+        """Top-``n`` items for each user, scored on the workers; see :func:`lightfm.dask.recommend`.
 
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            Columns ``user``, ``rank``, ``item``, ``score`` (lazy: ``.compute()`` or ``.to_parquet()`` it).
+        """
         return recommend(self, user_ids, n=n, exclude=exclude, user_features=user_features,
                          item_features=item_features, n_parts=n_parts, client=self.client)  # fmt: skip
 
-    def __getattr__(self, name):
-        # The parameter arrays, as LightFM names them (read-only views of the trained state).
-        if name in PARAMETER_NAMES:
-            state = self.__dict__.get("_state")
-            return None if state is None else state.arrays[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
     def __getstate__(self):
         # A client does not pickle (and would not be valid elsewhere).
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state["client"] = None
-        state["_local"] = None
         return state
 
     def __repr__(self):
@@ -482,14 +492,29 @@ def _is_positive_int(value) -> bool:
     return is_int(value) and bool(value > 0)
 
 
+_ENGINE_PARAMS = ("client", "syncs_per_epoch", "n_shards")
+
+
+def _check_engine_params(device, client, syncs_per_epoch, n_shards) -> None:
+    """ValueError naming the first invalid cluster setting (LightFM checks the hyperparameters)."""
+    if device != "cpu":
+        raise ValueError(
+            f"device={device!r}: DaskLightFM trains with the CPU engine on every worker; pass device='cpu' "
+            "(train on one GPU with lightfm.LightFM(device='cuda'))."
+        )
+    if client is not None:
+        get_client(client)  # refuses anything but a Client
+    if not _is_positive_int(syncs_per_epoch):
+        raise ValueError(f"syncs_per_epoch must be a positive integer, got {syncs_per_epoch!r}.")
+    if n_shards is not None and not _is_positive_int(n_shards):
+        raise ValueError(f"n_shards must be None or a positive integer, got {n_shards!r}.")
+
+
 def _save_checkpoint(path, state, seed, rounds_done, settings):
-    """Write the state after a merge to ``path`` atomically (a crash mid-write leaves the previous file)."""
-    path = os.fspath(path)
-    temporary = f"{path}.tmp-{os.getpid()}"
+    """Write the state after a merge to ``path`` as model files are written (a crash mid-write leaves the
+    previous file, and no partial one)."""
     meta = json.dumps({"version": _CHECKPOINT_VERSION, "seed": seed, "rounds_done": rounds_done, **settings})
-    with open(temporary, "wb") as file:
-        np.savez(file, metadata=np.array(meta), **state.arrays)
-    os.replace(temporary, path)
+    write_atomic(path, lambda file: np.savez(file, metadata=np.array(meta), **state.arrays))
 
 
 def _load_checkpoint(path, settings):

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from .. import evaluation
 from .._scoring import served_features
 from ..lightfm import LightFM
-from ._client import get_client, ship, worker_addresses
+from ._client import get_client, identity, ship, worker_addresses
 from ._frames import as_frame, part_of, split_by_user
 
 __all__ = ["recommend", "precision_at_k", "recall_at_k", "auc_score"]
@@ -36,32 +36,35 @@ _META = pd.DataFrame(
 
 
 def _local_model(model, user_features, item_features, method) -> tuple:
-    """(LightFM, user_features, item_features) of a DaskLightFM or LightFM: the features passed,
-    else those the model was fit with."""
-    from ._estimator import DaskLightFM
+    """(LightFM, user_features, item_features, shape) of a fitted DaskLightFM or LightFM.
 
-    passed = {"user": user_features, "item": item_features}
-    if isinstance(model, DaskLightFM):
-        local, fitted = model.to_local(), dict(zip(("user", "item"), model._features, strict=True))
-    elif isinstance(model, LightFM):
-        # A side fit with features is served with them (the identity would rank its feature rows).
-        local, fitted = (
-            model,
-            {
-                side: None if passed[side] is not None else served_features(model._state, None, side, method).matrix
-                for side in passed
-            },
-        )
-    else:
+    A DaskLightFM becomes its :meth:`~lightfm.dask.DaskLightFM.to_local` copy (a plain
+    model, without the client). A side with no features passed is served as
+    the model serves it (with the matrix it was fit with, if any); ``shape``
+    is (users, items) as served.
+    """
+    if not isinstance(model, LightFM):
         raise ValueError(f"model must be a fitted DaskLightFM or LightFM, got {type(model).__name__}.")
-    return local, *(fitted[side] if passed[side] is None else passed[side] for side in ("user", "item"))
+    if model.user_embeddings is None or model.item_embeddings is None:
+        raise ValueError(f"This {type(model).__name__} model is not fitted yet: call fit() first.")
+    local = model.to_local() if hasattr(model, "to_local") else model
+    passed = {"user": user_features, "item": item_features}
+    served = {side: passed[side] if passed[side] is not None else _fit_matrix(local, side, method) for side in passed}
+    shape = tuple(
+        served[side].shape[0] if served[side] is not None else getattr(local, f"{side}_embeddings").shape[0]
+        for side in ("user", "item")
+    )
+    return local, served["user"], served["item"], shape
 
 
-def _model_shape(local: LightFM, user_features, item_features) -> tuple:
+def _fit_matrix(local: LightFM, side: str, method: str):
+    """The feature matrix ``side`` of ``local`` was fit with; None for identity features.
+
+    Refuses (ValueError naming ``method``) a side fit with features the model
+    no longer holds, as :meth:`lightfm.LightFM.recommend` does.
+    """
     local._state.validate()
-    n_users = user_features.shape[0] if user_features is not None else local._state.arrays["user_embeddings"].shape[0]
-    n_items = item_features.shape[0] if item_features is not None else local._state.arrays["item_embeddings"].shape[0]
-    return n_users, n_items
+    return served_features(local._state, None, side, method).matrix
 
 
 def _pairs_csr(part: dict | None, shape: tuple, name: str) -> sp.csr_matrix | None:
@@ -103,10 +106,6 @@ def _recommend_part(model, users, exclude_part, n, features, shape, n_parts, par
     return frame[frame["item"] >= 0].reset_index(drop=True)
 
 
-def _identity(value):
-    return value
-
-
 def _in_graph(value):
     """``value`` as a task of the returned (lazy) frame's own graph.
 
@@ -114,7 +113,7 @@ def _in_graph(value):
     this function returns, when nothing holds such a future any more, and a
     released future is cancelled ("Missing dependency") before the frame runs.
     """
-    return dask.delayed(_identity, pure=False)(value)
+    return dask.delayed(identity, pure=False)(value)
 
 
 def recommend(model, user_ids, n=10, *, exclude=None, user_features=None, item_features=None, n_parts=None,
@@ -151,10 +150,9 @@ def recommend(model, user_ids, n=10, *, exclude=None, user_features=None, item_f
     >>> recs.to_parquet("recommendations/")  # doctest: +SKIP
     """
     client = get_client(client)
-    local, user_features, item_features = _local_model(model, user_features, item_features, "recommend")
+    local, user_features, item_features, shape = _local_model(model, user_features, item_features, "recommend")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
-    shape = _model_shape(local, user_features, item_features)
     n_parts = n_parts or 2 * len(worker_addresses(client))
     if isinstance(user_ids, (dd.DataFrame, dd.Series)):
         frame = user_ids.to_frame(name="user") if isinstance(user_ids, dd.Series) else user_ids
@@ -194,8 +192,7 @@ def _metric_part(model, test_part, train_part, shape, metric, kwargs):
 
 def _metric(metric, model, test_interactions, train_interactions, user_features, item_features, client, kwargs):
     client = get_client(client)
-    local, user_features, item_features = _local_model(model, user_features, item_features, metric)
-    shape = _model_shape(local, user_features, item_features)
+    local, user_features, item_features, shape = _local_model(model, user_features, item_features, metric)
     n_parts = 2 * len(worker_addresses(client))
     test_parts = split_by_user(as_frame(test_interactions, "test_interactions"), ("user", "item"), n_parts)
     train_parts = [None] * n_parts
