@@ -306,14 +306,14 @@ def test_plot_title_says_what_ran_and_what_was_kept():
     """The learning curve's title counts the epochs that ran and the one early stopping kept, not --epochs."""
     import argparse
 
-    from lightfm.cli.commands import _plot_title
+    from lightfm.cli.report import plot_title
 
     args = argparse.Namespace(loss="warp", components=8, learning_rate=0.05, item_alpha=0.0, user_alpha=0.0, epochs=30)
     stopped = [{"epoch": epoch} for epoch in range(2, 19, 2)]
-    assert _plot_title(stopped, args, 12).endswith(", 18 epochs run, epoch 12 kept")
-    assert "30" not in _plot_title(stopped, args, 12)
-    assert _plot_title([{"epoch": 15}, {"epoch": 30}], args, None).endswith(", 30 epochs run")
-    assert _plot_title([{"epoch": 1}], args, 1).endswith(", 1 epoch run, epoch 1 kept")
+    assert plot_title(stopped, args, 12).endswith(", 18 epochs run, epoch 12 kept")
+    assert "30" not in plot_title(stopped, args, 12)
+    assert plot_title([{"epoch": 15}, {"epoch": 30}], args, None).endswith(", 30 epochs run")
+    assert plot_title([{"epoch": 1}], args, 1).endswith(", 1 epoch run, epoch 1 kept")
 
 
 def test_an_interrupt_inside_a_compiled_call_is_a_clean_interrupt(capsys, monkeypatch):

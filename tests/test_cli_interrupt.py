@@ -42,7 +42,7 @@ TRAIN = ["train", "plays.csv", "--components", "4", "--epochs", "3", "--test-fra
 @pytest.mark.parametrize(
     "at, system_error",
     [
-        ("lightfm.cli.commands:read_table", False),  # reading the interactions file
+        ("lightfm.cli.inputs:read_table", False),  # reading the interactions file
         ("lightfm.data:Dataset.build_interactions", False),  # building the matrices
         ("lightfm.backends._host_kernels:_build_positives", False),  # a Numba kernel, before epoch 1
         ("lightfm.backends._host_kernels:_build_positives", True),  # ... as CPython reports it from inside

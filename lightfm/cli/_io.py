@@ -15,7 +15,6 @@ import numpy as np
 
 from .. import LightFM
 from ..data import Dataset, IdIndex
-from ..evaluation import auc_score, precision_at_k, recall_at_k
 
 
 class CLIError(Exception):
@@ -119,9 +118,9 @@ _WHOLE_DECIMAL = re.compile(WHOLE_DECIMAL_PATTERN)
 
 def canonical_ids(values):
     """``values`` (an object array of id texts) with whole decimals ("1.0") written as integers ("1")."""
-    pandas = require_module("pandas", "files")
-    text = pandas.Series(values, dtype=object).astype(str)
-    return text.str.replace(WHOLE_DECIMAL_PATTERN, r"\1", regex=True).to_numpy(dtype=object)
+    # Plain Python rather than pandas' string methods: the same rewriting (both use ``re``), and
+    # ``recommend --user ID`` then never imports pandas (a quarter of a second of its start-up).
+    return np.array([_WHOLE_DECIMAL.sub(r"\1", str(value)) for value in values], dtype=object)
 
 
 def read_ids(frame, column: str, path: str, what: str = "ids"):
@@ -209,15 +208,6 @@ def feature_tuples(ids, features, weights):
     for entity, feature, weight in zip(ids.tolist(), features.tolist(), weights.tolist(), strict=True):
         grouped.setdefault(entity, {})[feature] = weight
     return list(grouped.items())
-
-
-def held_out_metrics(model, test, train, k, user_features, item_features, threads):
-    arguments = {"user_features": user_features, "item_features": item_features, "num_threads": threads}
-    return {
-        f"precision@{k}": float(precision_at_k(model, test, train, k=k, **arguments).mean()),
-        f"recall@{k}": float(recall_at_k(model, test, train, k=k, **arguments).mean()),
-        "AUC": float(auc_score(model, test, train, **arguments).mean()),
-    }
 
 
 def format_table(headers: list, rows: list) -> str:
@@ -308,6 +298,26 @@ def remembered(args, settings: dict, names, defaults: dict) -> list:
     return filled
 
 
+# The column options' defaults: a model file's remembered names come before them.
+COLUMN_DEFAULTS = {"user_col": "user", "item_col": "item"}
+
+
+def fill_columns(args, settings: dict, names=("user_col", "item_col")) -> dict:
+    """Column options left out: the model file's (as ``train`` was told), else the defaults. Returns the
+    ``{column: option}`` flags for error messages, saying where a remembered name came from."""
+    given = {name for name in names if getattr(args, name, None) is not None}
+    filled = remembered(args, settings, names, COLUMN_DEFAULTS)
+    # Which columns are neither given nor remembered: --item-names may then find its id column by its values.
+    args.defaulted_columns = set(names) - given - set(filled)
+    flags: dict[str, str] = {}
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        value = getattr(args, name)
+        note = f" (the model was trained with {flag} {value})" if name in filled else ""
+        flags.setdefault(value, flag + note)
+    return flags
+
+
 def _unknown_summary(values, unknown, what: str, source: str) -> str:
     """ "3 user ids in users.txt are not in the model (first: 'x')": distinct ids, not rows."""
     missing = values[unknown]
@@ -327,11 +337,20 @@ def _alternate_id(value: str):
     return None
 
 
+# Up to this many ids are looked up one by one (see positions_in).
+_FEW_IDS = 1000
+
+
 def positions_in(values, mapping: dict, source: str = ""):
     """Positions of ``values`` in ``mapping``, -1 where unknown; a whole number found only in its other
     spelling ("1" for the model's "1.0") is found, with a note saying how."""
     values = np.asarray(values, dtype=object)
-    positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
+    if values.size <= _FEW_IDS:
+        # A few ids (``recommend --user ID``): looked up in the dict itself. IdIndex's vectorised look-up
+        # imports pandas, a quarter of a second of the command's start-up, and indexes every key first.
+        positions = np.fromiter((mapping.get(value, -1) for value in values.tolist()), np.int64, values.size)
+    else:
+        positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
     unknown = np.flatnonzero(positions < 0)
     if unknown.size:
         alternates = [_alternate_id(str(values[i])) for i in unknown]

@@ -15,21 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .._params import check_sample_weight_loss
-from ._io import (
-    SEPARATORS,
-    WHOLE_DECIMAL_PATTERN,
-    CLIError,
-    data_suffix,
-    feature_tuples,
-    format_table,
-    read_feature_rows,
-    read_table,
-    require_columns,
-    require_module,
-    save_with_settings,
+from ._io import SEPARATORS, WHOLE_DECIMAL_PATTERN, CLIError, data_suffix, require_columns, require_module
+from .inputs import (
+    build_feature_matrices,
+    check_model_options,
+    check_writable,
+    fill_model_options,
+    fill_train_columns,
+    interaction_columns,
+    model_parameters,
+    read_side_tables,
 )
-from .commands import train_settings
+from .report import print_held_out, save_model
 
 # Options of `train` that need every interaction in one process (or a fit_partial the cluster engine has not).
 _SINGLE_MACHINE_ONLY = {
@@ -76,23 +73,24 @@ def read_frame(path: str, columns: list, flags: dict, sep=None):
 
 
 def run_train_cluster(args) -> int:
-    """``lightfm train --workers N`` / ``--scheduler ADDRESS``: see the module docstring."""
+    """``lightfm train --workers N`` / ``--scheduler ADDRESS``: see the module docstring.
+
+    The options are settled and checked, and the feature files read, by the same steps as on one
+    machine (``inputs.py``), and the model is reported and saved by the same ones (``report.py``):
+    only the reading of the interactions and the fit are the cluster's.
+    """
     for option, flag in _SINGLE_MACHINE_ONLY.items():
         if getattr(args, option):
             raise CLIError(
                 f"{flag} is not available with --workers/--scheduler (the cluster engine has no per-epoch fit)"
             )
-    try:
-        check_sample_weight_loss(args.loss, bool(args.weight_col))
-    except NotImplementedError:
-        raise CLIError("--weight-col cannot be used with --loss warp-kos (it takes no sample weights)") from None
+    fill_train_columns(args, {})  # nothing resumed: no notes
+    fill_model_options(args, None)
+    check_model_options(args)
+    check_writable("--output", args.output)
     from ..dask import DaskLightFM, auc_score, build_dataset, map_ids, precision_at_k, recall_at_k
 
-    flags = {args.user_col: "--user-col", args.item_col: "--item-col", args.weight_col: "--weight-col"}
-    columns = list(dict.fromkeys([args.user_col, args.item_col] + [c for c in (args.weight_col,) if c]))
-    if args.rating_col:
-        columns = list(dict.fromkeys(columns + [args.rating_col]))
-        flags.setdefault(args.rating_col, "--rating-col")
+    columns, flags = interaction_columns(args)
     raw = read_frame(args.interactions, columns, flags, sep=args.sep)
     if args.rating_col:
         # The filter first, on its own column: it never weights (that is --weight-col's, even on the same column).
@@ -109,40 +107,24 @@ def run_train_cluster(args) -> int:
             for name in ("user", "item")
         }
     )
+    # The feature files are small, read here as on one machine: before a cluster is started for them.
+    side_tables = read_side_tables(args)
 
     with _connect(args) as client:
         dataset = build_dataset(raw)
-        features = {}
-        for side, path, id_column in (
-            ("user", args.user_features, args.user_col),
-            ("item", args.item_features, args.item_col),
-        ):
-            if not path:
-                continue
-            wanted = [id_column, args.feature_col] + ([args.feature_weight_col] if args.feature_weight_col else [])
-            table = read_table(path, wanted, f"{side} features", {args.feature_col: "--feature-col"}, sep=args.sep)
-            ids, names, weights = read_feature_rows(
-                table, id_column, args.feature_col, args.feature_weight_col, path, args.feature_sep
-            )
+        for side, (ids, names, _, _) in side_tables.items():
             dataset.fit_partial(**{f"{side}s": ids, f"{side}_features": names})
-            features[side] = (ids, names, weights)
-        matrices = {}
-        for side, rows in features.items():
-            build = dataset.build_user_features if side == "user" else dataset.build_item_features
-            matrices[f"{side}_features"] = build(feature_tuples(*rows))
+        features = build_feature_matrices(dataset, side_tables)
+        matrices = {name: matrix for name, matrix in features.items() if matrix is not None}
         n_users, n_items = dataset.interactions_shape()
         frame = map_ids(raw, dataset)
         print(f"{n_users:,} users, {n_items:,} items; training on {len(client.scheduler_info()['workers'])} Dask "
               "worker(s) (repeated rows are separate entries here, not merged)", flush=True)  # fmt: skip
-        settings = dict(
-            loss=args.loss, no_components=args.components, learning_rate=args.learning_rate,
-            item_alpha=args.item_alpha, user_alpha=args.user_alpha, max_sampled=args.max_sampled,
-            random_state=args.seed,
-        )  # fmt: skip
+        parameters = model_parameters(args)
         shape = dict(n_users=n_users, n_items=n_items, **matrices)
         if args.test_fraction > 0:
             train, test = frame.random_split([1 - args.test_fraction, args.test_fraction], random_state=args.seed)
-            model = DaskLightFM(**settings, client=client).fit(train, epochs=args.epochs, **shape)
+            model = DaskLightFM(**parameters, client=client).fit(train, epochs=args.epochs, **shape)
             # A repeated (user, item) row may land on both sides of the random split: ranked, not refused.
             arguments = dict(client=client, check_intersections=False, **matrices)
             metrics = {
@@ -150,14 +132,14 @@ def run_train_cluster(args) -> int:
                 f"recall@{args.k}": float(np.mean(recall_at_k(model, test, train, k=args.k, **arguments))),
                 "AUC": float(np.mean(auc_score(model, test, train, **arguments))),
             }
-            print(format_table(["held-out", *metrics], [[f"epoch {args.epochs}", *metrics.values()]]))
+            print_held_out(metrics, args.epochs)
             if args.no_refit:
-                save_with_settings(model, args.output, train_settings(args), dataset=dataset, **matrices)
+                save_model(model, args, dataset, features)
                 print(f"Saved the model and its id mappings to {args.output}")
                 return 0
             print(f"Refitting on all interactions for {args.epochs} epochs", flush=True)
-        model = DaskLightFM(**settings, client=client).fit(frame, epochs=args.epochs, **shape)
-        save_with_settings(model, args.output, train_settings(args), dataset=dataset, **matrices)
+        model = DaskLightFM(**parameters, client=client).fit(frame, epochs=args.epochs, **shape)
+        save_model(model, args, dataset, features)
     print(f"Saved the model and its id mappings to {args.output} (without the interactions: recommend --seen "
           "leaves a user's items out)")  # fmt: skip
     return 0

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 
 from .. import LightFM
 from ..data import normalize_rows
-from ._io import CLIError, format_table, held_out_metrics
+from ._io import CLIError, format_table
+from .report import held_out_metrics
 
 
 def _movielens_world(seed: int, data_home):

@@ -65,14 +65,14 @@ def run_index(args) -> int:
     """``lightfm index``: build the index of a model file's items and write it."""
     from ..ann import ItemIndex
     from ..ann._faiss import EXACT_BELOW
-    from .commands import _check_writable
+    from .inputs import check_writable
 
     params = _build_params(args)
     if args.threads < 1:
         raise CLIError("--threads must be at least 1")
     if args.backend == "faiss" and not _faiss_installed():
         raise CLIError(f"--backend faiss needs faiss, which is not installed: {_INSTALL} (or --backend exact)")
-    _check_writable("--output", args.output)
+    check_writable("--output", args.output)
     if Path(args.output).resolve() == Path(args.model).resolve():
         raise CLIError(f"--output {args.output} is the model file: give the index its own file, e.g. model.index")
     model, _, matrices = load_bundle(args.model)

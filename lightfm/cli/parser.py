@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .._params import LOSSES
 from ..version import __version__
 from ._io import CLIError, caused_by_ctrl_c
-from .commands import MONITORED_METRICS, run_evaluate, run_recommend, run_similar, run_train
-from .demo import run_demo
-from .explain import run_explain
-from .index import run_index
-from .serve import run_serve
-from .split import run_split
+from .report import MONITORED_METRICS
+
+
+class _Command:
+    """A subcommand's function, imported when the command runs: each command loads only its own modules
+    (``recommend`` never imports the training loop, ``split`` never the model code)."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, args) -> int:
+        return getattr(importlib.import_module(f"{__package__}.{self.module}"), self.name)(args)
+
+
+run_demo = _Command("demo", "run_demo")
+run_train = _Command("commands", "run_train")
+run_evaluate = _Command("commands", "run_evaluate")
+run_recommend = _Command("recommend", "run_recommend")
+run_similar = _Command("recommend", "run_similar")
+run_index = _Command("index", "run_index")
+run_explain = _Command("explain", "run_explain")
+run_serve = _Command("serve", "run_serve")
+run_split = _Command("split", "run_split")
 
 _EXAMPLES = {
     "demo": """examples:
