@@ -12,7 +12,8 @@ does not load Numba. The NumPy-only constants and allocators the engines share a
 """
 
 import numpy as np
-from numba import njit
+
+from ._jit import njit
 
 # A zero typed int64, not Literal[int](0): a literal argument compiles a helper a second time.
 _ZERO = np.int64(0)

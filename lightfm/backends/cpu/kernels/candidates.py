@@ -17,9 +17,9 @@ same stream of candidates, with the same :data:`lightfm.backends._common.RING_SI
 """
 
 import numpy as np
-from numba import njit
 
 from ..._common import RING_SIZE, cache_private_zeros
+from ..._jit import njit
 from .layout import ALIAS, BIAS, EMB, N_ITEMS, NEGATIVES, PROB, RING_FIRST, RING_OLDEST, RING_PREFETCH
 from .prefetch import prefetch, prefetch_row
 from .rng import next_alias, next_below

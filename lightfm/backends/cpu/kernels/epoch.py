@@ -47,9 +47,9 @@ package is rewritten whole on upgrade, which invalidates every entry).
 """
 
 import numpy as np
-from numba import njit
 
 from ..._common import BPR, FOLD_ABOVE, ITEM, LOGISTIC, USER, WARP, WARP_KOS, cache_private_zeros
+from ..._jit import njit
 from .candidates import fill_candidates, make_ring
 from .layout import (
     ALPHAS,

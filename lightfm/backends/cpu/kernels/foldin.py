@@ -54,9 +54,9 @@ learning rate)``. The original's lazy scheme shrinks a row by how much every
 import math
 
 import numpy as np
-from numba import njit
 
 from ..._common import ACC_MAX, BPR, LOGISTIC, MAX_BPR_DRAWS, MAX_WARP_LOSS, RNG_GOLDEN, WARP_KOS
+from ..._jit import njit
 from .layout import (
     HYPER_ALPHA,
     HYPER_EPSILON,

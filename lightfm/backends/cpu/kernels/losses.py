@@ -13,9 +13,9 @@ RNG word; the other arguments are described in :mod:`lightfm.backends.cpu.kernel
 import math
 
 import numpy as np
-from numba import njit
 
 from ..._common import ITEM, MAX_BPR_DRAWS, MAX_WARP_LOSS, USER
+from ..._jit import njit
 from .candidates import next_candidate
 from .layout import (
     ALPHAS,

@@ -19,6 +19,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..._common import CACHE_LINE  # one definition, also used to align the shared arrays
+from ..._jit import njit
 
 
 def _codegen(context, builder, signature, args):
@@ -71,12 +72,12 @@ if numba.config.DISABLE_JIT:
     prefetch_row = _no_op
 else:
 
-    @numba.njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True)
     def prefetch(array, i):
         """Start loading the cache line holding ``array[i]`` (1-d)."""
         _prefetch_1d(array, i)
 
-    @numba.njit(cache=True, nogil=True)
+    @njit(cache=True, nogil=True)
     def prefetch_row(array, row):
         """Start loading every cache line of ``array[row, :]`` (2-d, C-contiguous)."""
         n = array.shape[1]

@@ -21,9 +21,9 @@ single-thread fit passes :func:`no_replicas` for both sides and never copies any
 """
 
 import numpy as np
-from numba import njit
 
 from ..._common import ITEM, USER
+from ..._jit import njit
 
 # Steps between a thread's merges. Merging every 4096 steps (from Python, between kernel
 # calls) let the copies drift apart: k-OS lost 0.03 AUC on the tagged set.

@@ -7,7 +7,6 @@ states (:func:`lightfm.backends._common.seed_states`), are shared with the CUDA 
 """
 
 import numpy as np
-from numba import njit
 
 from ..._common import (
     RNG_FRACTION_SHIFT,
@@ -18,6 +17,7 @@ from ..._common import (
     RNG_SHIFT_B,
     RNG_SHIFT_C,
 )
+from ..._jit import njit
 
 
 @njit(cache=True, nogil=True, inline="always")

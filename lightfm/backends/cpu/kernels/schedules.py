@@ -13,9 +13,9 @@ original LightFM, each stepped parameter is then multiplied by
 """
 
 import numpy as np
-from numba import njit
 
 from ..._common import ACC_MAX
+from ..._jit import njit
 from .dispatch import BLOCK_OPTIONS
 from .layout import EPSILON, LEARNING_RATE, RHO
 

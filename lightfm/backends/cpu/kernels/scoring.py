@@ -6,9 +6,10 @@ product in Python, so these kernels only gather, count and sort.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ..._host_kernels import heap_sort, sorts_before
+from ..._jit import njit
 
 # Below this many test items per user, vectorised counting passes beat binning by binary search.
 _COUNT_BELOW = 96

@@ -55,9 +55,9 @@ exceeds it (``alpha`` near a hundred at 16 threads).
 """
 
 import numpy as np
-from numba import njit
 
 from ..._common import FLUSH_BELOW, GROWTH_BITS, ITEM, MAX_GROWTH, USER, cache_private_zeros
+from ..._jit import njit
 from .dispatch import BLOCK_OPTIONS
 from .layout import (
     ANNOUNCE_ABOVE,

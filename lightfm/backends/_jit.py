@@ -1,0 +1,87 @@
+"""``njit`` for the package's CPU kernels: Numba's, with a lighter load from its on-disk cache.
+
+On the first call of a compiled function in a process, Numba's dispatcher reads the
+``numba_extensions`` entry points of every installed distribution, and its cache, before reading a
+stored variant, loads every typing and lowering registry of the CPU target: it imports about eighty
+of Numba's modules (``scipy.linalg`` among them, for ``np.dot``'s BLAS) and registers some 2,000
+implementations. Both are needed to compile; a variant read from the cache is machine code that
+needs only Numba's runtime (NRT) and the symbols it links against. With a warm cache they were
+0.2-0.25 s of a 0.35 s first fit (on MovieLens; later fits take 0.025 s), and as much of a
+first ``recommend`` in a serving process.
+
+Functions decorated with :func:`njit` here with ``cache=True`` use :class:`_KernelCache`
+instead: a hit sets up only the runtime and reads the variant; a miss (an empty or stale cache,
+or a new signature) runs Numba's whole set-up first and then compiles as Numba's ``njit`` does
+(compilation refreshes the registries itself). The cache files are Numba's own, in the same place
+(``NUMBA_CACHE_DIR`` or ``__pycache__``). Numba's cache objects are also made on first use
+rather than at import: each checks that its folder is writable by creating a file there, and the
+kernel modules declare some sixty functions, most of them only ever inlined into others.
+
+With ``NUMBA_DISABLE_JIT`` set, :func:`njit` returns the Python function, as Numba's does.
+"""
+
+from __future__ import annotations
+
+import numba
+from numba.core import caching, entrypoints
+from numba.core.dispatcher import Dispatcher
+from numba.core.runtime import rtsys
+
+
+class _KernelCache(caching.FunctionCache):
+    """Numba's function cache, made on first use, whose hits skip the registries (module docstring)."""
+
+    def __init__(self, py_func):  # Numba's set-up runs in _setup, on first use.
+        self._py_func = py_func
+        self._name = repr(py_func)
+        self._enabled = True
+
+    def _setup(self):
+        enabled = self._enabled
+        super().__init__(self._py_func)
+        self._enabled = enabled
+
+    def __getattr__(self, name):
+        # Only for attributes not set yet: everything Numba's __init__ sets (_impl, _cache_file, ...).
+        if name.startswith("__") or "_cache_file" in self.__dict__:
+            raise AttributeError(name)
+        self._setup()
+        return getattr(self, name)
+
+    def load_overload(self, sig, target_context):
+        rtsys.initialize(target_context)  # NRT's functions, compiled once per process (a no-op after)
+        import numba.cpython.hashing  # noqa: F401  (importing it registers symbols that hashing code links against)
+
+        with self._guard_against_spurious_io_errors():
+            cres = self._load_overload(sig, target_context)
+        if cres is None:
+            # A miss: Numba compiles next, after its whole set-up, as on its own path.
+            entrypoints.init_all()
+            target_context.refresh()
+        return cres
+
+
+def _entry_points_on_miss():
+    """Stands in for the dispatcher's per-call hook: entry points are read on a cache miss instead."""
+
+
+def njit(function=None, **options):
+    """``numba.njit`` with the same options; ``cache=True`` caches through :class:`_KernelCache`.
+
+    Used as ``@njit`` or ``@njit(option=value, ...)``.
+    """
+    if function is not None:
+        return njit(**options)(function)
+    cache = options.pop("cache", False)
+    compile_with_numba = numba.njit(**options)
+
+    def decorate(function):
+        dispatcher = compile_with_numba(function)
+        if cache and isinstance(dispatcher, Dispatcher):
+            dispatcher._cache = _KernelCache(dispatcher.py_func)
+            dispatcher._compilation_chain_init_hook = _entry_points_on_miss
+        elif cache and hasattr(dispatcher, "enable_caching"):
+            dispatcher.enable_caching()
+        return dispatcher
+
+    return decorate
