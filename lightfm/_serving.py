@@ -9,6 +9,7 @@ bounded and there is no Python loop over users.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _scoring
 from ._validation import (
@@ -18,6 +19,7 @@ from ._validation import (
     check_num_threads,
     is_real,
     to_id_array,
+    to_interactions,
     to_pattern,
 )
 
@@ -75,6 +77,29 @@ def _exclusion_csr(exclude, shape):
             "(typically the training interactions)."
         )
     return pattern.indptr.astype(np.int64), pattern.indices
+
+
+def _exclusion_rows(exclude, shape):
+    """CSR ``(indptr, indices)`` of ``exclude``'s stored entries for ``top_n``, checked to have ``shape``.
+
+    Rows are neither sorted nor free of repeats (an entry excludes its item however often it is
+    stored), so SciPy builds it and no Numba kernel is loaded for it (:func:`_exclusion_csr` sorts).
+    """
+    if exclude is None:
+        return np.zeros(shape[0] + 1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    entries = to_interactions(exclude, "exclude")
+    if entries.shape != shape:
+        raise ValueError(
+            f"exclude has shape {entries.shape} but must be [n_users, n_items] = {shape} "
+            "(typically the training interactions)."
+        )
+    rows, cols = entries.rows, entries.cols
+    if rows.size and np.any(rows[1:] < rows[:-1]):  # not grouped by row (a CSR's entries are)
+        csr = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=shape)
+        return csr.indptr.astype(np.int64), np.ascontiguousarray(csr.indices, dtype=np.int32)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    return indptr, cols
 
 
 class RecommenderMixin:
@@ -210,7 +235,7 @@ class RecommenderMixin:
             check_index_range(candidates, n_items, "items", "item id")
             candidates = np.unique(candidates)
         n = min(n, n_items)  # never more columns than the catalogue has items, whatever n asks
-        indptr, indices = _exclusion_csr(exclude, (n_users, n_items))
+        indptr, indices = _exclusion_rows(exclude, (n_users, n_items))
         item_side = _scoring.item_side(self._state, items_features, n_items, candidates)
         if item_bias_weight != 1.0:
             item_side[-1] *= np.float32(item_bias_weight)

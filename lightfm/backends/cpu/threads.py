@@ -7,8 +7,6 @@ import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
-
 _BLAS_LOCK = threading.Lock()
 _blas_state: dict = {"users": 0, "limiter": None}
 # Serialises parallel launches while the threading layer is unknown or not thread-safe.
@@ -17,6 +15,8 @@ _THREADSAFE_LAYERS = ("omp", "tbb")
 
 
 def _layer_is_threadsafe() -> bool:
+    import numba  # here: the engine's NumPy-only paths run without loading Numba
+
     try:
         return numba.threading_layer() in _THREADSAFE_LAYERS
     except ValueError:  # no parallel kernel has run yet, so no layer is loaded
@@ -32,6 +32,8 @@ def numba_threads(num_threads: int):
     with it (and before the first launch has loaded a layer) launches take
     turns behind a lock.
     """
+    import numba
+
     guard = contextlib.nullcontext() if _layer_is_threadsafe() else _LAUNCH_LOCK
     with guard:
         previous = numba.get_num_threads()
