@@ -77,7 +77,9 @@ def _frame(matrix, npartitions=3, **extra):
 
 
 def _fit(client, train, loss="warp", epochs=5, **kwargs):
-    fit_kwargs = {key: kwargs.pop(key) for key in ("checkpoint", "user_features", "item_features") if key in kwargs}
+    fit_kwargs = {
+        key: kwargs.pop(key) for key in ("checkpoint", "user_features", "item_features", "verbose") if key in kwargs
+    }
     model = DaskLightFM(loss=loss, no_components=8, random_state=7, client=client, **kwargs)
     return model.fit(_frame(train), epochs=epochs, n_users=N_USERS, n_items=N_ITEMS, num_threads=1, **fit_kwargs)
 
@@ -140,6 +142,41 @@ def test_a_fitted_model_pickles_without_its_client(client, data, warp_model):
     # It is a LightFM: the single-machine methods serve it in this process.
     np.testing.assert_array_equal(warp_model.predict(3, items), warp_model.to_local().predict(3, items))
     assert warp_model.recommend(users, n=3).compute().shape == (30, 4)
+
+
+def test_explicit_syncs_per_epoch_are_honoured_and_the_default_merges_by_staleness(client, data, capsys):
+    _fit(client, data[0], "bpr", epochs=2, syncs_per_epoch=3, verbose=True)
+    fixed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in fixed] == [f"epoch {e} round {r} [{r / 3:.3f}, {(r + 1) / 3:.3f})"
+                                                      for e in range(2) for r in range(3)]  # fmt: skip
+    _fit(client, data[0], "bpr", epochs=2, verbose=True)
+    adaptive = capsys.readouterr().out.splitlines()
+    assert adaptive[0].startswith("epoch 0 round 0 [0.000, 0.062): staleness ")
+    assert adaptive[-1].startswith("epoch 1 ") and adaptive[-1].split(")")[0].endswith(", 1.000")
+    widths = {line.split("[")[1].split(")")[0] for line in adaptive}
+    assert len(widths) > 2  # slices of several sizes
+
+
+def test_the_default_stays_accurate_with_few_items_and_many_interactions_each(client):
+    """The hard case for data-parallel training: every item is in many users' rows on every worker."""
+    rs = np.random.RandomState(3)
+    n_users, n_items = 8000, 40
+    taste, group = rs.randint(0, 4, n_users), rs.randint(0, 4, n_items)
+    p = np.where(taste[:, None] == group[None, :], 6.0, 1.0) * (rs.pareto(1.2, n_items) + 1)
+    dense = rs.rand(n_users, n_items) < 0.25 * p / p.mean(axis=1, keepdims=True)
+    rows, cols = np.nonzero(dense)
+    is_test = rs.rand(rows.size) < 0.2
+    shape = (n_users, n_items)
+    train, test = (sp.coo_matrix((np.ones(int(k.sum()), np.float32), (rows[k], cols[k])), shape=shape)
+                   for k in (~is_test, is_test))  # fmt: skip
+    assert train.nnz / n_items > 1000  # many interactions per item (MovieLens: 30)
+    for loss in ("warp", "bpr"):
+        model = DaskLightFM(loss=loss, no_components=8, random_state=1, client=client)
+        model.fit(_frame(train), epochs=3, n_users=n_users, n_items=n_items, num_threads=1)
+        single = LightFM(loss=loss, no_components=8, random_state=1).fit(train, epochs=3)
+        for metric in (evaluation.auc_score, evaluation.precision_at_k):
+            ours, theirs = metric(model.to_local(), test, train).mean(), metric(single, test, train).mean()
+            assert abs(ours - theirs) < 0.01, (loss, metric.__name__, ours, theirs)
 
 
 def test_fit_from_parquet_glob_equals_fit_from_frame(client, data, warp_model, tmp_path):

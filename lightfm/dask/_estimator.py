@@ -23,16 +23,17 @@ from ..backends import TrainingConfig
 from ..lightfm import LightFM
 from ._client import get_client, ship, worker_addresses
 from ._frames import as_frame, split_by_user
+from ._schedule import SyncSchedule, staleness
 from ._serving import recommend
 from ._shards import build_shard, pack, shard_users, train_round
 
 __all__ = ["DaskLightFM"]
 
-# Measured (benchmarks/bench_dask.py sync, means of 3 seeds): with 4 merges per epoch AUC and p@10 stay within
-# 0.004 of one machine on MovieLens and a generated set, WARP and BPR, 2 and 4 workers; with 1 per epoch BPR's
-# AUC drifts by 0.014 on the generated set. 8 halve the remaining gap on MovieLens WARP at twice the overhead.
-DEFAULT_SYNCS_PER_EPOCH = 4
-_CHECKPOINT_VERSION = 1
+# None: merge by staleness (lightfm.dask._schedule). A fixed count suits some data and not other: on 50k users
+# x 10k items with user tastes (benchmarks/bench_dask_staleness.py), 4 merges per epoch lost 0.008 AUC (WARP,
+# 2 workers) where the staleness rule lost 0.004, as 16 or 64 per epoch did.
+DEFAULT_SYNCS_PER_EPOCH = None
+_CHECKPOINT_VERSION = 2
 
 
 class DaskLightFM(LightFM):
@@ -81,15 +82,24 @@ class DaskLightFM(LightFM):
     client : distributed.Client, optional
         The cluster to train on. None: the current ``dask.distributed`` client,
         or else an embedded ``LocalCluster`` (one worker process per core).
-    syncs_per_epoch : int, default 4
-        How often per epoch the workers' parameters are merged. Between merges
-        each worker trains on its users' share of ``1 / syncs_per_epoch`` of the
-        examples; at a merge the item-side changes (embeddings, biases and the
-        optimiser's accumulators) of all workers are added to the parameters the
-        round started from. User-side parameters live with their shard (with
-        user features, the user side is merged like the item side). More merges
-        track single-machine training more closely and cost one round trip of
-        the item parameters each.
+    syncs_per_epoch : int or None, default None
+        How often the workers' parameters are merged. Between merges each
+        worker trains its users' share of a slice of the epoch's examples; at
+        a merge the item-side changes (embeddings, biases and the optimiser's
+        accumulators) of all workers are added to the parameters the round
+        started from. User-side parameters live with their shard (with user
+        features, the user side is merged like the item side). None (the
+        default) merges by staleness: after each merge, the item-side change
+        each worker did not see while it trained,
+        ``max over workers w of ||sum of the other workers' item-embedding
+        changes|| / ||item_embeddings||``, is compared with 0.1, and the next
+        slice is scaled by their ratio (at most halved or doubled at a time,
+        from 1/16 of an epoch at the start, between 1/64 and a whole epoch).
+        Early training and data with many interactions per item and little
+        optimiser history get frequent merges; later epochs, where adagrad's
+        steps have shrunk, few. An integer merges that many times per epoch,
+        in equal slices. Each merge costs one round trip of the item
+        parameters.
     n_shards : int, optional
         Shards the users are split into (default: one per worker at fit time).
         With ``num_threads=1`` and a fixed ``random_state``, a model depends on
@@ -219,10 +229,11 @@ class DaskLightFM(LightFM):
             reproducible, retries after a lost worker included.
         checkpoint : str or os.PathLike, optional
             A file written (atomically) after every merge. If it exists, the fit
-            resumes from it: pass the same data and settings, and ``epochs``
-            as the total wanted.
+            resumes from it, where its merge schedule stopped: pass the same
+            data and settings, and ``epochs`` as the total wanted.
         verbose : bool, default False
-            Print one line per merge.
+            Print one line per merge: its slice of the epoch, the staleness
+            measured there, and its time.
 
         Returns
         -------
@@ -282,12 +293,12 @@ class DaskLightFM(LightFM):
             "n_shards": n_shards,
             "syncs_per_epoch": self.syncs_per_epoch,
         }
-        done = 0
+        schedule = SyncSchedule(self.syncs_per_epoch)
         if checkpoint is not None and os.path.exists(checkpoint):
-            state, seed, done = _load_checkpoint(checkpoint, settings)
-            if done > epochs * self.syncs_per_epoch:
+            state, seed, schedule = _load_checkpoint(checkpoint, settings)
+            if schedule.epochs_done > epochs:
                 raise ValueError(
-                    f"checkpoint={os.fspath(checkpoint)!r} already holds {done / self.syncs_per_epoch:g} epochs, "
+                    f"checkpoint={os.fspath(checkpoint)!r} already holds {schedule.epochs_done:g} epochs, "
                     f"more than epochs={epochs}: pass epochs >= that, or another checkpoint path."
                 )
 
@@ -302,7 +313,7 @@ class DaskLightFM(LightFM):
         try:
             owners = client.gather([client.submit(shard_users, shard) for shard in shards])
             state = self._train(client, workers, shards, owners, state, item_feats, users.identity, config,
-                                seed, epochs, done, num_threads, checkpoint, settings, verbose)  # fmt: skip
+                                seed, epochs, schedule, num_threads, checkpoint, settings, verbose)  # fmt: skip
         except BaseException:
             self.random_state.set_state(random_state_before)
             raise
@@ -335,11 +346,10 @@ class DaskLightFM(LightFM):
         return n_users, n_items
 
     def _train(self, client, workers, shards, owners, state, item_feats, identity_users, config, seed, epochs,
-               done, num_threads, checkpoint, settings, verbose):  # fmt: skip
+               schedule, num_threads, checkpoint, settings, verbose):  # fmt: skip
         """The rounds: train every shard from the same shared parameters, then add up their changes."""
         from distributed import KilledWorker
 
-        n_rounds = epochs * self.syncs_per_epoch
         adadelta = config.learning_schedule == "adadelta"
         shared_sides = ("item",) if identity_users else ("item", "user")
         worker_of = [workers[index % len(workers)] for index in range(len(shards))]
@@ -352,13 +362,13 @@ class DaskLightFM(LightFM):
             return [ship(client, pack(Side(*(a[rows] for a in state.side("user"))), adadelta)) for rows in owners]
 
         own = ship_own_users()
-        for round_index in range(done, n_rounds):
-            epoch, chunk = divmod(round_index, self.syncs_per_epoch)
+        while schedule.epoch < epochs:
+            epoch, chunk, start, stop = schedule.next_round()
             started = time.perf_counter()
             shared = ship(client, {side: pack(state.side(side), adadelta) for side in shared_sides})
             outputs = [
                 client.submit(train_round, shard, shared, own[index], item_feats, config,
-                              (epoch, chunk, self.syncs_per_epoch, seed, index), num_threads,
+                              (epoch, chunk, start, stop, seed, index), num_threads,
                               workers=[worker_of[index]], allow_other_workers=True, pure=False)
                 for index, shard in enumerate(shards)
             ]  # fmt: skip
@@ -366,7 +376,7 @@ class DaskLightFM(LightFM):
             deltas = [client.submit(_part, out, 1, pure=False) for out in outputs]
             # User rows come back at every checkpoint and epoch end (which also bounds the lineage
             # Dask would recompute after a lost worker), and at the end.
-            fetch_users = identity_users and (checkpoint is not None or chunk == self.syncs_per_epoch - 1)
+            fetch_users = identity_users and (checkpoint is not None or stop >= 1.0)
             try:
                 results = client.gather(deltas)
                 user_rows = client.gather(own) if fetch_users else None
@@ -394,14 +404,17 @@ class DaskLightFM(LightFM):
                             target[rows] = values
                 merged.set_side("user", Side(*total))
             merged.check_finite(adadelta, epoch)
+            stale = staleness(state.arrays["item_embeddings"], [result["item"][0] for result in results])
+            schedule.merged(stale)
             state = merged
             del shared, outputs, deltas, results
             if user_rows is not None:
                 own = ship_own_users()
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, state, seed, round_index + 1, settings)
+                _save_checkpoint(checkpoint, state, seed, schedule, settings)
             if verbose:
-                print(f"epoch {epoch} round {chunk}: {time.perf_counter() - started:.2f} s", flush=True)
+                print(f"epoch {epoch} round {chunk} [{start:.3f}, {stop:.3f}): staleness {stale:.4f}, "
+                      f"{time.perf_counter() - started:.2f} s", flush=True)  # fmt: skip
         return state
 
     # -- results ---------------------------------------------------------------
@@ -504,21 +517,23 @@ def _check_engine_params(device, client, syncs_per_epoch, n_shards) -> None:
         )
     if client is not None:
         get_client(client)  # refuses anything but a Client
-    if not _is_positive_int(syncs_per_epoch):
-        raise ValueError(f"syncs_per_epoch must be a positive integer, got {syncs_per_epoch!r}.")
+    if syncs_per_epoch is not None and not _is_positive_int(syncs_per_epoch):
+        raise ValueError(
+            f"syncs_per_epoch must be None (merge by staleness) or a positive integer, got {syncs_per_epoch!r}."
+        )
     if n_shards is not None and not _is_positive_int(n_shards):
         raise ValueError(f"n_shards must be None or a positive integer, got {n_shards!r}.")
 
 
-def _save_checkpoint(path, state, seed, rounds_done, settings):
+def _save_checkpoint(path, state, seed, schedule, settings):
     """Write the state after a merge to ``path`` as model files are written (a crash mid-write leaves the
     previous file, and no partial one)."""
-    meta = json.dumps({"version": _CHECKPOINT_VERSION, "seed": seed, "rounds_done": rounds_done, **settings})
+    meta = json.dumps({"version": _CHECKPOINT_VERSION, "seed": seed, "schedule": schedule.to_dict(), **settings})
     write_atomic(path, lambda file: np.savez(file, metadata=np.array(meta), **state.arrays))
 
 
 def _load_checkpoint(path, settings):
-    """(state, seed, rounds done) from a checkpoint written with the same ``settings``; ValueError otherwise."""
+    """(state, seed, schedule) from a checkpoint written with the same ``settings``; ValueError otherwise."""
     try:
         with np.load(os.fspath(path), allow_pickle=False) as file:
             meta = json.loads(str(file["metadata"]))
@@ -535,4 +550,4 @@ def _load_checkpoint(path, settings):
         )
     state = ModelState(arrays)
     state.validate()
-    return state, int(meta["seed"]), int(meta["rounds_done"])
+    return state, int(meta["seed"]), SyncSchedule(settings["syncs_per_epoch"], **meta["schedule"])

@@ -66,26 +66,28 @@ def shard_users(shard: Shard) -> np.ndarray:
     return shard.users
 
 
-def _round_data(shard: Shard, loss: str, epoch: int, chunk: int, n_chunks: int, seed: int) -> TrainingData:
-    """The shard's training data for chunk ``chunk`` of ``n_chunks`` of epoch ``epoch``.
+def _round_data(shard: Shard, loss: str, epoch: int, start: float, stop: float, seed: int) -> TrainingData:
+    """The shard's training data for the slice ``[start, stop)`` of epoch ``epoch``.
 
-    WARP and BPR keep every entry (so exclusion sets and BPR's item
-    distribution are the full shard's) but zero the labels outside the chunk,
-    which makes them non-examples. Logistic needs no exclusion sets, so it gets
-    its chunk's entries only. k-OS WARP samples among a user's own items, so
-    its chunks are whole users.
+    Every entry (every user, for k-OS WARP) draws a number uniform in [0, 1)
+    from ``(seed, epoch)``; the slice's entries are those whose number falls
+    in it (see :mod:`lightfm.dask._schedule`). WARP and BPR keep every entry
+    (so exclusion sets and BPR's item distribution are the full shard's) but
+    zero the labels outside the slice, which makes them non-examples.
+    Logistic needs no exclusion sets, so it gets its slice's entries only.
+    k-OS WARP samples among a user's own items, so its slices are whole users.
     """
     rows, cols, labels, weights = shard.rows, shard.cols, shard.labels, shard.weights
-    if n_chunks > 1:
-        chunks = np.random.RandomState([seed, epoch, 0x5EED]).randint(
-            0, n_chunks, size=max(rows.size, shard.users.size)
-        )
+    if start > 0.0 or stop < 1.0:
+        draws = np.random.RandomState([seed, epoch, 0x5EED]).random_sample(max(rows.size, shard.users.size))
+        if loss == "warp-kos":
+            draws = draws[: shard.users.size][rows]
+        inside = (draws[: rows.size] >= start) & (draws[: rows.size] < stop)
         if loss in ("warp", "bpr"):
-            labels = np.where(chunks[: rows.size] == chunk, labels, np.float32(0)).astype(np.float32)
+            labels = np.where(inside, labels, np.float32(0)).astype(np.float32)
         else:
-            keep = chunks[: rows.size] == chunk if loss == "logistic" else chunks[: shard.users.size][rows] == chunk
-            rows, cols, labels = rows[keep], cols[keep], labels[keep]
-            weights = weights[keep] if weights is not None else None
+            rows, cols, labels = rows[inside], cols[inside], labels[inside]
+            weights = weights[inside] if weights is not None else None
     return TrainingData(rows, cols, labels, weights, shard.user_feats, None, shard.users.size, shard.n_items)
 
 
@@ -119,7 +121,7 @@ def train_round(shard: Shard, shared: dict, own_users, item_feats, config, round
     """
     from .._state import ModelState
 
-    epoch, chunk, n_chunks, seed, shard_index = round_key
+    epoch, round_in_epoch, start, stop, seed, shard_index = round_key
     if num_threads is None:
         from distributed import get_worker
 
@@ -133,8 +135,8 @@ def train_round(shard: Shard, shared: dict, own_users, item_feats, config, round
         state.set_side(side, _unpack(packed))
     if own_users is not None:
         state.set_side("user", _unpack(own_users))
-    data = _round_data(shard, config.loss, epoch, chunk, n_chunks, seed)._replace(item_feats=item_feats)
-    random_state = np.random.RandomState([seed, epoch, chunk, shard_index])
+    data = _round_data(shard, config.loss, epoch, start, stop, seed)._replace(item_feats=item_feats)
+    random_state = np.random.RandomState([seed, epoch, round_in_epoch, shard_index])
     get_backend("cpu").fit_epochs(state, data, config, 1, num_threads, random_state, False)
     deltas = {
         side: tuple(
