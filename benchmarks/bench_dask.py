@@ -137,13 +137,17 @@ def accuracy(args, syncs_list):
                     d_auc, d_p10 = np.mean([scores(model.to_local(), train, test) for model, _ in runs], axis=0)
                     seconds = statistics.median(s for _, s in runs)
                     rows.append((
-                        name, loss, f"{args.workers} workers, {syncs} syncs/epoch", f"{d_auc:.4f}", f"{d_p10:.4f}",
+                        name, loss, f"{args.workers} workers, {_schedule(syncs)}", f"{d_auc:.4f}", f"{d_p10:.4f}",
                         f"{d_auc - auc:+.4f}", f"{d_p10 - p10:+.4f}", f"{seconds:.1f}",
                     ))  # fmt: skip
                     print(rows[-1], flush=True)
     print(f"\nepochs={args.epochs} components={args.components}; metrics are means over seeds "
           f"{args.seed}..{args.seed + args.n_seeds - 1}, fit s the median")  # fmt: skip
     table(rows, ("data", "loss", "engine", "AUC", "p@10", "dAUC", "dp@10", "fit s"))
+
+
+def _schedule(syncs):
+    return "merges by staleness" if syncs is None else f"{syncs} syncs/epoch"
 
 
 def worker_peak_rss(client):
@@ -200,7 +204,7 @@ def speed(args):
                              " / ".join(f"{v:.0f}" for v in sorted(peaks.values()))))  # fmt: skip
                 print(rows[-2:], flush=True)
     # The one-process peak is measured in this process, after the data is loaded (fit only).
-    print(f"\nmedians of {args.repeats}; epochs={args.epochs} components={args.components} syncs={args.syncs}")
+    print(f"\nmedians of {args.repeats}; epochs={args.epochs} components={args.components}, {_schedule(args.syncs)}")
     table(rows, ("data", "loss", "engine", "fit s", "M samples/s", "recommend s", "worker peak RSS MB"))
     print(f"\naccuracy of the last repeat's models (test users sampled: {args.eval_users or 'all'})")
     table(accuracy_rows, ("data", "loss", "AUC 1 process", "p@10 1 process", "AUC dask", "p@10 dask"))
@@ -224,7 +228,7 @@ def main():
     parser.add_argument("--size", nargs=3, type=int, default=[20_000, 5_000, 1_000_000], help="generated set")
     parser.add_argument("--losses", nargs="+", default=["warp", "bpr"])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--syncs", type=int, default=None, help="syncs per epoch (default: the engine's)")
+    parser.add_argument("--syncs", type=int, default=None, help="syncs per epoch (default: by staleness)")
     parser.add_argument("--sync-list", nargs="+", type=int, default=[1, 2, 4, 8])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--components", type=int, default=32)
@@ -234,10 +238,6 @@ def main():
     parser.add_argument("--out", default="/tmp/bench_dask")
     parser.add_argument("--eval-users", type=int, default=0, help="speed: accuracy on this many users' test rows")
     args = parser.parse_args()
-    if args.syncs is None:
-        from lightfm.dask import DEFAULT_SYNCS_PER_EPOCH
-
-        args.syncs = DEFAULT_SYNCS_PER_EPOCH
     if args.mode == "accuracy":
         accuracy(args, [args.syncs])
     elif args.mode == "sync":

@@ -141,8 +141,9 @@ def main():
                                 seconds = time.perf_counter() - started
                                 single[name, loss, seed] = (*scores(model, train, samples[name]), seconds)
                             for syncs in args.syncs:
+                                schedule = None if syncs == "auto" else int(syncs)
                                 model = DaskLightFM(loss=loss, no_components=args.components, random_state=seed,
-                                                    client=client, syncs_per_epoch=None if syncs == "auto" else int(syncs))  # fmt: skip
+                                                    client=client, syncs_per_epoch=schedule)  # fmt: skip
                                 started = time.perf_counter()
                                 model.fit(frame, epochs=epochs, n_users=train.shape[0], n_items=train.shape[1],
                                           num_threads=1)  # fmt: skip
@@ -161,8 +162,9 @@ def main():
                     del frame
     print(f"\nCommand: python benchmarks/bench_dask_staleness.py {' '.join(sys.argv[1:])}")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+    epochs = ", ".join(f"{name} {EPOCHS[name]}" for name in args.data)
     print(f"Seeds {args.seeds}; medians over seeds; {args.components} components; test users: at most "
-          f"{args.eval_users}; epochs {', '.join(f'{k} {v}' for k, v in EPOCHS.items() if k in args.data)}\n")  # fmt: skip
+          f"{args.eval_users}; epochs: {epochs}\n")  # fmt: skip
     header = ("data", "loss", "engine", "AUC", "p@10", "dAUC", "dp@10", "fit s")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
