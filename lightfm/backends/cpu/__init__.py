@@ -82,6 +82,8 @@ class CPUBackend(Backend):
         candidates, column_of = candidate_columns(candidates, exclusions[2])
         items = np.empty((query_ids.size, n), dtype=np.int64)
         scores = np.empty((query_ids.size, n), dtype=np.float32)
+        if not query_ids.size:
+            return items, scores
         if query_ids.size * candidates.size <= _NUMPY_TOP_N_SCORES and _SCORING_KERNELS not in sys.modules:
             block_scores = np.ascontiguousarray(query_block(query_ids) @ target_side, dtype=np.float32)
             _top_n_numpy(block_scores, rows, exclusions[0], exclusions[1], column_of, candidates, items, scores)

@@ -63,7 +63,7 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         samples=(_unsigned(data.rows, np.uint32), _unsigned(data.cols, np.uint32), data.labels),
         # An empty array for no weights: one kernel serves both (.kernels.losses._weight).
         weights=_NO_WEIGHTS if data.weights is None else data.weights,
-        lookup=_positives_lookup(data, order) if ranking else _NO_LOOKUP,
+        lookup=_positives_lookup(data, order, config.loss == "bpr") if ranking else _NO_LOOKUP,
         loss_args=(int(config.max_sampled), int(config.k), kos_samples),
         user=(_unsigned_feats(data.user_feats), _side_parameters(state, "user", adadelta)),
         item=(_unsigned_feats(data.item_feats), _side_parameters(state, "item", adadelta)),
@@ -107,16 +107,19 @@ def _unsigned_feats(feats):
     return (_unsigned(indptr, np.uint64), _unsigned(indices, np.uint32), data)
 
 
-def _positives_lookup(data, entries):
+def _positives_lookup(data, entries, bpr):
     """Each user's own items (sorted, unique), and BPR's negative sampler, from ``entries``.
 
     Every stored entry counts, whatever its value: an item a user rated -1 is
     not drawn as that user's negative either (as in the original LightFM).
     BPR draws negatives from the empirical item distribution of the stored
-    entries (an item as often as it is stored), through an alias table.
+    entries (an item as often as it is stored), through an alias table; the
+    other losses draw uniformly and get empty arrays of the table's types (the
+    same kernel signature, and two kernels fewer to load).
     """
     indptr, indices = build_positives(data.rows, data.cols, entries, data.n_users, data.n_items, True)
-    return (indptr, indices, alias_table(count_columns(data.cols, entries, data.n_items)), data.n_items)
+    negatives = alias_table(count_columns(data.cols, entries, data.n_items)) if bpr else _NO_LOOKUP[2]
+    return (indptr, indices, negatives, data.n_items)
 
 
 def _side_parameters(state, side, adadelta):
