@@ -415,3 +415,23 @@ def test_a_malformed_parquet_file_ends_the_process_cleanly(tmp_path):
         assert result.returncode == 0 and result.stderr == "", result.stderr
         assert result.stdout.startswith("cannot read interactions file garbage.parquet: ")
         assert str(tmp_path) not in result.stdout  # the file as the user named it
+
+
+def test_one_user_recommend_imports_only_what_it_needs(files):
+    """``recommend --user ID`` (and ``similar --item ID``) read the model file and print a table: no pandas,
+    pyarrow, tqdm, matplotlib or Dask, and none of the training modules."""
+    folder, _ = files
+    code = (
+        "import sys, json\n"
+        "from lightfm.cli import main\n"
+        "status = [main(['recommend', 'model.npz', '--user', 'u1', '--n', '3']),\n"
+        "          main(['similar', 'model.npz', '--item', 'i1', '--n', '2'])]\n"
+        "heavy = ('pandas', 'pyarrow', 'tqdm', 'matplotlib', 'dask', 'distributed', 'lightfm.cli.training',\n"
+        "         'lightfm.cli.inputs', 'lightfm.cli.commands', 'lightfm.cli.cluster')\n"
+        "print(json.dumps({'status': status, 'loaded': [name for name in heavy if name in sys.modules]}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"status": [0, 0], "loaded": []}, report
+    assert "u1" in result.stdout and "i1" in result.stdout

@@ -21,7 +21,7 @@ class CLIError(Exception):
     """A problem with the user's input: reported as one line, exit status 1."""
 
 
-# -- shared helpers -------------------------------------------------------------------
+# -- errors and modules -------------------------------------------------------------------
 
 
 def caused_by_ctrl_c(error: BaseException) -> bool:

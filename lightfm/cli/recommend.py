@@ -27,7 +27,6 @@ from ._io import (
     read_names,
     read_table,
 )
-from .index import load_index
 from .report import write_records
 
 
@@ -44,6 +43,15 @@ def _requested_users(args, flags):
             frame = read_table(args.users_file, [args.user_col], "users", flags)
             users += read_ids(frame, args.user_col, args.users_file).tolist()
     return users
+
+
+def _index_of(args, model, matrices):
+    """The ``--index`` file's index of the model's items, or None without ``--index``."""
+    if not args.index:
+        return None
+    from .index import load_index  # the index reader (and faiss) only where an index is given
+
+    return load_index(args.index, model, matrices, args.model)
 
 
 def check_item_bias_weight(args) -> None:
@@ -82,7 +90,7 @@ def run_recommend(args) -> int:
     if args.seen:
         raise CLIError("--seen is for --workers/--scheduler: a model from 'lightfm train' holds its interactions")
     model, dataset, matrices = load_bundle(args.model)
-    index = load_index(args.index, model, matrices, args.model) if args.index else None
+    index = _index_of(args, model, matrices)
     user_map, _, item_map, _ = dataset.mapping()
     names = _item_names(args, flags, item_map)
     requested = np.array(_requested_users(args, flags), dtype=object)
@@ -162,7 +170,7 @@ def _recommend_for_items(args) -> int:
         raise CLIError("--n must be at least 1")
     flags = fill_columns(args, model_settings(args.model))
     model, dataset, matrices = load_bundle(args.model)
-    index = load_index(args.index, model, matrices, args.model) if args.index else None
+    index = _index_of(args, model, matrices)
     _, _, item_map, _ = dataset.mapping()
     names = _item_names(args, flags, item_map)
     requested = np.array(_requested_items(args.items), dtype=object)
@@ -273,9 +281,7 @@ def _items_by_title(titles, names: dict, item_map: dict, path: str) -> list:
 
 def _similar_through_index(args, model, matrices, indices):
     """``similar --index``: the items' nearest neighbours by cosine, from the index file's similarity index."""
-    from .index import load_index
-
-    index = load_index(args.index, model, matrices, args.model)
+    index = _index_of(args, model, matrices)
     try:
         return index.similar_items(indices, n=args.n, num_threads=args.threads)
     except ValueError as error:
