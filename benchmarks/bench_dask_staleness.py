@@ -169,7 +169,8 @@ def main():
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     seen = set()
-    for row in rows:
+    order = {name: index for index, name in enumerate(args.data)}
+    for row in sorted(rows, key=lambda row: (order[row[0]], args.losses.index(row[1]))):  # stable: workers in order
         if row[:3] in seen:  # one process is listed once per data set and loss
             continue
         seen.add(row[:3])

@@ -151,7 +151,7 @@ def test_explicit_syncs_per_epoch_are_honoured_and_the_default_merges_by_stalene
                                                       for e in range(2) for r in range(3)]  # fmt: skip
     _fit(client, data[0], "bpr", epochs=2, verbose=True)
     adaptive = capsys.readouterr().out.splitlines()
-    assert adaptive[0].startswith("epoch 0 round 0 [0.000, 0.062): staleness ")
+    assert adaptive[0].startswith("epoch 0 round 0 [0.000, 0.016): staleness ")
     assert adaptive[-1].startswith("epoch 1 ") and adaptive[-1].split(")")[0].endswith(", 1.000")
     widths = {line.split("[")[1].split(")")[0] for line in adaptive}
     assert len(widths) > 2  # slices of several sizes

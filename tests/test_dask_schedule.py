@@ -30,15 +30,17 @@ def test_a_fixed_count_cuts_every_epoch_into_equal_slices(count):
 
 
 def test_the_default_scales_the_slice_by_the_staleness_it_measures():
-    # Very stale: the slice halves each round down to 1/64 of an epoch.
+    # Very stale: the slice stays at its smallest, where it starts.
     stale = _rounds(SyncSchedule(), 1, lambda _: 100 * STALENESS)
     widths = [stop - start for _, _, start, stop in stale]
-    assert widths[0] == FIRST_SLICE and widths[1] == FIRST_SLICE / 2
-    assert min(widths) == pytest.approx(1 / MAX_SYNCS_PER_EPOCH)
-    assert len(stale) >= MAX_SYNCS_PER_EPOCH - 4
+    assert FIRST_SLICE == 1 / MAX_SYNCS_PER_EPOCH
+    assert widths == pytest.approx([FIRST_SLICE] * MAX_SYNCS_PER_EPOCH)
     # Hardly stale: it doubles up to a whole epoch per round.
     calm = _rounds(SyncSchedule(), 4, lambda _: STALENESS / 100)
     assert [stop - start for _, _, start, stop in calm][-2:] == [1.0, 1.0]
+    # Half as stale as allowed: it doubles each round.
+    growing = [stop - start for _, _, start, stop in _rounds(SyncSchedule(), 1, lambda _: STALENESS / 2)]
+    assert growing[:4] == pytest.approx([FIRST_SLICE, 2 * FIRST_SLICE, 4 * FIRST_SLICE, 8 * FIRST_SLICE])
     # At the target it keeps its size; every epoch's slices tile [0, 1).
     steady = _rounds(SyncSchedule(), 2, lambda _: STALENESS)
     for epoch in range(2):

@@ -94,7 +94,7 @@ class DaskLightFM(LightFM):
         ``max over workers w of ||sum of the other workers' item-embedding
         changes|| / ||item_embeddings||``, is compared with 0.1, and the next
         slice is scaled by their ratio (at most halved or doubled at a time,
-        from 1/16 of an epoch at the start, between 1/64 and a whole epoch).
+        from 1/64 of an epoch at the start, up to a whole epoch).
         Early training and data with many interactions per item and little
         optimiser history get frequent merges; later epochs, where adagrad's
         steps have shrunk, few. An integer merges that many times per epoch,
