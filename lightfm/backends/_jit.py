@@ -10,7 +10,8 @@ needs only Numba's runtime (NRT) and the symbols it links against. With a warm c
 first ``recommend`` in a serving process.
 
 Functions decorated with :func:`njit` here with ``cache=True`` use :class:`_KernelCache`
-instead: a hit sets up only the runtime and reads the variant; a miss (an empty or stale cache,
+instead: a hit sets up only what the variant's machine code links against (the runtime, unless
+it was compiled without it) and reads it; a miss (an empty or stale cache,
 or a new signature) runs Numba's whole set-up first and then compiles as Numba's ``njit`` does
 (compilation refreshes the registries itself). The cache files are Numba's own, in the same place
 (``NUMBA_CACHE_DIR`` or ``__pycache__``). Numba's cache objects are also made on first use
@@ -26,6 +27,28 @@ import numba
 from numba.core import caching, entrypoints
 from numba.core.dispatcher import Dispatcher
 from numba.core.runtime import rtsys
+
+# Names that machine code read from the cache links against, and what provides them: Numba's runtime
+# (NRT, compiled once per process, about 15 ms; kernels compiled with ``_nrt=False`` use none of it)
+# and the symbols its hashing module registers when imported.
+_NRT_SYMBOLS = (b"NRT_", b"nrt_")
+_HASH_SYMBOLS = (b"_numba_hashsecret_",)
+
+
+def _names_any(entry, symbols):
+    """Whether the bytes of a cache entry (nested tuples: the object code among them) contain any of
+    ``symbols``; also True when it holds no bytes at all (a format this module does not know)."""
+    blobs = []
+
+    def collect(value):
+        if isinstance(value, (bytes, bytearray)):
+            blobs.append(value)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                collect(item)
+
+    collect(entry)
+    return not blobs or any(symbol in blob for blob in blobs for symbol in symbols)
 
 
 class _KernelCache(caching.FunctionCache):
@@ -49,9 +72,6 @@ class _KernelCache(caching.FunctionCache):
         return getattr(self, name)
 
     def load_overload(self, sig, target_context):
-        rtsys.initialize(target_context)  # NRT's functions, compiled once per process (a no-op after)
-        import numba.cpython.hashing  # noqa: F401  (importing it registers symbols that hashing code links against)
-
         with self._guard_against_spurious_io_errors():
             cres = self._load_overload(sig, target_context)
         if cres is None:
@@ -59,6 +79,20 @@ class _KernelCache(caching.FunctionCache):
             entrypoints.init_all()
             target_context.refresh()
         return cres
+
+    def _load_overload(self, sig, target_context):
+        # Numba's, with what the machine code links against set up first (and only then).
+        if not self._enabled:
+            return None
+        entry = self._cache_file.load(self._index_key(sig, target_context.codegen()))
+        if entry is None:
+            return None
+        if _names_any(entry, _NRT_SYMBOLS):
+            rtsys.initialize(target_context)  # a no-op after the first time
+        if _names_any(entry, _HASH_SYMBOLS):
+            import numba.cpython.hashing  # noqa: F401
+
+        return self._impl.rebuild(target_context, entry)
 
 
 def _entry_points_on_miss():
