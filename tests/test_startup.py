@@ -100,8 +100,11 @@ _FIT_AND_SCORE = """
         "predict": model.predict(np.arange(5), np.arange(5), item_features=features).tolist(),
         "precision": precision_at_k(model, train, k=3, item_features=features).tolist(),
         "auc": auc_score(model, train, item_features=features).tolist(),
-        "loaded": sorted(m for m in ("numba.np.linalg", "numba.np.arraymath") if m in sys.modules),
+        "recommend": model.recommend(np.arange(40), n=3, exclude=train, item_features=features)[0].tolist(),
+        "loaded": sorted(m for m in ("numba.np.linalg", "numba.np.arraymath", "numba.np.arrayobj") if m in sys.modules),
     }
+    from numba.core.runtime import rtsys
+    result["runtime"] = rtsys._init
     from lightfm.backends._host_kernels import _count_into
     result["misses"] = sum(sum(d.stats.cache_misses.values()) for d in [_count_into])
     counts = np.zeros(3)
@@ -112,15 +115,17 @@ _FIT_AND_SCORE = """
 
 
 def test_a_warm_process_reads_the_kernels_without_numbas_compiler_set_up(tmp_path):
-    """From a warm cache a fit and the metrics load none of Numba's registries (nor scipy.linalg
-    through them), give what the process that compiled them gave, and a new signature still compiles."""
+    """From a warm cache a fit, predictions and the metrics load none of Numba's registries (nor
+    scipy.linalg through them) and do not set up its runtime (the kernels they call are compiled
+    without it), give what the process that compiled them gave, and a new signature still compiles."""
     env = {"NUMBA_CACHE_DIR": str(tmp_path)}
     cold = _run(_FIT_AND_SCORE, env)
     warm = _run(_FIT_AND_SCORE, env)
     assert warm["loaded"] == []
+    assert warm["runtime"] is False
     assert warm["misses"] == 0
     assert warm["compiled"] == [1.0, 0.0, 2.0]
-    for key in ("embeddings", "predict", "precision", "auc"):
+    for key in ("embeddings", "predict", "recommend", "precision", "auc"):
         assert warm[key] == cold[key]
 
 

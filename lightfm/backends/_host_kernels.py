@@ -125,7 +125,7 @@ def count_columns(cols, entries, n_cols):
     return counts
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _count_into(cols, entries, counts):
     for e in entries:
         counts[cols[e]] += 1.0
@@ -149,7 +149,7 @@ def alias_table(counts):
     return prob, alias
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _fill_alias(counts, prob, alias, scaled, small, large):
     n = counts.shape[0]
     total = 0.0
@@ -182,7 +182,7 @@ def _fill_alias(counts, prob, alias, scaled, small, large):
     # Leftovers are 1 up to rounding.
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def count_shared(indptr_a, indices_a, indptr_b, indices_b):
     """How many (row, column) pairs two CSR patterns with sorted, unique rows share (a merge per row)."""
     shared = 0
@@ -266,7 +266,7 @@ def sorts_before(a, b):
     return a < b or (b != b and a == a)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _sift(keys, carry, pos, size):
     """Restore the max-heap ``keys[:size]`` below ``pos``, moving ``carry`` alike."""
     while True:
@@ -282,7 +282,7 @@ def _sift(keys, carry, pos, size):
         pos = child
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def heap_sort(keys, carry):
     """Sort ``keys`` ascending in place (NaN last), applying the same moves to ``carry``.
 
@@ -299,7 +299,6 @@ def heap_sort(keys, carry):
         _sift(keys, carry, _ZERO, end)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
 def auc_from_ranks(indptr, ranks, n_train, n_items, out):
     """Per-user AUC: the fraction of (test item, non-train non-test item) pairs ordered correctly.
 
@@ -309,11 +308,15 @@ def auc_from_ranks(indptr, ranks, n_train, n_items, out):
     Users with no positives or no negatives get 0.5. Serial: it only sorts
     each user's few ranks, far less than waking a thread pool costs.
     """
-    longest = 0
-    for u in range(out.shape[0]):
-        longest = max(longest, indptr[u + 1] - indptr[u])
+    longest = int(np.diff(indptr[: out.shape[0] + 1]).max()) if out.shape[0] else 0
     keys = np.empty(longest, dtype=ranks.dtype)
     carry = np.empty(longest, dtype=np.int64)
+    _auc_from_ranks(indptr, ranks, n_train, n_items, out, keys, carry)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def _auc_from_ranks(indptr, ranks, n_train, n_items, out, keys, carry):
+    """:func:`auc_from_ranks` with its working memory (each the most positives of a user) made by the caller."""
     for u in range(out.shape[0]):
         lo = indptr[u]
         hi = indptr[u + 1]

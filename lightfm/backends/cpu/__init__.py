@@ -67,11 +67,17 @@ class CPUBackend(Backend):
         n_items = test.shape[1]
         test_indptr = test.indptr.astype(np.int64)
         train_indptr = train.indptr.astype(np.int64)
+        longest = int(np.diff(test_indptr).max())  # the most test items of a user: the kernel's working memory
 
         def work(start, stop):
             block_users = test_users[start:stop]
             scores = user_block(block_users) @ item_side
-            rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks)
+            scratch = (
+                np.empty(longest, dtype=scores.dtype),
+                np.empty(longest, dtype=np.int64),
+                np.empty(longest + 1, dtype=np.int64),
+            )
+            rank_block(scores, block_users, test_indptr, test.indices, train_indptr, train.indices, ranks, scratch)
 
         # Small rankings finish before a second thread has started: run them on one.
         rank_threads = num_threads if test_users.size * n_items >= _PARALLEL_RANKING_ABOVE else 1

@@ -19,7 +19,7 @@ _CHUNK = 64
 _ZERO = np.int64(0)
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy", _nrt=False)
 def predict_pairs(user_repr, user_bias, user_rows, item_repr, item_bias, item_rows, out):
     """``out[p] = <user_repr[user_rows[p]], item_repr[item_rows[p]]> + biases``."""
     d = user_repr.shape[1]
@@ -46,15 +46,16 @@ def _right_of(ordered, value):
     return lo
 
 
-@njit(cache=True, nogil=True)
-def _rank_user(scores, test_items, train_items, out):
+@njit(cache=True, nogil=True, _nrt=False)
+def _rank_user(scores, test_items, train_items, out, scratch_scores, scratch_order, scratch_reached):
     """Rank of each test item among the items the user did not train on (0 = best).
 
     An item's rank counts the other non-train items scoring at least as high,
-    so ties rank pessimistically, exactly as the original LightFM does.
+    so ties rank pessimistically, exactly as the original LightFM does. The ``scratch_`` arrays are
+    working memory of at least ``len(test_items)`` entries (``scratch_reached`` one more).
     """
     n_test = test_items.shape[0]
-    test_scores = np.empty(n_test, dtype=scores.dtype)
+    test_scores = scratch_scores[:n_test]
     for j in range(n_test):
         test_scores[j] = scores[test_items[j]]
     for j in range(train_items.shape[0]):
@@ -71,11 +72,12 @@ def _rank_user(scores, test_items, train_items, out):
     else:
         # Many: one pass over the items, each binned by how many test scores it reaches.
         ordered = test_scores  # sorted in place: not needed in input order any more
-        order = np.empty(n_test, dtype=np.int64)
+        order = scratch_order[:n_test]
         for j in range(n_test):
             order[j] = j
         heap_sort(ordered, order)
-        reached = np.zeros(n_test + 1, dtype=np.int64)
+        reached = scratch_reached[: n_test + 1]
+        reached[:] = 0
         for c in range(scores.shape[0]):
             reached[_right_of(ordered, scores[c])] += 1
         # Items scoring at least ordered[j] reach past position j.
@@ -89,12 +91,15 @@ def _rank_user(scores, test_items, train_items, out):
             out[j] -= 1
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_indices, ranks):
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
+def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_indices, ranks, scratch):
     """Fill ``ranks`` (aligned with the test CSR data) for ``users``, whose scores are the rows of ``scores``.
 
     ``scores`` is overwritten (train items masked). Serial: callers run blocks
     on several threads, each with its own BLAS product (see :mod:`lightfm.backends.cpu.threads`).
+    ``scratch``: :func:`_rank_user`'s working memory, ``(scores' dtype, int64, int64)`` arrays of
+    the most test items of a user (the last one more), made by the caller: the kernels of a
+    process's first evaluation then need no Numba runtime (NRT) to be set up.
     """
     for b in range(users.shape[0]):
         u = users[b]
@@ -105,16 +110,19 @@ def rank_block(scores, users, test_indptr, test_indices, train_indptr, train_ind
             test_indices[lo:hi],
             train_indices[train_indptr[u] : train_indptr[u + 1]],
             ranks[lo:hi],
+            scratch[0],
+            scratch[1],
+            scratch[2],
         )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _better(score_a, column_a, score_b, column_b):
     """Whether entry a ranks above entry b: higher score first, then lower column."""
     return score_a > score_b or (score_a == score_b and column_a < column_b)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _sift_down(heap_scores, heap_columns, size, pos):
     """Restore the heap (worst entry at the root) below ``pos``."""
     while True:
@@ -132,7 +140,7 @@ def _sift_down(heap_scores, heap_columns, size, pos):
         pos = child
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _offer(scores, lo, hi, top_columns, top_scores, size):
     """Offer ``scores[lo:hi]`` to the heap of the best entries (root: the worst kept); returns its new size."""
     n = top_columns.shape[0]
@@ -160,7 +168,7 @@ def _offer(scores, lo, hi, top_columns, top_scores, size):
     return size
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, _nrt=False)
 def _count_above(scores, lo, hi, threshold):
     # Written as a sum over a slice so that LLVM vectorises it (a float max reduction is not).
     view = scores[lo:hi]
@@ -170,7 +178,7 @@ def _count_above(scores, lo, hi, threshold):
     return count
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, _nrt=False)
 def _top_row(scores, top_columns, top_scores):
     """Fill the outputs with the best ``len(top_columns)`` entries of ``scores``, best first.
 
@@ -194,7 +202,7 @@ def _top_row(scores, top_columns, top_scores):
     return size
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
 def top_n_block(scores, rows, exclude_indptr, exclude_indices, column_of, candidates, out_items, out_scores):
     """Top ``out_items.shape[1]`` candidates of each row of ``scores``, best first.
 
