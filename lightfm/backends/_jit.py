@@ -72,8 +72,11 @@ class _KernelCache(caching.FunctionCache):
         return getattr(self, name)
 
     def load_overload(self, sig, target_context):
-        with self._guard_against_spurious_io_errors():
-            cres = self._load_overload(sig, target_context)
+        try:
+            with self._guard_against_spurious_io_errors():
+                cres = self._load_overload(sig, target_context)
+        except Exception:  # noqa: BLE001 - whatever this Numba does differently: compile, as Numba would
+            cres = None
         if cres is None:
             # A miss: Numba compiles next, after its whole set-up, as on its own path.
             entrypoints.init_all()
@@ -99,6 +102,21 @@ def _entry_points_on_miss():
     """Stands in for the dispatcher's per-call hook: entry points are read on a cache miss instead."""
 
 
+# The Numba internals the light load relies on (present from 0.59, the lowest supported version, to
+# at least 0.68); without any of them, kernels are cached through Numba's own njit.
+_LIGHT_LOAD = all(
+    hasattr(owner, name)
+    for owner, name in (
+        (caching.FunctionCache, "_guard_against_spurious_io_errors"),
+        (caching.FunctionCache, "_index_key"),
+        (caching.FunctionCache, "load_overload"),
+        (Dispatcher, "_compilation_chain_init_hook"),
+        (entrypoints, "init_all"),
+        (rtsys, "initialize"),
+    )
+)
+
+
 def njit(function=None, **options):
     """``numba.njit`` with the same options; ``cache=True`` caches through :class:`_KernelCache`.
 
@@ -111,7 +129,7 @@ def njit(function=None, **options):
 
     def decorate(function):
         dispatcher = compile_with_numba(function)
-        if cache and isinstance(dispatcher, Dispatcher):
+        if cache and _LIGHT_LOAD and isinstance(dispatcher, Dispatcher):
             dispatcher._cache = _KernelCache(dispatcher.py_func)
             dispatcher._compilation_chain_init_hook = _entry_points_on_miss
         elif cache and hasattr(dispatcher, "enable_caching"):
