@@ -215,6 +215,16 @@ class LightFM(RecommenderMixin, FoldInMixin, ExplainMixin):
     def _backend(self):
         return get_backend(self.device)
 
+    def _served_features(self, side: str, method: str):
+        """The feature matrix ``side`` was fit with (``FeatureMatrix``; ``.matrix`` None for identity).
+
+        Package-internal, for engines that serve a fitted model elsewhere (:mod:`lightfm.dask`):
+        refuses (ValueError naming ``method``) a side fit with features the model no longer holds,
+        as :meth:`recommend` does.
+        """
+        self._state.validate()
+        return _scoring.served_features(self._state, None, side, method)
+
     # -- training --------------------------------------------------------------
 
     def fit(

@@ -16,7 +16,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import evaluation
-from .._scoring import served_features
 from ..lightfm import LightFM
 from ._client import get_client, identity, ship, worker_addresses
 from ._frames import as_frame, part_of, split_by_user
@@ -63,8 +62,7 @@ def _fit_matrix(local: LightFM, side: str, method: str):
     Refuses (ValueError naming ``method``) a side fit with features the model
     no longer holds, as :meth:`lightfm.LightFM.recommend` does.
     """
-    local._state.validate()
-    return served_features(local._state, None, side, method).matrix
+    return local._served_features(side, method).matrix
 
 
 def _pairs_csr(part: dict | None, shape: tuple, name: str) -> sp.csr_matrix | None:
