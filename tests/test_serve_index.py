@@ -109,6 +109,31 @@ def test_an_exact_index_answers_as_the_service_without_one(shop, plain):
         indexed.stop()
 
 
+def test_workers_answer_through_the_index_as_one_process_without_it(shop, plain):
+    """With --workers, each worker process loads the model and its index: every worker's answers are exact."""
+    import time
+
+    import httpx
+
+    workers = Server(
+        ["model.npz", "--item-names", "names.csv", "--index", "exact.index", "--workers", "2"], shop, shop / "w.log"
+    )
+    try:
+        checked, deadline = set(), time.monotonic() + 60
+        while len(checked) < 2 and time.monotonic() < deadline:
+            with httpx.Client(base_url=workers.url, timeout=30) as client:  # a new connection: any worker
+                health = client.get("/health").json()
+                assert health["index"] == "exact.index"
+                for method, path, arguments in REQUESTS:
+                    want = plain.client.request(method, path, **arguments)
+                    got = client.request(method, path, **arguments)
+                    assert (got.status_code, got.json()) == (want.status_code, want.json()), (method, path)
+            checked.add(health["pid"])
+        assert len(checked) == 2, workers.log()
+    finally:
+        workers.stop()
+
+
 def test_a_faiss_index_finds_nearly_the_exact_items(shop):
     """Against the library's exact answers: recall@10 for known users (seen items left out), new users folded in,
     and similar items; every item with its name, every score exact, no seen or given item recommended."""
