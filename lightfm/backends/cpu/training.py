@@ -2,8 +2,8 @@
 
 Each epoch the examples are split into one part per thread (contiguous for
 entries sorted by user, else dealt like cards: ``backends._host_kernels.deal_parts``),
-and every thread shuffles its part and walks it with the epoch kernel of the loss (:mod:`.kernels.epoch`), all threads
-sharing the parameter arrays without locks. The kernels stop when a
+and every thread shuffles its part and walks it with the epoch kernel of the loss
+(:mod:`.kernels.epoch`), all threads sharing the parameter arrays without locks. The kernels stop when a
 lazy-regularisation scale grows past ``FOLD_ABOVE``; the scales are then folded
 back into the parameters and every thread resumes where it stopped.
 """
@@ -19,7 +19,7 @@ from .._common import LOSS_CODES, cache_aligned, cache_aligned_zeros, epoch_rang
 from .._host_kernels import alias_table, build_positives, count_columns, deal_parts, fill_examples
 from ..base import Side
 from .kernels.epoch import make_scratch, run_chunk
-from .kernels.layout import EMB, EMB_ACC, KOS_N, LABELS, OWN_GROWTH, ROWS
+from .kernels.layout import EMB, EMB_ACC, KOS_N, LABELS, OWN_GROWTH
 from .kernels.replicas import hot_rows, no_replicas, side_replicas
 from .kernels.rng import shuffle_range
 from .kernels.sgd import growth_limits, renormalise, reset_scales, scale_table
@@ -60,6 +60,7 @@ def fit_epochs(state, data, config, epochs, num_threads, random_state, verbose):
         # to its user), logistic on every entry (> 0 positive, <= 0 negative).
         positives_only=config.loss in ("warp", "bpr"),
         order=order,
+        n_parts=deal_parts(data.rows, num_threads),
         samples=(_unsigned(data.rows, np.uint32), _unsigned(data.cols, np.uint32), data.labels),
         # An empty array for no weights: one kernel serves both (.kernels.losses._weight).
         weights=_NO_WEIGHTS if data.weights is None else data.weights,
@@ -192,11 +193,24 @@ class _EpochJob:
     """One fit_partial call's training data in kernel form, and how to run an epoch of it."""
 
     def __init__(
-        self, loss_code, positives_only, order, samples, weights, lookup, loss_args, user, item, schedule, alphas
+        self,
+        loss_code,
+        positives_only,
+        order,
+        n_parts,
+        samples,
+        weights,
+        lookup,
+        loss_args,
+        user,
+        item,
+        schedule,
+        alphas,
     ):
         self.loss_code = loss_code
         self.positives_only = positives_only
         self.order = order  # one int32 per stored entry; each epoch writes its examples to the start
+        self.n_parts = n_parts  # parts the examples are dealt to (deal_parts): 1 or the number of threads
         self.samples = samples
         self.weights = weights
         self.lookup = lookup
@@ -206,7 +220,6 @@ class _EpochJob:
         self.schedule = schedule
         self.alphas = alphas
         self.replicas = (None, None)  # users', items': see replicate()
-        self._deal = {}  # number of threads -> number of parts (deal_parts)
         self._thread_args_cache = {}
 
     def replicate(self, n_threads, rows, cols, uniform_items):
@@ -254,12 +267,6 @@ class _EpochJob:
             self._thread_args_cache[t] = (feats[0], feats[1], tuple(replicas))
         return self._thread_args_cache[t]
 
-    def deal_parts(self, n_threads):
-        """``backends._host_kernels.deal_parts`` of the samples' users (checked once per fit)."""
-        if n_threads not in self._deal:
-            self._deal[n_threads] = deal_parts(self.samples[ROWS], n_threads)
-        return self._deal[n_threads]
-
     @property
     def prefetch_rows(self):
         """Whether the embedding rows and accumulators outgrow a core's cache, so prefetching pays."""
@@ -275,7 +282,7 @@ class _EpochJob:
         so the parameter arrays hold effective values.
         """
         n_threads = states.size
-        n = fill_examples(self.samples[LABELS], self.positives_only, self.order, self.deal_parts(n_threads))
+        n = fill_examples(self.samples[LABELS], self.positives_only, self.order, self.n_parts)
         starts, ends = (bounds.tolist() for bounds in part_bounds(n, n_threads))
         positions = list(starts)
         shuffled = [False] * n_threads
