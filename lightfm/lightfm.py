@@ -947,7 +947,8 @@ class LightFM(RecommenderMixin, FoldInMixin, ExplainMixin):
         for name in params:
             if name not in valid:
                 raise ValueError(
-                    f"Invalid parameter {name!r} for estimator LightFM. Valid parameters are: {', '.join(valid)}."
+                    f"Invalid parameter {name!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {', '.join(valid)}."
                 )
         merged = self.get_params()
         merged.update(params)

@@ -299,10 +299,12 @@ def test_checkpoint_resumes_to_the_same_model(client, data, tmp_path):
     np.testing.assert_array_equal(resumed.user_embedding_gradients, straight.user_embedding_gradients)
     with pytest.raises(ValueError, match="already holds 3 epochs, more than epochs=1"):
         _fit(client, train, "warp", epochs=1, checkpoint=path)
+    refused = DaskLightFM(loss="warp", no_components=4, random_state=7, client=client)
     with pytest.raises(ValueError, match="checkpoint=.*other settings.*no_components"):
-        DaskLightFM(loss="warp", no_components=4, random_state=7, client=client).fit(
-            _frame(train), n_users=N_USERS, n_items=N_ITEMS, checkpoint=path
-        )
+        refused.fit(_frame(train), n_users=N_USERS, n_items=N_ITEMS, checkpoint=path)
+    # As LightFM.fit: a refused fit leaves the random stream where it was.
+    expected = np.random.RandomState(7).get_state()
+    assert all(np.array_equal(a, b) for a, b in zip(refused.random_state.get_state(), expected, strict=True))
 
 
 @pytest.fixture(scope="module")

@@ -88,3 +88,14 @@ def test_serving_does_not_import_the_estimator():
         if isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     assert "_estimator" not in imported and not any(name.endswith("._estimator") for name in imported)
+
+
+def test_load_reads_a_saved_model_as_a_plain_lightfm(tmp_path):
+    """What save writes holds no cluster settings: load gives the LightFM that reads it."""
+    import scipy.sparse as sp
+
+    model = LightFM(no_components=4, loss="bpr", random_state=0).fit(sp.random(20, 10, density=0.3, random_state=0))
+    model.save(tmp_path / "model.npz")
+    loaded = DaskLightFM.load(tmp_path / "model.npz")
+    assert type(loaded) is LightFM and loaded.loss == "bpr"
+    np.testing.assert_array_equal(loaded.item_embeddings, model.item_embeddings)

@@ -280,6 +280,33 @@ class DaskLightFM(LightFM):
         # As LightFM.fit: initialisation and sampling draw from random_state, restored if the fit fails.
         self.random_state = as_random_state(self.random_state)
         random_state_before = self.random_state.get_state()
+        shards = []
+        try:
+            state = self._fit_on_cluster(
+                client, frame, columns, has_label, has_weight, users, items, n_users, n_items, config, workers,
+                n_shards, epochs, num_threads, checkpoint, verbose, shards,
+            )  # fmt: skip
+        except BaseException:
+            self.random_state.set_state(random_state_before)
+            raise
+        finally:
+            # Futures, not data: releasing them frees the shards on the workers (cleared, not just
+            # unnamed: a traceback keeps the frame that filled the list).
+            shards.clear()
+        # Kept as LightFM.fit keeps them: what each side serves with when no features are passed.
+        for side, n_ids, features in (("user", n_users, users), ("item", n_items, items)):
+            state.fit_inputs[side] = FitInputs(
+                n_ids, features.identity, features.n_features, None if features.identity else features
+            )
+        self._state = state
+        return self
+
+    def _fit_on_cluster(
+        self, client, frame, columns, has_label, has_weight, users, items, n_users, n_items, config, workers,
+        n_shards, epochs, num_threads, checkpoint, verbose, shards,
+    ):  # fmt: skip
+        """The part of :meth:`fit` that draws from ``random_state``: the initial state, the checkpoint,
+        the shards (appended to ``shards``, which the caller releases) and the rounds."""
         state = ModelState.fresh(
             self.no_components, users.n_features, items.n_features, self.learning_schedule, self.random_state
         )
@@ -306,27 +333,12 @@ class DaskLightFM(LightFM):
         user_matrix = ship(client, users.matrix) if not users.identity else None
         item_feats = ship(client, items.arrays) if not items.identity else None
         parts = split_by_user(frame, columns, n_shards)
-        shards = []
         for index, part in enumerate(parts):
             shard = _delayed(build_shard)(part, n_users, n_items, user_matrix, has_label, has_weight)
             shards.append(client.compute(shard, workers=[workers[index % len(workers)]], allow_other_workers=True))
-        try:
-            owners = client.gather([client.submit(shard_users, shard) for shard in shards])
-            state = self._train(client, workers, shards, owners, state, item_feats, users.identity, config,
-                                seed, epochs, schedule, num_threads, checkpoint, settings, verbose)  # fmt: skip
-        except BaseException:
-            self.random_state.set_state(random_state_before)
-            raise
-        finally:
-            # Futures, not data: releasing them frees the shards on the workers.
-            del shards
-        # Kept as LightFM.fit keeps them: what each side serves with when no features are passed.
-        for side, n_ids, features in (("user", n_users, users), ("item", n_items, items)):
-            state.fit_inputs[side] = FitInputs(
-                n_ids, features.identity, features.n_features, None if features.identity else features
-            )
-        self._state = state
-        return self
+        owners = client.gather([client.submit(shard_users, shard) for shard in shards])
+        return self._train(client, workers, shards, owners, state, item_feats, users.identity, config,
+                           seed, epochs, schedule, num_threads, checkpoint, settings, verbose)  # fmt: skip
 
     def _shape(self, client, frame, user_features, item_features, n_users, n_items):
         """(n_users, n_items): explicit, else the feature matrices' rows, else the largest index + 1."""
@@ -404,7 +416,11 @@ class DaskLightFM(LightFM):
                             target[rows] = values
                 merged.set_side("user", Side(*total))
             merged.check_finite(adadelta, epoch)
-            stale = staleness(state.arrays["item_embeddings"], [result["item"][0] for result in results])
+            stale = 0.0  # read by the adaptive schedule and the verbose line only
+            if schedule.adaptive or verbose:
+                before = state.arrays["item_embeddings"]
+                total = merged.arrays["item_embeddings"] - before  # the deltas' sum, as merged above
+                stale = staleness(before, [result["item"][0] for result in results], total)
             schedule.merged(stale)
             state = merged
             del shared, outputs, deltas, results
@@ -466,6 +482,18 @@ class DaskLightFM(LightFM):
         """Save the trained model as :meth:`lightfm.LightFM.save` does; :meth:`lightfm.LightFM.load` reads it."""
         self.to_local().save(path, dataset=dataset, user_features=user_features, item_features=item_features,
                              interactions=interactions)  # fmt: skip
+
+    @classmethod
+    def load(cls, path) -> LightFM:
+        """Read a file :meth:`save` wrote: a plain :class:`lightfm.LightFM` (the file holds no cluster settings).
+
+        Returns
+        -------
+        lightfm.LightFM
+            As :meth:`lightfm.LightFM.load` returns it; ``DaskLightFM(...)`` with its
+            hyperparameters trains it on a cluster again.
+        """
+        return LightFM.load(path)
 
     def recommend(self, user_ids, n=10, *, exclude=None, user_features=None, item_features=None, n_parts=None):
         """Top-``n`` items for each user, scored on the workers; see :func:`lightfm.dask.recommend`.

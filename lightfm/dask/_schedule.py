@@ -89,16 +89,18 @@ class SyncSchedule:
         }
 
 
-def staleness(item_embeddings: np.ndarray, deltas) -> float:
+def staleness(item_embeddings: np.ndarray, deltas, total=None) -> float:
     """How stale the item embeddings each worker trained against were, relative to their size.
 
     Worker ``w`` did not see the other workers' changes until the merge:
     ``max over w of ||sum of the other workers' deltas|| / ||item_embeddings||``
-    (with two workers, the larger of the two changes).
+    (with two workers, the larger of the two changes). ``total``, the sum of
+    ``deltas`` where the caller has it already (the merge), saves summing them again.
     """
     scale = float(np.linalg.norm(item_embeddings))
     deltas = list(deltas)
     if scale == 0.0 or len(deltas) < 2:
         return 0.0
-    total = np.sum(deltas, axis=0)
+    if total is None:
+        total = np.sum(deltas, axis=0)
     return max(float(np.linalg.norm(total - delta)) for delta in deltas) / scale

@@ -48,21 +48,15 @@ def _local_model(model, user_features, item_features, method) -> tuple:
         raise ValueError(f"This {type(model).__name__} model is not fitted yet: call fit() first.")
     local = model.to_local() if hasattr(model, "to_local") else model
     passed = {"user": user_features, "item": item_features}
-    served = {side: passed[side] if passed[side] is not None else _fit_matrix(local, side, method) for side in passed}
+    served = {
+        side: matrix if matrix is not None else local._served_features(side, method).matrix
+        for side, matrix in passed.items()
+    }
     shape = tuple(
         served[side].shape[0] if served[side] is not None else getattr(local, f"{side}_embeddings").shape[0]
         for side in ("user", "item")
     )
     return local, served["user"], served["item"], shape
-
-
-def _fit_matrix(local: LightFM, side: str, method: str):
-    """The feature matrix ``side`` of ``local`` was fit with; None for identity features.
-
-    Refuses (ValueError naming ``method``) a side fit with features the model
-    no longer holds, as :meth:`lightfm.LightFM.recommend` does.
-    """
-    return local._served_features(side, method).matrix
 
 
 def _pairs_csr(part: dict | None, shape: tuple, name: str) -> sp.csr_matrix | None:
