@@ -192,6 +192,10 @@ def normalize_rows(matrix) -> sp.csr_matrix:
     return sp.csr_matrix(sp.diags(1.0 / sums).astype(np.float32) @ matrix, dtype=np.float32)
 
 
+# Up to this many ids are looked up one by one (IdIndex.positions).
+_FEW_IDS = 1000
+
+
 class IdIndex:
     """Vectorised external id -> index look-up over a mapping dict (ids map to 0, 1, ... in order)."""
 
@@ -212,6 +216,10 @@ class IdIndex:
 
     def positions(self, values: np.ndarray) -> np.ndarray:
         """Index of each value, -1 where unknown."""
+        if values.size <= _FEW_IDS:
+            # Looked up in the dict itself: pandas' vectorised look-up costs its import (a quarter of a
+            # second of a one-user `lightfm recommend`) and indexing every key first.
+            return np.fromiter((self.mapping.get(v, -1) for v in values.tolist()), dtype=np.int64, count=values.size)
         pandas = _pandas()
         if pandas is not None:
             if self._index is None:

@@ -337,20 +337,11 @@ def _alternate_id(value: str):
     return None
 
 
-# Up to this many ids are looked up one by one (see positions_in).
-_FEW_IDS = 1000
-
-
 def positions_in(values, mapping: dict, source: str = ""):
     """Positions of ``values`` in ``mapping``, -1 where unknown; a whole number found only in its other
     spelling ("1" for the model's "1.0") is found, with a note saying how."""
     values = np.asarray(values, dtype=object)
-    if values.size <= _FEW_IDS:
-        # A few ids (``recommend --user ID``): looked up in the dict itself. IdIndex's vectorised look-up
-        # imports pandas, a quarter of a second of the command's start-up, and indexes every key first.
-        positions = np.fromiter((mapping.get(value, -1) for value in values.tolist()), np.int64, values.size)
-    else:
-        positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
+    positions = np.asarray(IdIndex(mapping).positions(values), dtype=np.int64)
     unknown = np.flatnonzero(positions < 0)
     if unknown.size:
         alternates = [_alternate_id(str(values[i])) for i in unknown]
