@@ -309,18 +309,31 @@ class RecommenderMixin:
         check_index_range(ids, matrix.n_rows, f"{side}_ids", f"{side} id")
         n = min(n, matrix.n_rows)  # never more columns than there are users / items
         representations = _scoring.representations(self._state, matrix, side)[0]
-        norms = np.linalg.norm(representations, axis=1).astype(np.float32)
-        unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
-        # Each query excludes itself: row q of the exclusions holds ids[q].
-        exclusions = (np.arange(ids.size + 1, dtype=np.int64), ids.astype(np.int32), matrix.n_rows)
-        found, similarities = self._backend().top_n(
-            lambda query: unit[query],
-            ids,
-            np.ascontiguousarray(unit.T),
-            n,
-            exclusions,
-            np.arange(ids.size, dtype=np.int64),
-            None,
-            num_threads,
-        )
+        unit_side = np.ascontiguousarray(unit_rows(representations).T)
+        found, similarities = most_similar(self._backend(), unit_side, ids, n, num_threads)
         return (found[0], similarities[0]) if scalar else (found, similarities)
+
+
+def unit_rows(representations):
+    """Each row scaled to length 1 (a zero row stays 0): what ``similar_items``/``similar_users`` rank by."""
+    norms = np.linalg.norm(representations, axis=1).astype(np.float32)
+    return representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
+
+
+def most_similar(backend, unit_side, ids, n, num_threads):
+    """Each of ``ids``' ``n`` nearest rows by cosine, itself left out: ``(found, similarities)`` [ids, n].
+
+    ``unit_side``: the rows' unit vectors as columns, [d, n_rows], C-contiguous (:func:`unit_rows`, transposed).
+    """
+    # Each query excludes itself: row q of the exclusions holds ids[q].
+    exclusions = (np.arange(ids.size + 1, dtype=np.int64), ids.astype(np.int32), unit_side.shape[1])
+    return backend.top_n(
+        lambda query: np.ascontiguousarray(unit_side[:, query].T),
+        ids,
+        unit_side,
+        n,
+        exclusions,
+        np.arange(ids.size, dtype=np.int64),
+        None,
+        num_threads,
+    )

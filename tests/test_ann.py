@@ -601,3 +601,11 @@ def test_similar_items_round_trip_and_files_from_before_it(faiss, tmp_path, alwa
     np.testing.assert_array_equal(old.recommend(np.arange(5))[0], index.recommend(np.arange(5))[0])
     with pytest.raises(ValueError, match="holds no similarity index.*rebuild it with ItemIndex.build"):
         old.similar_items(3)
+
+
+def test_memory_counts_the_unit_vectors_similar_items_keeps():
+    model = LightFM(no_components=8, random_state=0).fit(sp.random(20, 100, density=0.1, random_state=0))
+    index = ItemIndex.build(model, backend="exact")
+    before = index.nbytes
+    index.similar_items(3, n=5)
+    assert index.nbytes == before + 8 * 100 * 4  # [d, n_items] float32

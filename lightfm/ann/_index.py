@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _scoring
 from .._persistence import ZIP_MAGIC, ModelFile, require_regular_file, write_atomic
-from .._serving import _exclusion_csr, _representation_rows, check_representations
+from .._serving import _exclusion_csr, _representation_rows, check_representations, most_similar, unit_rows
 from .._validation import (
     InputTypeError,
     ParameterError,
@@ -121,7 +121,7 @@ class ItemIndex:
         raise TypeError("Create an ItemIndex with ItemIndex.build(model, ...) or ItemIndex.load(path, model).")
 
     @classmethod
-    def _create(cls, model, item_side, checksum, backend, params, searcher, similar_searcher=None, unit_side=None):
+    def _create(cls, model, item_side, checksum, backend, params, searcher, similar_searcher=None):
         index = cls.__new__(cls)
         index.model = model
         index._item_side = item_side
@@ -131,7 +131,7 @@ class ItemIndex:
         index._searcher = searcher
         # The similarity index (faiss over the unit vectors; None for "exact", and in files written before it).
         index._similar_searcher = similar_searcher
-        index._unit = unit_side  # [d, n_items] unit vectors, computed at the first similar_items
+        index._unit = None  # [d, n_items] unit vectors, computed at the first similar_items
         return index
 
     @property
@@ -144,7 +144,8 @@ class ItemIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory the index holds, in bytes: the faiss index and the item side kept for exact scores.
+        """Memory the index holds, in bytes: the faiss indexes, the item side kept for exact scores, and the
+        items' unit vectors for :meth:`similar_items` once made (at a faiss build, or at the first call).
 
         Examples
         --------
@@ -156,7 +157,9 @@ class ItemIndex:
         4000
         """
         searchers = (self._searcher, self._similar_searcher)
-        return int(self._item_side.nbytes + sum(searcher.nbytes for searcher in searchers if searcher is not None))
+        unit = 0 if self._unit is None else self._unit.nbytes
+        searched = sum(searcher.nbytes for searcher in searchers if searcher is not None)
+        return int(self._item_side.nbytes + unit + searched)
 
     def __repr__(self):
         params = "".join(f", {name}={value!r}" for name, value in self.params.items())
@@ -229,17 +232,17 @@ class ItemIndex:
         if backend == "exact" and set(params) - {"num_threads"}:
             raise ParameterError(f"backend='exact' takes no parameters, got {sorted(set(params) - {'num_threads'})}.")
         item_side, checksum = _item_block(model, item_features, "ItemIndex.build")
-        searcher = similar_searcher = unit_side = None
+        searcher = similar_searcher = None
         if backend == "exact":
             params = {}  # num_threads: nothing to build
         else:
             resolved, build_threads = _faiss.check_params(params, item_side.shape[1])
             _faiss.import_faiss()  # refuse before the vectors are copied
             searcher = _faiss.FaissSearcher.build(_index_vectors(item_side), resolved, build_threads)
-            unit_side = _unit_side(item_side)
-            similar_searcher = _faiss.FaissSearcher.build(unit_side.T, resolved, build_threads)
+            # Its vectors are not kept: similar_items makes them at its first call, as after load.
+            similar_searcher = _faiss.FaissSearcher.build(_unit_side(item_side).T, resolved, build_threads)
             params = searcher.params
-        return cls._create(model, item_side, checksum, backend, dict(params), searcher, similar_searcher, unit_side)
+        return cls._create(model, item_side, checksum, backend, dict(params), searcher, similar_searcher)
 
     def set_search_params(self, **params):
         """Change the search effort without rebuilding: ``ef_search`` (HNSW) or ``nprobe`` (IVF).
@@ -600,10 +603,7 @@ def _index_vectors(item_side):
 def _unit_side(item_side):
     """The items' representations scaled to length 1, [d, n_items]: what :meth:`LightFM.similar_items
     <lightfm.LightFM.similar_items>` ranks by, computed as it computes them (a zero representation stays 0)."""
-    representations = np.ascontiguousarray(item_side[:-2].T)
-    norms = np.linalg.norm(representations, axis=1).astype(np.float32)
-    unit = representations / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]
-    return np.ascontiguousarray(unit.T)
+    return np.ascontiguousarray(unit_rows(np.ascontiguousarray(item_side[:-2].T)).T)
 
 
 def _similar(index, ids, n, num_threads, found, similarities):
@@ -638,19 +638,8 @@ def _similar(index, ids, n, num_threads, found, similarities):
         rows = np.concatenate(exact_rows)
     if rows.size == 0:
         return
-    # As LightFM.similar_items scores: every item, each query's own row of exclusions holding itself.
-    query_ids = ids[rows]
-    exclusions = (np.arange(rows.size + 1, dtype=np.int64), query_ids.astype(np.int32), n_items)
-    exact_found, exact_similarities = index.model._backend().top_n(
-        lambda query: np.ascontiguousarray(unit[:, query].T),
-        query_ids,
-        unit,
-        n,
-        exclusions,
-        np.arange(rows.size, dtype=np.int64),
-        None,
-        num_threads,
-    )
+    # As LightFM.similar_items scores: every item, each query leaving itself out.
+    exact_found, exact_similarities = most_similar(index.model._backend(), unit, ids[rows], n, num_threads)
     found[rows] = exact_found
     similarities[rows] = exact_similarities
 
